@@ -22,5 +22,5 @@ export default defineConfig({
     chainB: chain(1002),
     chainC: chain(1003),
   },
-  test: { mocha: { timeout: 120_000 } },
+  test: { mocha: { timeout: 120_000, reporter: require.resolve("./test/summaryReporter.cjs") } },
 });
