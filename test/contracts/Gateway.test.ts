@@ -10,6 +10,7 @@ import {
   sign,
   type Chain,
 } from "../fixtures/system.js";
+import { getStorageProof } from "../../relayer/chain/recordProof.js";
 import { NATIVE, prepareSwap, registerLeg, type Swap } from "../fixtures/swap.js";
 import { flipByte, revertsWith } from "../fixtures/tamper.js";
 
@@ -224,6 +225,20 @@ describe("Gateway", () => {
       await assert.rejects(a.gateway.write.precommit([swap.idX, await recordProof(b, a, swap.idY, head)]), revertsWith("GatewayHeaderNotAccepted"));
     });
 
+    it("refuses a proof from another chain (chain C's state presented as chain B's)", async () => {
+      const [x, y, z] = await deploySystem({ networks: ["chainA", "chainB", "chainC"] });
+      const onX = await tokenForCoin(x, y);
+      await registerLeg(onX.x, onX.regX);
+      // The same registration on C, where the attacker controls nothing but can mirror the id's slot.
+      const onZ = await tokenForCoin(z, x);
+      await registerLeg(onZ.x, onZ.regX);
+      await mineTo(z, await y.publicClient.getBlockNumber());
+      await relayView(y, x);
+      const height = await x.registry.read.latestHeight([y.chainId]);
+      const fromZ = await getStorageProof({ client: z.publicClient, address: z.gateway.address, slot: await z.gateway.read.recordSlot([onZ.idX]), blockNumber: height });
+      await assert.rejects(x.gateway.write.precommit([onX.idX, fromZ]), revertsWith("GatewayHeaderNotAccepted"));
+    });
+
     it("refuses a tampered trie node in the account proof", async () => {
       const proof = await recordProof(b, a, swap.idY);
       const accountProof = proof.accountProof.map((n, i) => (i === 0 ? flipByte(n, 40) : n));
@@ -236,7 +251,6 @@ describe("Gateway", () => {
       const [, registeredAt] = await b.gateway.read.recordOf([swap.idY]);
       await writer.write.write([slot, BigInt(Status.Committed) | (registeredAt << 8n) | (registeredAt << 72n)]);
       await relayView(b, a);
-      const { getStorageProof } = await import("../../relayer/chain/recordProof.js");
       const proof = await getStorageProof({
         client: b.publicClient,
         address: writer.address,
