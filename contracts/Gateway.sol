@@ -141,6 +141,18 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IGateway
+    function provenMirror(bytes32 contractId, StorageProof calldata proof)
+        external
+        view
+        returns (Status, uint64, uint64)
+    {
+        Escrow memory e = _escrows[contractId];
+        require(e.counterparty != 0, GatewayWrongStatus(contractId, Status.None));
+        (ContractRecord.Fields memory mirror, uint64 proofHeight) = _provenMirror(e, proof);
+        return (mirror.status, mirror.committedAt, proofHeight);
+    }
+
+    /// @inheritdoc IGateway
     function recordOf(bytes32 contractId) external view returns (Status, uint64, uint64, uint64) {
         ContractRecord.Fields memory f = ContractRecord.load(contractId);
         return (f.status, f.registeredAt, f.committedAt, f.finishedAt);

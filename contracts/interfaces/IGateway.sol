@@ -81,6 +81,13 @@ interface IGateway {
     /// @notice A contract that never reached pre-commit is cancelled after h1 and its escrow returned.
     function cancel(bytes32 contractId) external;
 
+    /// @notice The counterparty's record of the mirror of `contractId`, proven under a block hash its
+    /// registry here accepted. Relayers call it to check a check() answer with the Gateway's own rules.
+    function provenMirror(bytes32 contractId, StorageProof calldata proof)
+        external
+        view
+        returns (Status status, uint64 committedAt, uint64 proofHeight);
+
     /// @notice The record word's fields: status and the heights of registration, commit and finish.
     function recordOf(bytes32 contractId)
         external

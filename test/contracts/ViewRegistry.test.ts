@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   concat,
+  getAddress,
   keccak256,
   numberToHex,
   parseEventLogs,
@@ -308,10 +309,11 @@ describe("ViewRegistry", () => {
       });
 
       it("refuses signatures made for another deployment's Gateway (cross-deployment replay)", async () => {
+        // A second deployment of the protocol on chain B: right chainId, another Gateway in the domain.
+        const other = await b.viem.deployContract("Gateway", [b.users.deployer.account.address, b.registry.address]);
+        assert.notEqual(getAddress(other.address), getAddress(b.gateway.address));
         const { view } = await nextViewOfB();
-        const otherGateway = c.gateway.address; // right chainId, wrong verifying contract
-        assert.notEqual(otherGateway, b.gateway.address);
-        const signatures = await sign(b, view, b.committee, otherGateway);
+        const signatures = await sign(b, view, b.committee, other.address);
         await reverts(a.registry.write.submitView([view, signatures]), "ViewRegistryUnknownSigner");
         assert.equal(await a.registry.read.isFrozen([b.chainId]), false);
       });
@@ -380,7 +382,7 @@ describe("ViewRegistry", () => {
         assert.equal((await registry.simulate.submitView([forked, forkedSignatures])).result, false);
         const { receipt, gain } = await asMallory(a, (r) => r.write.submitView([forked, forkedSignatures]));
 
-        assert.deepEqual(chainFrozenIn(a, receipt.logs), { chainId: b.chainId, reporter: a.users.mallory.account.address, slashed: BOND, reward: REWARD });
+        assert.deepEqual(chainFrozenIn(a, receipt.logs), { chainId: b.chainId, reporter: getAddress(a.users.mallory.account.address), slashed: BOND, reward: REWARD });
         assert.equal(parseEventLogs({ abi: a.registry.abi, logs: receipt.logs, eventName: "ViewAccepted" }).length, 0);
         assert.equal(gain, REWARD);
         await assertSlashedOnce(a, b);
@@ -423,7 +425,7 @@ describe("ViewRegistry", () => {
 
       const { receipt, gain } = await asMallory(a, (r) => r.write.submitForkEvidence([honest, sigHonest, forked, sigForked]));
 
-      assert.deepEqual(chainFrozenIn(a, receipt.logs), { chainId: b.chainId, reporter: a.users.mallory.account.address, slashed: BOND, reward: REWARD });
+      assert.deepEqual(chainFrozenIn(a, receipt.logs), { chainId: b.chainId, reporter: getAddress(a.users.mallory.account.address), slashed: BOND, reward: REWARD });
       assert.equal(gain, REWARD);
       await assertSlashedOnce(a, b);
       assert.deepEqual(await a.registry.read.latestView([b.chainId]), stored);
@@ -529,7 +531,7 @@ describe("ViewRegistry", () => {
       assert.deepEqual(committee, b.committee.map((m) => m.address));
       assert.equal(threshold, BigInt(THRESHOLD));
       assert.equal(k, BigInt(K));
-      assert.equal(await registry.read.gatewayOf([b.chainId]), b.gateway.address);
+      assert.equal(await registry.read.gatewayOf([b.chainId]), getAddress(b.gateway.address));
       assert.deepEqual(await registry.read.latestView([b.chainId]), genesis);
       assert.equal(await registry.read.bondOf([b.chainId]), BOND);
       assert.equal(await a.publicClient.getBalance({ address: registry.address }), BOND);
@@ -590,7 +592,7 @@ describe("ViewRegistry", () => {
       await reverts(
         byMallory.write.registerChain([registrationOf(b), genesis, await sign(b, genesis)]),
         "OwnableUnauthorizedAccount",
-        [a.users.mallory.account.address],
+        [getAddress(a.users.mallory.account.address)],
       );
     });
 

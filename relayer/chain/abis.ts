@@ -1,0 +1,29 @@
+import { parseAbi } from "viem";
+
+/** The part of the Gateway a relayer uses; contracts/interfaces/IGateway.sol is the full interface. */
+export const gatewayAbi = parseAbi([
+  "struct StorageProof { bytes header; bytes[] accountProof; bytes[] storageProof; }",
+  "function recordOf(bytes32 contractId) view returns (uint8 status, uint64 registeredAt, uint64 committedAt, uint64 finishedAt)",
+  "function recordSlot(bytes32 contractId) pure returns (bytes32)",
+  "function provenMirror(bytes32 contractId, StorageProof proof) view returns (uint8 status, uint64 committedAt, uint64 proofHeight)",
+  "function precommit(bytes32 contractId, StorageProof proof)",
+  "function terminate(bytes32 contractId, StorageProof proof)",
+  "function cancel(bytes32 contractId)",
+  "event ContractRegistered(bytes32 indexed contractId, uint64 indexed counterparty, bytes32 mirrorId, address asset, uint256 amount, uint64 h1, uint64 h2)",
+  "error GatewayWrongStatus(bytes32 contractId, uint8 status)",
+]);
+
+/** The part of the ViewRegistry a relayer uses; contracts/interfaces/IViewRegistry.sol is the full interface. */
+export const registryAbi = parseAbi([
+  "struct View { uint64 chainId; uint64 height; bytes32 acc; bytes32[] hashes; }",
+  "function submitView(View view_, bytes[] signatures) returns (bool accepted)",
+  "function submitForkEvidence(View a, bytes[] sigA, View b, bytes[] sigB)",
+  "function latestView(uint64 chainId) view returns (View)",
+  "function latestHeight(uint64 chainId) view returns (uint64)",
+  "function isFrozen(uint64 chainId) view returns (bool)",
+  "error ViewRegistryStaleView(uint64 height, uint64 latest)",
+  "error ViewRegistryChainFrozen(uint64 chainId)",
+]);
+
+/** Gateway statuses, as contracts/libraries/ContractRecord.sol numbers them. */
+export const Status = { None: 0, Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;

@@ -1,0 +1,112 @@
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type ContractFunctionArgs,
+  type ContractFunctionName,
+  type Hex,
+  type PublicClient,
+  type WalletClient,
+  type Transport,
+} from "viem";
+import type { Store } from "../store/store.js";
+
+/** What came of a step: this call landed it, or it was already done (by another node, or earlier by this one). */
+export type SendOutcome = "landed" | "already-done";
+
+export class TxRefusedError extends Error {
+  constructor(readonly key: string, readonly reason: string, cause: unknown) {
+    super(`${key} would revert: ${reason}`, { cause });
+    this.name = "TxRefusedError";
+  }
+}
+
+export class TxRevertedError extends Error {
+  constructor(readonly key: string, readonly hash: Hex) {
+    super(`transaction for ${key} reverted (${hash})`);
+    this.name = "TxRevertedError";
+  }
+}
+
+export type SendParameters<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">> = {
+  /** Names the step: at most one transaction per key is ever in flight, and a restarted node finds it. */
+  key: string;
+  address: Address;
+  abi: abi;
+  functionName: name;
+  args: ContractFunctionArgs<abi, "nonpayable", name>;
+  /** Custom errors that mean another node already did this step: the step counts as done. */
+  doneErrors: readonly string[];
+};
+
+/**
+ * Sends a node's transactions one at a time. The nonce is read from the chain (`pending`) for every
+ * transaction, so transactions sent from the same account elsewhere, or before a restart, never wedge it.
+ * Every step is simulated first; a step that another node already landed is success, not an error.
+ */
+export class TxSender {
+  readonly #publicClient: PublicClient;
+  readonly #walletClient: WalletClient<Transport, Chain, Account>;
+  readonly #store: Store;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor({ publicClient, walletClient, store }: { publicClient: PublicClient; walletClient: WalletClient<Transport, Chain, Account>; store: Store }) {
+    this.#publicClient = publicClient;
+    this.#walletClient = walletClient;
+    this.#store = store;
+  }
+
+  send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(params: SendParameters<abi, name>): Promise<SendOutcome> {
+    const run = this.#queue.then(() => this.#send(params));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(p: SendParameters<abi, name>): Promise<SendOutcome> {
+    const previous = this.#store.sent(p.key);
+    if (previous !== undefined) {
+      const receipt = await this.#publicClient.getTransactionReceipt({ hash: previous.hash }).catch(() => undefined);
+      if (receipt?.status === "success") return "already-done";
+      this.#store.forget(p.key); // reverted, dropped or never mined: decide again from the chain's state
+    }
+    const account = this.#walletClient.account;
+    const call = { account, address: p.address, abi: p.abi, functionName: p.functionName, args: p.args } as never;
+    // Another node may land the same step at any moment: a refusal naming a done-error is success.
+    const refused = (error: unknown): SendOutcome => {
+      const name = revertName(error);
+      if (name !== undefined && p.doneErrors.includes(name)) return "already-done";
+      throw new TxRefusedError(p.key, name ?? (error as Error).message.split("\n")[0]!, error);
+    };
+    try {
+      await this.#publicClient.simulateContract(call);
+    } catch (error) {
+      return refused(error);
+    }
+    const nonce = await this.#publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+    let hash: Hex;
+    try {
+      hash = await this.#walletClient.writeContract({ ...(call as object), nonce } as never);
+    } catch (error) {
+      return refused(error);
+    }
+    this.#store.recordSent({ key: p.key, hash, nonce, at: Date.now() });
+    const receipt = await this.#publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status === "success") return "landed";
+    try {
+      await this.#publicClient.simulateContract(call);
+    } catch (error) {
+      return refused(error);
+    }
+    throw new TxRevertedError(p.key, hash);
+  }
+}
+
+/** The custom error a call reverted with, if any. */
+export function revertName(error: unknown): string | undefined {
+  if (!(error instanceof BaseError)) return undefined;
+  const reverted = error.walk((e) => e instanceof ContractFunctionRevertedError);
+  return reverted instanceof ContractFunctionRevertedError ? reverted.data?.errorName : undefined;
+}

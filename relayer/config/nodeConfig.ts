@@ -1,0 +1,253 @@
+import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { getAddress, isAddress, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { z } from "zod";
+
+/** One chain the node knows: its contracts and its committee. */
+export type ChainConfig = {
+  chainId: bigint;
+  /** JSON-RPC endpoint, when the node reads this chain directly. */
+  rpcUrl?: string;
+  gateway: Address;
+  registry: Address;
+  /** Checksummed, in the file's order. */
+  committee: Address[];
+  /** Window size of the chain's views. */
+  k: number;
+};
+
+export type PeerConfig = { address: Address; url: string };
+
+export type RatesConfig = {
+  /** How often the node polls its chain for new blocks. */
+  pollMs: number;
+  /** The node signs its own chain's view every this many blocks. */
+  viewSignEvery: number;
+  /** How long a check() request waits for its answer. */
+  requestTimeoutMs: number;
+  /** How long the other nodes wait before taking over a task of the chosen submitter. */
+  takeoverMs: number;
+  /** Requests a peer may make per second before it is rate-limited. */
+  maxRequestsPerSecond: number;
+};
+
+/** One relayer node's configuration, validated. */
+export type NodeConfig = {
+  chainId: bigint;
+  /** The validator key (read from `key` or from the environment variable `keyEnv`). */
+  key: Hex;
+  /** The address of `key`, a member of the own chain's committee. */
+  address: Address;
+  rpcUrl: string;
+  listen: { host: string; port: number };
+  metrics?: { host: string; port: number };
+  /** SQLite file (or ":memory:"). */
+  store: string;
+  k: number;
+  r: { numerator: number; denominator: number };
+  chains: ChainConfig[];
+  peers: PeerConfig[];
+  rates: RatesConfig;
+};
+
+export const DEFAULT_RATES: RatesConfig = {
+  pollMs: 1_000,
+  viewSignEvery: 1,
+  requestTimeoutMs: 10_000,
+  takeoverMs: 30_000,
+  maxRequestsPerSecond: 50,
+};
+
+export type NodeConfigIssue = { path: string; message: string };
+
+/** The configuration is unreadable or invalid; `issues` name every bad field. */
+export class NodeConfigError extends Error {
+  constructor(
+    readonly issues: readonly NodeConfigIssue[],
+    readonly source?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `invalid node configuration${source === undefined ? "" : ` ${source}`}:\n` + issues.map((i) => `  ${i.path}: ${i.message}`).join("\n"),
+      options,
+    );
+    this.name = "NodeConfigError";
+  }
+}
+
+const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
+
+const chainIdSchema = z
+  .union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^[1-9][0-9]*$/, "Expected a decimal chain id")])
+  .transform((v) => BigInt(v));
+
+const addressSchema = z.string().refine((v) => isAddress(v), "Invalid address").transform((v) => getAddress(v));
+
+const urlSchema = (protocols: readonly string[]) =>
+  z
+    .string()
+    .url()
+    .refine((v) => URL.canParse(v) && protocols.includes(new URL(v).protocol), `Expected a ${protocols.map((p) => p.replace(":", "")).join(" or ")} URL`);
+
+const portSchema = z.number().int().min(0).max(65_535);
+const positiveInt = z.number().int().positive();
+
+const chainSchema = z
+  .object({
+    chainId: chainIdSchema,
+    rpcUrl: urlSchema(["http:", "https:", "ws:", "wss:"]).optional(),
+    gateway: addressSchema,
+    registry: addressSchema,
+    committee: z.array(addressSchema).min(1, "A committee has at least one member"),
+    k: positiveInt,
+  })
+  .strict();
+
+/** The file's shape, field by field; `parseNodeConfig` adds the key and the rules across fields. */
+export const nodeConfigFileSchema = z
+  .object({
+    chainId: chainIdSchema,
+    key: z.string().regex(PRIVATE_KEY, "Expected a 0x-prefixed 32-byte private key").optional(),
+    keyEnv: z.string().min(1).optional(),
+    rpcUrl: urlSchema(["http:", "https:", "ws:", "wss:"]),
+    listen: z.object({ host: z.string().min(1).default("0.0.0.0"), port: portSchema }).strict(),
+    metrics: z.object({ host: z.string().min(1).default("127.0.0.1"), port: portSchema }).strict().optional(),
+    store: z.string().min(1),
+    k: positiveInt,
+    r: z
+      .object({ numerator: positiveInt, denominator: positiveInt })
+      .strict()
+      .refine((r) => r.numerator <= r.denominator, "Expected 0 < r ≤ 1 (numerator ≤ denominator)")
+      .default({ numerator: 2, denominator: 3 }),
+    chains: z.array(chainSchema).min(1),
+    peers: z.array(z.object({ address: addressSchema, url: urlSchema(["ws:", "wss:"]) }).strict()).default([]),
+    rates: z
+      .object({
+        pollMs: positiveInt.default(DEFAULT_RATES.pollMs),
+        viewSignEvery: positiveInt.default(DEFAULT_RATES.viewSignEvery),
+        requestTimeoutMs: positiveInt.default(DEFAULT_RATES.requestTimeoutMs),
+        takeoverMs: positiveInt.default(DEFAULT_RATES.takeoverMs),
+        maxRequestsPerSecond: z.number().positive().default(DEFAULT_RATES.maxRequestsPerSecond),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type NodeConfigFile = z.input<typeof nodeConfigFileSchema>;
+
+export type ParseNodeConfigOptions = {
+  /** Where `keyEnv` is looked up; defaults to process.env. */
+  env?: Record<string, string | undefined>;
+  /** Named in the error message (e.g. the file path). */
+  source?: string;
+};
+
+/** Validates a parsed JSON configuration; throws NodeConfigError naming every bad field. */
+export function parseNodeConfig(raw: unknown, { env = process.env, source }: ParseNodeConfigOptions = {}): NodeConfig {
+  const parsed = nodeConfigFileSchema.safeParse(raw);
+  if (!parsed.success) throw new NodeConfigError(parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })), source);
+  const file = parsed.data;
+  const issues: NodeConfigIssue[] = [];
+  const issue = (path: (string | number)[], message: string) => issues.push({ path: formatPath(path), message });
+
+  // The key: exactly one of `key` and `keyEnv`, never echoed in a message.
+  let key: Hex | undefined;
+  if (file.key !== undefined && file.keyEnv !== undefined) issue(["keyEnv"], "Set either key or keyEnv, not both");
+  else if (file.key !== undefined) key = file.key as Hex;
+  else if (file.keyEnv !== undefined) {
+    const value = env[file.keyEnv];
+    if (value === undefined || value === "") issue(["keyEnv"], `Environment variable ${file.keyEnv} is not set`);
+    else if (!PRIVATE_KEY.test(value.trim())) issue(["keyEnv"], `Environment variable ${file.keyEnv} does not hold a 0x-prefixed 32-byte private key`);
+    else key = value.trim() as Hex;
+  } else issue(["key"], "Required: set key (a 0x-prefixed 32-byte private key) or keyEnv (the name of an environment variable holding it)");
+  let address: Address | undefined;
+  if (key !== undefined) {
+    try {
+      address = privateKeyToAccount(key).address;
+    } catch {
+      issue([file.keyEnv !== undefined ? "keyEnv" : "key"], "Not a valid secp256k1 private key");
+    }
+  }
+
+  const seenChains = new Map<bigint, number>();
+  file.chains.forEach((chain, i) => {
+    const first = seenChains.get(chain.chainId);
+    if (first !== undefined) issue(["chains", i, "chainId"], `Duplicate chain ${chain.chainId} (also chains[${first}])`);
+    else seenChains.set(chain.chainId, i);
+    const seenMembers = new Map<Address, number>();
+    chain.committee.forEach((member, j) => {
+      const earlier = seenMembers.get(member);
+      if (earlier !== undefined) issue(["chains", i, "committee", j], `Duplicate committee member ${member} (also committee[${earlier}])`);
+      else seenMembers.set(member, j);
+    });
+  });
+
+  const ownIndex = seenChains.get(file.chainId);
+  if (ownIndex === undefined) issue(["chainId"], `Own chain ${file.chainId} is missing from chains`);
+  else {
+    const own = file.chains[ownIndex]!;
+    if (own.k !== file.k) issue(["chains", ownIndex, "k"], `Own chain's k (${own.k}) differs from k (${file.k})`);
+    if (address !== undefined && !own.committee.includes(address))
+      issue([file.keyEnv !== undefined ? "keyEnv" : "key"], `The node's address ${address} is not in the committee of its chain (chains[${ownIndex}].committee)`);
+  }
+
+  const members = new Set(file.chains.flatMap((c) => c.committee));
+  const seenPeers = new Map<Address, number>();
+  file.peers.forEach((peer, i) => {
+    const earlier = seenPeers.get(peer.address);
+    if (earlier !== undefined) issue(["peers", i, "address"], `Duplicate peer ${peer.address} (also peers[${earlier}])`);
+    else seenPeers.set(peer.address, i);
+    if (peer.address === address) issue(["peers", i, "address"], "A node is not its own peer");
+    else if (!members.has(peer.address)) issue(["peers", i, "address"], `Peer ${peer.address} is in no configured committee`);
+  });
+
+  if (issues.length > 0 || key === undefined || address === undefined) throw new NodeConfigError(issues, source);
+
+  return {
+    chainId: file.chainId,
+    key,
+    address,
+    rpcUrl: file.rpcUrl,
+    listen: file.listen,
+    ...(file.metrics === undefined ? {} : { metrics: file.metrics }),
+    store: file.store,
+    k: file.k,
+    r: file.r,
+    chains: file.chains.map(({ rpcUrl, ...chain }) => ({ ...chain, ...(rpcUrl === undefined ? {} : { rpcUrl }) })),
+    peers: file.peers,
+    rates: file.rates,
+  };
+}
+
+export type LoadNodeConfigParameters = {
+  /** A JSON file. A relative `store` path in it is taken relative to the file's directory. */
+  path: string;
+  env?: Record<string, string | undefined>;
+};
+
+/** Reads, parses and validates one node's configuration file; throws NodeConfigError. */
+export async function loadNodeConfig({ path, env = process.env }: LoadNodeConfigParameters): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new NodeConfigError([{ path: "(file)", message: `cannot read: ${(error as Error).message}` }], path, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new NodeConfigError([{ path: "(file)", message: `not JSON: ${(error as Error).message}` }], path, { cause: error });
+  }
+  const config = parseNodeConfig(raw, { env, source: path });
+  if (config.store !== ":memory:" && !isAbsolute(config.store)) config.store = resolve(dirname(path), config.store);
+  return config;
+}
+
+/** zod's path as a reader writes it: `chains[1].gateway`. */
+function formatPath(path: readonly (string | number)[]): string {
+  if (path.length === 0) return "(root)";
+  return path.map((part, i) => (typeof part === "number" ? `[${part}]` : i === 0 ? part : `.${part}`)).join("");
+}

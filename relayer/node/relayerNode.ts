@@ -1,0 +1,241 @@
+import { createPublicClient, createWalletClient, defineChain, http, webSocket, type Address, type PublicClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { systemClock, type Clock } from "../clock.js";
+import { ChainFollower } from "../chain/chainFollower.js";
+import { TxSender } from "../chain/txSender.js";
+import type { NodeConfig } from "../config/nodeConfig.js";
+import { Metrics } from "../metrics/metrics.js";
+import { MetricsServer } from "../metrics/metricsServer.js";
+import type { Message } from "../net/message.js";
+import { RequestChannel } from "../net/requestChannel.js";
+import type { Delivery, Transport } from "../net/transport.js";
+import { Store } from "../store/store.js";
+import { serveCheck } from "../tasks/serveCheck.js";
+import { TaskRunner, type TaskEvent } from "../tasks/taskRunner.js";
+import { TaskScanner } from "../tasks/taskScanner.js";
+import { Cosigner } from "../view/cosigner.js";
+import type { Committee } from "../view/verifySignedView.js";
+import { ViewTracker } from "../view/viewTracker.js";
+import { fromWireView } from "../view/wireView.js";
+
+export type RelayerNodeOptions = {
+  config: NodeConfig;
+  transport: Transport;
+  clock?: Clock;
+  /** Where the node reports what it does, a line at a time. */
+  log?: (line: string) => void;
+};
+
+/** ceil(r·q), the ViewRegistry's threshold. */
+export function thresholdOf(q: number, r: { numerator: number; denominator: number }): number {
+  return Math.ceil((q * r.numerator) / r.denominator);
+}
+
+/**
+ * One validator of one chain (one system of the paper): follows its chain and keeps its view, co-signs
+ * it with its committee, answers check() requests, and drives its chain's contract transactions
+ * through the IBCP by submitting the counterparties' views, pre-commits, terminations and cancellations.
+ */
+export class RelayerNode {
+  readonly config: NodeConfig;
+  readonly metrics = new Metrics();
+  readonly store: Store;
+  readonly #transport: Transport;
+  readonly #clock: Clock;
+  readonly #log: (line: string) => void;
+  readonly #client: PublicClient;
+  readonly #tracker: ViewTracker;
+  readonly #follower: ChainFollower;
+  readonly #cosigner: Cosigner;
+  readonly #channel: RequestChannel;
+  readonly #scanner: TaskScanner;
+  readonly #runner: TaskRunner;
+  readonly #metricsServer: MetricsServer | undefined;
+  #running = false;
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor({ config, transport, clock = systemClock, log = () => {} }: RelayerNodeOptions) {
+    this.config = config;
+    this.#transport = transport;
+    this.#clock = clock;
+    this.#log = log;
+    this.store = new Store({ path: config.store });
+    const own = config.chains.find((c) => c.chainId === config.chainId)!;
+    const account = privateKeyToAccount(config.key);
+    const rpc = config.rpcUrl.startsWith("ws") ? webSocket(config.rpcUrl) : http(config.rpcUrl, { retryCount: 0 });
+    const chain = defineChain({ id: Number(config.chainId), name: `chain ${config.chainId}`, nativeCurrency: { name: "Coin", symbol: "COIN", decimals: 18 }, rpcUrls: { default: { http: [config.rpcUrl] } } });
+    this.#client = createPublicClient({ chain, transport: rpc, pollingInterval: config.rates.pollMs }) as PublicClient;
+    const walletClient = createWalletClient({ account, chain, transport: rpc });
+
+    const resume = this.store.latestSignedView(config.chainId);
+    this.#tracker = new ViewTracker({ chainId: config.chainId, k: config.k, ...(resume ? { from: fromWireView(resume.view) } : {}) });
+    this.#follower = new ChainFollower({
+      client: this.#client,
+      clock,
+      pollMs: config.rates.pollMs,
+      from: this.#tracker.next,
+      onBlock: (height, hash) => this.#onBlock(height, hash),
+      onError: (error) => {
+        this.metrics.countRpcError({ method: "follow" });
+        this.#log(`chain ${config.chainId} endpoint failed, retrying: ${(error as Error).message.split("\n")[0]}`);
+      },
+    });
+    this.#cosigner = new Cosigner({
+      account,
+      chainId: config.chainId,
+      gateway: own.gateway,
+      members: own.committee,
+      threshold: thresholdOf(own.committee.length, config.r),
+      signEvery: config.rates.viewSignEvery,
+      store: this.store,
+      send: (to, message) => void this.#send(to, message),
+    });
+    const remote = config.chains.filter((c) => c.chainId !== config.chainId);
+    this.#channel = new RequestChannel({
+      clock,
+      timeoutMs: config.rates.requestTimeoutMs,
+      systems: new Map(remote.map((c) => [c.chainId, { members: c.committee, rNumerator: config.r.numerator, rDenominator: config.r.denominator }])),
+      send: (to, message) => this.#send(to, message),
+      serve: (request) => serveCheck({ request, chainId: config.chainId, k: config.k, client: this.#client, gateway: own.gateway, store: this.store }),
+      maxRequestsPerSecond: config.rates.maxRequestsPerSecond,
+      onRefused: (from, reason, detail) => {
+        this.metrics.countRejected({ reason });
+        this.#log(`refused a message from ${from}: ${reason}${detail ? ` (${detail})` : ""}`);
+      },
+    });
+    const committees = new Map<bigint, Committee>(
+      remote.map((c) => [c.chainId, { gateway: c.gateway, members: c.committee, threshold: thresholdOf(c.committee.length, config.r), k: c.k }]),
+    );
+    this.#scanner = new TaskScanner({ client: this.#client, gateway: own.gateway, store: this.store });
+    this.#runner = new TaskRunner({
+      chainId: config.chainId,
+      self: account.address,
+      members: own.committee,
+      clock,
+      takeoverMs: config.rates.takeoverMs,
+      retryMs: config.rates.pollMs * 2,
+      client: this.#client,
+      gateway: own.gateway,
+      registry: own.registry,
+      store: this.store,
+      sender: new TxSender({ publicClient: this.#client, walletClient, store: this.store }),
+      channel: this.#channel,
+      committees,
+      onEvent: (event) => this.#onTaskEvent(event),
+    });
+    this.#metricsServer = config.metrics
+      ? new MetricsServer({ metrics: this.metrics, host: config.metrics.host, port: config.metrics.port, status: () => this.status() })
+      : undefined;
+    transport.onMessage((delivery) => void this.#onMessage(delivery));
+  }
+
+  get address(): Address {
+    return this.config.address;
+  }
+
+  /** The port the metrics server listens on, once started. */
+  get metricsPort(): number | undefined {
+    return this.#metricsServer?.port;
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    await this.#transport.start();
+    await this.#metricsServer?.start();
+    this.#follower.start();
+    this.#loop = this.#work();
+    this.#log(`node ${this.address} of chain ${this.config.chainId} started`);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await this.#follower.stop();
+    await this.#loop;
+    await this.#transport.stop();
+    await this.#metricsServer?.stop();
+    this.store.close();
+    this.#log(`node ${this.address} of chain ${this.config.chainId} stopped`);
+  }
+
+  /** What /status shows besides the metrics. */
+  status(): Record<string, unknown> {
+    const latest = this.store.latestSignedView(this.config.chainId);
+    return {
+      chainId: this.config.chainId.toString(),
+      address: this.address,
+      head: this.#follower.head.toString(),
+      certifiedHeight: latest?.height.toString() ?? null,
+      tasks: this.store.countTasksByState(),
+      peers: this.#transport.connected(),
+    };
+  }
+
+  async #onBlock(height: bigint, hash: `0x${string}`): Promise<void> {
+    this.#tracker.push(height, hash);
+    this.metrics.setHeadHeight(this.config.chainId, height);
+    await this.#cosigner.onOwnView(this.#tracker.view());
+    const certified = this.store.latestSignedView(this.config.chainId);
+    if (certified) this.metrics.setViewHeight(this.config.chainId, certified.height);
+  }
+
+  async #work(): Promise<void> {
+    while (this.#running) {
+      const head = this.#follower.head;
+      if (head >= 0n) {
+        try {
+          const found = await this.#scanner.scan(head);
+          if (found > 0) this.#log(`found ${found} new contract transaction(s) on chain ${this.config.chainId}`);
+          await this.#runner.tick(head);
+          this.metrics.setTaskCounts(this.store.countTasksByState());
+        } catch (error) {
+          this.metrics.countRpcError({ method: "tasks" });
+          this.#log(`task pass failed, will retry: ${(error as Error).message.split("\n")[0]}`);
+        }
+      }
+      await this.#clock.sleep(this.config.rates.pollMs);
+    }
+  }
+
+  #send(to: Address, message: Message): number {
+    const bytes = this.#transport.send(to, message);
+    if (bytes > 0) this.metrics.countMessage({ kind: message.kind, direction: "sent", bytes });
+    return bytes;
+  }
+
+  async #onMessage({ from, message, bytes }: Delivery): Promise<void> {
+    this.metrics.countMessage({ kind: message.kind, direction: "received", bytes });
+    try {
+      if (message.kind === "cosign") {
+        if (!(await this.#cosigner.onCosign(from, message))) this.metrics.countRejected({ reason: "invalid co-signature" });
+        return;
+      }
+      if (message.kind === "request" && BigInt(message.chainId) === this.config.chainId) this.#runner.nudge(message.contractId);
+      await this.#channel.handle(from, message);
+    } catch (error) {
+      this.metrics.countRejected({ reason: "malformed message" });
+      this.#log(`message from ${from} refused: ${(error as Error).message.split("\n")[0]}`);
+    }
+  }
+
+  #onTaskEvent(event: TaskEvent): void {
+    switch (event.type) {
+      case "step-sent":
+        if (event.outcome === "landed") this.metrics.countTransactionSent({ step: event.step });
+        this.#log(`${event.step} of ${event.contractId.slice(0, 10)}… ${event.outcome === "landed" ? "landed" : "was already done by another node"}`);
+        break;
+      case "step-failed":
+        this.#log(`${event.step} of ${event.contractId.slice(0, 10)}… not done yet: ${event.error}`);
+        break;
+      case "task-state":
+        this.#log(`contract ${event.contractId.slice(0, 10)}… is now ${event.state}`);
+        break;
+      case "view-submitted":
+        this.metrics.countTransactionSent({ step: "submitView" });
+        this.metrics.setViewHeight(event.chainId, event.height);
+        this.#log(`posted chain ${event.chainId}'s view at height ${event.height}`);
+        break;
+    }
+  }
+}

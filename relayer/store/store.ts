@@ -1,0 +1,338 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import type { Hex } from "viem";
+import type { WireView } from "../net/message.js";
+
+/** Where a contract transaction on the node's own chain stands. */
+export type TaskState = "registered" | "precommitted" | "released" | "refunded" | "cancelled";
+export const TASK_STATES: readonly TaskState[] = ["registered", "precommitted", "released", "refunded", "cancelled"];
+/** States in which the node still has work to do for the task. */
+export const OPEN_TASK_STATES: readonly TaskState[] = ["registered", "precommitted"];
+
+/** One contract transaction on the node's own chain. */
+export type Task = {
+  contractId: Hex;
+  /** chainId of the counterparty chain. */
+  counterparty: bigint;
+  /** The id of the mirrored contract transaction on the counterparty chain. */
+  mirrorId: Hex;
+  h1: bigint;
+  h2: bigint;
+  state: TaskState;
+  /** Milliseconds (the store's clock) of the last write. */
+  updatedAt: number;
+};
+
+/** A transaction the node sent for one step of its work, so that a restarted node looks for its receipt instead of sending again. */
+export type SentTransaction = { key: string; hash: Hex; nonce: number; at: number };
+
+/** A view with the committee signatures that certify it. */
+export type StoredSignedView = { chainId: bigint; height: bigint; view: WireView; signatures: Hex[] };
+
+export type StoreParameters = {
+  /** A file path, or ":memory:". Missing parent directories are created. */
+  path: string;
+  /** Time of `updatedAt`; defaults to Date.now. */
+  now?: () => number;
+};
+
+/** The schema version this code writes; a file with a newer one is refused. */
+export const STORE_SCHEMA_VERSION = 1;
+
+export class StoreSchemaVersionError extends Error {
+  constructor(readonly path: string, readonly found: number, readonly supported: number) {
+    super(`store ${path} has schema version ${found}, this relayer supports up to ${supported}`);
+    this.name = "StoreSchemaVersionError";
+  }
+}
+
+export class StoreUnknownTaskError extends Error {
+  constructor(readonly contractId: Hex) {
+    super(`no task with contractId ${contractId}`);
+    this.name = "StoreUnknownTaskError";
+  }
+}
+
+/** The view's own chainId/height disagree with the ones it is filed under. */
+export class StoreViewMismatchError extends Error {
+  constructor(readonly chainId: bigint, readonly height: bigint, readonly view: WireView) {
+    super(`view of chain ${view.chainId} at height ${view.height} filed as chain ${chainId} height ${height}`);
+    this.name = "StoreViewMismatchError";
+  }
+}
+
+/**
+ * A different certified view is already stored at this chain and height. Two certified views at one height are
+ * equivocation evidence; the store keeps the first and leaves the evidence to the caller.
+ */
+export class StoreConflictingViewError extends Error {
+  constructor(readonly stored: StoredSignedView, readonly offered: WireView) {
+    super(`chain ${stored.chainId} already has a different certified view at height ${stored.height}`);
+    this.name = "StoreConflictingViewError";
+  }
+}
+
+const SCHEMA_V1 = `
+  CREATE TABLE tasks (
+    contract_id  TEXT PRIMARY KEY,
+    counterparty TEXT NOT NULL,
+    mirror_id    TEXT NOT NULL,
+    h1           INTEGER NOT NULL,
+    h2           INTEGER NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('registered', 'precommitted', 'released', 'refunded', 'cancelled')),
+    updated_at   INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX tasks_by_state ON tasks (state);
+  CREATE TABLE sent (
+    key   TEXT PRIMARY KEY,
+    hash  TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    at    INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE signed_views (
+    chain_id   TEXT NOT NULL,
+    height     INTEGER NOT NULL,
+    view       TEXT NOT NULL,
+    signatures TEXT NOT NULL,
+    PRIMARY KEY (chain_id, height)
+  ) STRICT;
+  CREATE TABLE cursors (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+`;
+
+type Row = Record<string, SQLOutputValue>;
+
+/**
+ * What a relayer node needs to resume after being killed, in SQLite (`node:sqlite`). Every write is its own
+ * transaction, committed before the method returns, with WAL and `synchronous = FULL`: a crash loses nothing.
+ */
+export class Store {
+  readonly path: string;
+  private readonly db: DatabaseSync;
+  private readonly now: () => number;
+  private readonly statements: ReturnType<Store["prepare"]>;
+
+  constructor({ path, now = Date.now }: StoreParameters) {
+    this.path = path;
+    this.now = now;
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new DatabaseSync(path);
+    try {
+      this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+      this.migrate();
+      this.statements = this.prepare();
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+  }
+
+  /** Closes the database; calling it twice is harmless. */
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  // ---- tasks
+
+  /** Inserts the task or replaces every field of the stored one. */
+  upsertTask(task: Omit<Task, "updatedAt">): Task {
+    const stored: Task = { ...task, contractId: normalizeId(task.contractId), updatedAt: Math.trunc(this.now()) };
+    this.statements.upsertTask.run({
+      contract_id: stored.contractId,
+      counterparty: stored.counterparty.toString(),
+      mirror_id: stored.mirrorId,
+      h1: stored.h1,
+      h2: stored.h2,
+      state: stored.state,
+      updated_at: stored.updatedAt,
+    });
+    return stored;
+  }
+
+  /** Moves a stored task to `state`; throws StoreUnknownTaskError when there is none. */
+  setTaskState(contractId: Hex, state: TaskState): void {
+    const { changes } = this.statements.setTaskState.run({ contract_id: normalizeId(contractId), state, updated_at: Math.trunc(this.now()) });
+    if (Number(changes) === 0) throw new StoreUnknownTaskError(contractId);
+  }
+
+  task(contractId: Hex): Task | undefined {
+    const row = this.statements.task.get({ contract_id: normalizeId(contractId) });
+    return row === undefined ? undefined : toTask(row);
+  }
+
+  /** Tasks still registered or precommitted, oldest write first. */
+  openTasks(): Task[] {
+    return this.statements.openTasks.all().map(toTask);
+  }
+
+  countTasksByState(): Record<TaskState, number> {
+    const counts = Object.fromEntries(TASK_STATES.map((s) => [s, 0])) as Record<TaskState, number>;
+    for (const row of this.statements.countTasks.all()) counts[row.state as TaskState] = Number(row.n);
+    return counts;
+  }
+
+  // ---- sent transactions
+
+  /** Records (or replaces, e.g. after a fee bump) the transaction sent for step `key`. */
+  recordSent({ key, hash, nonce, at }: SentTransaction): void {
+    this.statements.recordSent.run({ key, hash, nonce, at: Math.trunc(at) });
+  }
+
+  sent(key: string): SentTransaction | undefined {
+    const row = this.statements.sent.get({ key });
+    if (row === undefined) return undefined;
+    return { key: row.key as string, hash: row.hash as Hex, nonce: Number(row.nonce), at: Number(row.at) };
+  }
+
+  forget(key: string): void {
+    this.statements.forget.run({ key });
+  }
+
+  // ---- certified views
+
+  /**
+   * Stores a certified view. Storing the same view again replaces its signatures; a different view at the same
+   * chain and height throws StoreConflictingViewError and keeps the stored one.
+   */
+  putSignedView({ chainId, height, view, signatures }: StoredSignedView): void {
+    if (view.chainId !== chainId.toString() || view.height !== height.toString()) throw new StoreViewMismatchError(chainId, height, view);
+    const stored = this.signedView(chainId, height);
+    if (stored !== undefined && !sameView(stored.view, view)) throw new StoreConflictingViewError(stored, view);
+    this.statements.putSignedView.run({
+      chain_id: chainId.toString(),
+      height,
+      view: JSON.stringify({ chainId: view.chainId, height: view.height, acc: view.acc, hashes: view.hashes }),
+      signatures: JSON.stringify(signatures),
+    });
+  }
+
+  signedView(chainId: bigint, height: bigint): StoredSignedView | undefined {
+    const row = this.statements.signedView.get({ chain_id: chainId.toString(), height });
+    return row === undefined ? undefined : toSignedView(row);
+  }
+
+  latestSignedView(chainId: bigint): StoredSignedView | undefined {
+    const row = this.statements.latestSignedView.get({ chain_id: chainId.toString() });
+    return row === undefined ? undefined : toSignedView(row);
+  }
+
+  /** Certified views of `chainId` with fromExclusive < height ≤ toInclusive, by ascending height. */
+  signedViewsBetween(chainId: bigint, fromExclusive: bigint, toInclusive: bigint): StoredSignedView[] {
+    return this.statements.signedViewsBetween.all({ chain_id: chainId.toString(), from: fromExclusive, to: toInclusive }).map(toSignedView);
+  }
+
+  /** Deletes the certified views of `chainId` below `belowHeight`; returns how many. */
+  pruneSignedViews(chainId: bigint, belowHeight: bigint): number {
+    return Number(this.statements.pruneSignedViews.run({ chain_id: chainId.toString(), below: belowHeight }).changes);
+  }
+
+  // ---- cursors
+
+  getCursor(name: string): bigint | undefined {
+    const row = this.statements.getCursor.get({ name });
+    return row === undefined ? undefined : BigInt(row.value as string);
+  }
+
+  setCursor(name: string, value: bigint): void {
+    this.statements.setCursor.run({ name, value: value.toString() });
+  }
+
+  // ---- internals
+
+  private migrate(): void {
+    this.db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    const row = this.db.prepare("SELECT MAX(version) AS version FROM schema_version").get();
+    const found = row?.version === null || row?.version === undefined ? 0 : Number(row.version);
+    if (found > STORE_SCHEMA_VERSION) throw new StoreSchemaVersionError(this.path, found, STORE_SCHEMA_VERSION);
+    if (found === STORE_SCHEMA_VERSION) return;
+    // Versions are applied in one transaction each, so a crash mid-migration leaves the previous version intact.
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      this.db.exec(SCHEMA_V1);
+      this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(STORE_SCHEMA_VERSION);
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  private prepare() {
+    const select = (sql: string): StatementSync => {
+      const statement = this.db.prepare(sql);
+      statement.setReadBigInts(true);
+      return statement;
+    };
+    const taskColumns = "contract_id, counterparty, mirror_id, h1, h2, state, updated_at";
+    const viewColumns = "chain_id, height, view, signatures";
+    return {
+      upsertTask: this.db.prepare(
+        `INSERT INTO tasks (${taskColumns}) VALUES (:contract_id, :counterparty, :mirror_id, :h1, :h2, :state, :updated_at)
+         ON CONFLICT (contract_id) DO UPDATE SET counterparty = excluded.counterparty, mirror_id = excluded.mirror_id,
+           h1 = excluded.h1, h2 = excluded.h2, state = excluded.state, updated_at = excluded.updated_at`,
+      ),
+      setTaskState: this.db.prepare("UPDATE tasks SET state = :state, updated_at = :updated_at WHERE contract_id = :contract_id"),
+      task: select(`SELECT ${taskColumns} FROM tasks WHERE contract_id = :contract_id`),
+      openTasks: select(
+        `SELECT ${taskColumns} FROM tasks WHERE state IN (${OPEN_TASK_STATES.map((s) => `'${s}'`).join(", ")}) ORDER BY updated_at, contract_id`,
+      ),
+      countTasks: select("SELECT state, COUNT(*) AS n FROM tasks GROUP BY state"),
+      recordSent: this.db.prepare(
+        "INSERT INTO sent (key, hash, nonce, at) VALUES (:key, :hash, :nonce, :at) ON CONFLICT (key) DO UPDATE SET hash = excluded.hash, nonce = excluded.nonce, at = excluded.at",
+      ),
+      sent: select("SELECT key, hash, nonce, at FROM sent WHERE key = :key"),
+      forget: this.db.prepare("DELETE FROM sent WHERE key = :key"),
+      putSignedView: this.db.prepare(
+        `INSERT INTO signed_views (${viewColumns}) VALUES (:chain_id, :height, :view, :signatures)
+         ON CONFLICT (chain_id, height) DO UPDATE SET view = excluded.view, signatures = excluded.signatures`,
+      ),
+      signedView: select(`SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id AND height = :height`),
+      latestSignedView: select(`SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id ORDER BY height DESC LIMIT 1`),
+      signedViewsBetween: select(
+        `SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id AND height > :from AND height <= :to ORDER BY height`,
+      ),
+      pruneSignedViews: this.db.prepare("DELETE FROM signed_views WHERE chain_id = :chain_id AND height < :below"),
+      getCursor: select("SELECT value FROM cursors WHERE name = :name"),
+      setCursor: this.db.prepare("INSERT INTO cursors (name, value) VALUES (:name, :value) ON CONFLICT (name) DO UPDATE SET value = excluded.value"),
+    };
+  }
+}
+
+/** Hex ids are keys: one spelling per id. */
+function normalizeId(id: Hex): Hex {
+  return id.toLowerCase() as Hex;
+}
+
+function sameView(a: WireView, b: WireView): boolean {
+  return (
+    a.chainId === b.chainId &&
+    a.height === b.height &&
+    a.acc.toLowerCase() === b.acc.toLowerCase() &&
+    a.hashes.length === b.hashes.length &&
+    a.hashes.every((h, i) => h.toLowerCase() === b.hashes[i]?.toLowerCase())
+  );
+}
+
+function toTask(row: Row): Task {
+  return {
+    contractId: row.contract_id as Hex,
+    counterparty: BigInt(row.counterparty as string),
+    mirrorId: row.mirror_id as Hex,
+    h1: BigInt(row.h1 as bigint),
+    h2: BigInt(row.h2 as bigint),
+    state: row.state as TaskState,
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toSignedView(row: Row): StoredSignedView {
+  return {
+    chainId: BigInt(row.chain_id as string),
+    height: BigInt(row.height as bigint),
+    view: JSON.parse(row.view as string) as WireView,
+    signatures: JSON.parse(row.signatures as string) as Hex[],
+  };
+}

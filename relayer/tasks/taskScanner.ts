@@ -1,0 +1,41 @@
+import type { Address, PublicClient } from "viem";
+import { gatewayAbi } from "../chain/abis.js";
+import type { Store } from "../store/store.js";
+
+const CURSOR = "scanned";
+const CHUNK = 2_000n;
+
+/**
+ * Finds the contract transactions registered on this node's chain (ContractRegistered events) and
+ * stores them as tasks. The scanned height is stored too: a restarted node rescans only what it has not
+ * seen, and a task is never stored twice.
+ */
+export class TaskScanner {
+  readonly #client: PublicClient;
+  readonly #gateway: Address;
+  readonly #store: Store;
+
+  constructor({ client, gateway, store }: { client: PublicClient; gateway: Address; store: Store }) {
+    this.#client = client;
+    this.#gateway = gateway;
+    this.#store = store;
+  }
+
+  /** Scans up to `head`; returns how many new tasks it found. */
+  async scan(head: bigint): Promise<number> {
+    let found = 0;
+    let from = (this.#store.getCursor(CURSOR) ?? -1n) + 1n;
+    while (from <= head) {
+      const to = from + CHUNK - 1n < head ? from + CHUNK - 1n : head;
+      const logs = await this.#client.getContractEvents({ address: this.#gateway, abi: gatewayAbi, eventName: "ContractRegistered", fromBlock: from, toBlock: to });
+      for (const { args } of logs) {
+        if (this.#store.task(args.contractId!) !== undefined) continue;
+        this.#store.upsertTask({ contractId: args.contractId!, counterparty: args.counterparty!, mirrorId: args.mirrorId!, h1: args.h1!, h2: args.h2!, state: "registered" });
+        found++;
+      }
+      this.#store.setCursor(CURSOR, to);
+      from = to + 1n;
+    }
+    return found;
+  }
+}

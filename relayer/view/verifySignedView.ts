@@ -1,0 +1,49 @@
+import { recoverTypedDataAddress, type Address, type Hex } from "viem";
+import type { View } from "./view.js";
+import { VIEW_TYPES, viewDomain } from "./viewDigest.js";
+
+export class SignedViewError extends Error {
+  constructor(reason: string) {
+    super(`signed view refused: ${reason}`);
+    this.name = "SignedViewError";
+  }
+}
+
+/** Half the secp256k1 order: the ViewRegistry (OpenZeppelin ECDSA) refuses signatures with a larger s. */
+const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+
+export type Committee = { gateway: Address; members: readonly Address[]; threshold: number; k: number };
+
+/**
+ * Checks a view and its signatures the way the ViewRegistry will: a window of the right shape, at least
+ * `threshold` distinct committee members in ascending order. Throws SignedViewError otherwise.
+ */
+export async function verifySignedView(view: View, signatures: readonly Hex[], committee: Committee): Promise<void> {
+  const expected = Math.min(committee.k, Number(view.height) + 1);
+  if (view.hashes.length !== expected) throw new SignedViewError(`window of ${view.hashes.length} hashes, expected ${expected}`);
+  if (signatures.length < committee.threshold) {
+    throw new SignedViewError(`${signatures.length} signatures, threshold ${committee.threshold}`);
+  }
+  const members = new Set(committee.members.map((m) => m.toLowerCase()));
+  let previous = 0n;
+  for (const signature of signatures) {
+    if (signature.length !== 132 || BigInt(`0x${signature.slice(66, 130)}`) > HALF_N) {
+      throw new SignedViewError("not a 65-byte low-s signature");
+    }
+    let signer: Address;
+    try {
+      signer = await recoverTypedDataAddress({
+        domain: viewDomain(view.chainId, committee.gateway),
+        types: VIEW_TYPES,
+        primaryType: "View",
+        message: view,
+        signature,
+      });
+    } catch (cause) {
+      throw new SignedViewError(`unreadable signature (${(cause as Error).message})`);
+    }
+    if (!members.has(signer.toLowerCase())) throw new SignedViewError(`${signer} is not in the committee`);
+    if (BigInt(signer) <= previous) throw new SignedViewError(`signers not distinct and ascending at ${signer}`);
+    previous = BigInt(signer);
+  }
+}

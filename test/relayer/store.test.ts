@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { keccak256, stringToHex, type Hex } from "viem";
+import type { WireView } from "../../relayer/net/message.js";
+import {
+  STORE_SCHEMA_VERSION,
+  Store,
+  StoreConflictingViewError,
+  StoreSchemaVersionError,
+  StoreUnknownTaskError,
+  StoreViewMismatchError,
+  type Task,
+} from "../../relayer/store/store.js";
+
+const id = (label: string): Hex => keccak256(stringToHex(label));
+const task = (label: string, state: Task["state"]): Omit<Task, "updatedAt"> => ({
+  contractId: id(label),
+  counterparty: 1002n,
+  mirrorId: id(`${label}/mirror`),
+  h1: 100n,
+  h2: 200n,
+  state,
+});
+const wireView = (chainId: bigint, height: bigint, salt = ""): WireView => ({
+  chainId: chainId.toString(),
+  height: height.toString(),
+  acc: id(`acc ${chainId} ${height}${salt}`),
+  hashes: [id(`h ${height - 1n}${salt}`), id(`h ${height}${salt}`)],
+});
+const signatures = (n: number): Hex[] => Array.from({ length: n }, (_, i) => `0x${(i + 1).toString(16).padStart(130, "0")}` as Hex);
+
+describe("Store", () => {
+  let dir: string;
+  let clock: number;
+  const now = () => clock;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "fibc-store-"));
+    clock = 1_000;
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe("persistence", () => {
+    it("keeps tasks, sent transactions, views and cursors when closed and reopened from its file", () => {
+      const path = join(dir, "nested", "node.sqlite");
+      const first = new Store({ path, now });
+      first.upsertTask(task("a", "registered"));
+      first.upsertTask({ ...task("b", "registered"), h1: 2n ** 52n, h2: 2n ** 53n - 1n, counterparty: 2n ** 64n + 7n });
+      clock = 2_000;
+      first.setTaskState(id("b"), "precommitted");
+      first.recordSent({ key: `${id("b")}:precommit`, hash: id("tx1"), nonce: 7, at: 1_500 });
+      first.putSignedView({ chainId: 1001n, height: 10n, view: wireView(1001n, 10n), signatures: signatures(3) });
+      first.setCursor("scanned:1001", 12_345n);
+      first.close();
+
+      const second = new Store({ path, now });
+      try {
+        assert.deepEqual(second.task(id("a")), { ...task("a", "registered"), updatedAt: 1_000 });
+        assert.deepEqual(second.task(id("b")), {
+          ...task("b", "precommitted"),
+          h1: 2n ** 52n,
+          h2: 2n ** 53n - 1n,
+          counterparty: 2n ** 64n + 7n,
+          updatedAt: 2_000,
+        });
+        assert.deepEqual(second.sent(`${id("b")}:precommit`), { key: `${id("b")}:precommit`, hash: id("tx1"), nonce: 7, at: 1_500 });
+        assert.deepEqual(second.signedView(1001n, 10n), { chainId: 1001n, height: 10n, view: wireView(1001n, 10n), signatures: signatures(3) });
+        assert.equal(second.getCursor("scanned:1001"), 12_345n);
+      } finally {
+        second.close();
+      }
+    });
+
+    it("commits every write at once: a second connection sees it while the first is still open", () => {
+      const path = join(dir, "node.sqlite");
+      const store = new Store({ path, now });
+      try {
+        store.upsertTask(task("a", "registered"));
+        store.setCursor("scanned", 5n);
+        const reader = new DatabaseSync(path, { readOnly: true });
+        try {
+          assert.deepEqual(reader.prepare("SELECT contract_id, state FROM tasks").all().map((row) => ({ ...row })), [{ contract_id: id("a"), state: "registered" }]);
+          assert.equal(reader.prepare("SELECT value FROM cursors WHERE name = 'scanned'").get()?.value, "5");
+          assert.equal(reader.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+        } finally {
+          reader.close();
+        }
+      } finally {
+        store.close();
+      }
+    });
+
+    it("refuses a file written by a newer schema version", () => {
+      const path = join(dir, "node.sqlite");
+      new Store({ path }).close();
+      const db = new DatabaseSync(path);
+      db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(STORE_SCHEMA_VERSION + 1);
+      db.close();
+      assert.throws(() => new Store({ path }), StoreSchemaVersionError);
+    });
+  });
+
+  describe("tasks", () => {
+    let store: Store;
+    beforeEach(() => (store = new Store({ path: ":memory:", now })));
+    afterEach(() => store.close());
+
+    it("openTasks returns only registered and precommitted tasks", () => {
+      store.upsertTask(task("registered", "registered"));
+      store.upsertTask(task("precommitted", "precommitted"));
+      store.upsertTask(task("released", "released"));
+      store.upsertTask(task("refunded", "refunded"));
+      store.upsertTask(task("cancelled", "cancelled"));
+      const open = store.openTasks().map((t) => t.contractId).sort();
+      assert.deepEqual(open, [id("registered"), id("precommitted")].sort());
+    });
+
+    it("a task leaves openTasks once it is released", () => {
+      store.upsertTask(task("a", "precommitted"));
+      store.setTaskState(id("a"), "released");
+      assert.deepEqual(store.openTasks(), []);
+      assert.equal(store.task(id("a"))?.state, "released");
+    });
+
+    it("counts tasks by state, with zero for the states it has none of", () => {
+      store.upsertTask(task("a", "registered"));
+      store.upsertTask(task("b", "registered"));
+      store.upsertTask(task("c", "refunded"));
+      assert.deepEqual(store.countTasksByState(), { registered: 2, precommitted: 0, released: 0, refunded: 1, cancelled: 0 });
+    });
+
+    it("upsertTask replaces the stored task instead of adding a second one", () => {
+      store.upsertTask(task("a", "registered"));
+      store.upsertTask({ ...task("a", "precommitted"), h2: 300n });
+      assert.equal(store.countTasksByState().registered, 0);
+      assert.deepEqual(store.task(id("a")), { ...task("a", "precommitted"), h2: 300n, updatedAt: 1_000 });
+    });
+
+    it("finds a task whatever the case of its contractId", () => {
+      store.upsertTask({ ...task("a", "registered"), contractId: id("a").toUpperCase().replace("0X", "0x") as Hex });
+      assert.equal(store.task(id("a"))?.state, "registered");
+    });
+
+    it("setTaskState throws for a task it does not have", () => {
+      assert.throws(() => store.setTaskState(id("missing"), "released"), StoreUnknownTaskError);
+    });
+
+    it("rejects a state outside the five", () => {
+      assert.throws(() => store.upsertTask({ ...task("a", "registered"), state: "stolen" as Task["state"] }));
+    });
+  });
+
+  describe("sent transactions", () => {
+    it("replaces the transaction of a step and forgets it", () => {
+      const store = new Store({ path: ":memory:" });
+      try {
+        assert.equal(store.sent("x:precommit"), undefined);
+        store.recordSent({ key: "x:precommit", hash: id("tx1"), nonce: 1, at: 10 });
+        store.recordSent({ key: "x:precommit", hash: id("tx2"), nonce: 1, at: 20 });
+        assert.deepEqual(store.sent("x:precommit"), { key: "x:precommit", hash: id("tx2"), nonce: 1, at: 20 });
+        store.forget("x:precommit");
+        assert.equal(store.sent("x:precommit"), undefined);
+      } finally {
+        store.close();
+      }
+    });
+  });
+
+  describe("signed views", () => {
+    let store: Store;
+    beforeEach(() => {
+      store = new Store({ path: ":memory:" });
+      // Stored out of order, with a second chain in between and heights whose decimal strings sort differently, so that order comes from the query.
+      for (const height of [30n, 9n, 100n, 20n, 40n]) {
+        store.putSignedView({ chainId: 1002n, height, view: wireView(1002n, height), signatures: signatures(2) });
+        store.putSignedView({ chainId: 1003n, height: height + 1n, view: wireView(1003n, height + 1n), signatures: signatures(2) });
+      }
+    });
+    afterEach(() => store.close());
+
+    it("signedViewsBetween returns the chain's views above from and up to to, by ascending height", () => {
+      assert.deepEqual(
+        store.signedViewsBetween(1002n, 9n, 100n).map((v) => v.height),
+        [20n, 30n, 40n, 100n],
+      );
+      assert.ok(store.signedViewsBetween(1002n, 0n, 40n).every((v) => v.chainId === 1002n && v.view.chainId === "1002"));
+    });
+
+    it("latestSignedView is the highest view of that chain", () => {
+      assert.equal(store.latestSignedView(1002n)?.height, 100n);
+      assert.equal(store.latestSignedView(1003n)?.height, 101n);
+      assert.equal(store.latestSignedView(9999n), undefined);
+    });
+
+    it("pruneSignedViews deletes the views below a height of that chain only", () => {
+      assert.equal(store.pruneSignedViews(1002n, 30n), 2);
+      assert.deepEqual(store.signedViewsBetween(1002n, 0n, 1_000n).map((v) => v.height), [30n, 40n, 100n]);
+      assert.equal(store.signedViewsBetween(1003n, 0n, 1_000n).length, 5);
+    });
+
+    it("storing the same view again replaces its signatures", () => {
+      store.putSignedView({ chainId: 1002n, height: 20n, view: wireView(1002n, 20n), signatures: signatures(3) });
+      assert.deepEqual(store.signedView(1002n, 20n)?.signatures, signatures(3));
+    });
+
+    it("refuses a conflicting view at a stored height and keeps the first", () => {
+      const forged = wireView(1002n, 20n, "forged");
+      assert.throws(() => store.putSignedView({ chainId: 1002n, height: 20n, view: forged, signatures: signatures(2) }), StoreConflictingViewError);
+      assert.deepEqual(store.signedView(1002n, 20n)?.view, wireView(1002n, 20n));
+    });
+
+    it("refuses a view filed under another chain or height than its own", () => {
+      assert.throws(() => store.putSignedView({ chainId: 1003n, height: 60n, view: wireView(1002n, 60n), signatures: [] }), StoreViewMismatchError);
+      assert.throws(() => store.putSignedView({ chainId: 1002n, height: 61n, view: wireView(1002n, 60n), signatures: [] }), StoreViewMismatchError);
+    });
+  });
+
+  describe("cursors", () => {
+    it("returns undefined for an unknown cursor and the last value set", () => {
+      const store = new Store({ path: ":memory:" });
+      try {
+        assert.equal(store.getCursor("scanned"), undefined);
+        store.setCursor("scanned", 1n);
+        store.setCursor("scanned", 2n ** 70n);
+        assert.equal(store.getCursor("scanned"), 2n ** 70n);
+      } finally {
+        store.close();
+      }
+    });
+  });
+});
