@@ -11,6 +11,15 @@ export const gatewayAbi = parseAbi([
   "function cancel(bytes32 contractId)",
   "event ContractRegistered(bytes32 indexed contractId, uint64 indexed counterparty, bytes32 mirrorId, address asset, uint256 amount, uint64 h1, uint64 h2)",
   "error GatewayWrongStatus(bytes32 contractId, uint8 status)",
+  "error GatewayExpired(uint64 h1, uint256 height)",
+  "error GatewayNotExpired(uint64 h1, uint256 height)",
+  "error GatewayCounterpartyFrozen(uint64 counterparty)",
+  "error GatewayCounterpartyViewBehind(uint64 h2, uint64 viewHeight)",
+  "error GatewayHeaderNotAccepted(uint64 counterparty, uint64 height)",
+  "error GatewayProofTooOld(uint64 h2, uint64 proofHeight)",
+  "error GatewayMirrorNotRegistered(bytes32 mirrorId, uint8 status)",
+  "error StateProofInvalid(uint8 err)",
+  "error RLPInvalidEncoding()",
 ]);
 
 /** The part of the ViewRegistry a relayer uses; contracts/interfaces/IViewRegistry.sol is the full interface. */
@@ -23,6 +32,11 @@ export const registryAbi = parseAbi([
   "function isFrozen(uint64 chainId) view returns (bool)",
   "error ViewRegistryStaleView(uint64 height, uint64 latest)",
   "error ViewRegistryChainFrozen(uint64 chainId)",
+  "error ViewRegistryGapTooLarge(uint64 latest, uint64 height, uint64 k)",
+  "error ViewRegistryMalformedView(uint64 height, uint256 hashes)",
+  "error ViewRegistryBelowThreshold(uint256 signatures, uint256 threshold)",
+  "error ViewRegistryUnknownSigner(address signer)",
+  "error ViewRegistryNotConflicting()",
 ]);
 
 /** Gateway statuses, as contracts/libraries/ContractRecord.sol numbers them. */

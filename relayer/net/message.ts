@@ -9,8 +9,11 @@ export type WireSignedView = { view: WireView; signatures: Hex[] };
 export type WireStorageProof = { header: Hex; accountProof: Hex[]; storageProof: Hex[] };
 
 export type Message =
-  /** A committee member's signature of its own chain's view, sent to the rest of its committee. */
-  | { kind: "cosign"; view: WireView; signer: Address; signature: Hex }
+  /**
+   * A committee member's signature of its own chain's view at `height`, sent to the rest of its committee.
+   * The view itself does not travel: every member computes it from the chain and checks the signature against its own.
+   */
+  | { kind: "cosign"; chainId: string; height: string; signer: Address; signature: Hex }
   /** Request channel: ask a node of `chainId` for check(contractId), the paper's check(Hash(tx)). */
   | { kind: "request"; requestId: string; chainId: string; contractId: Hex; knownHeight: string; minHeight: string }
   /** Request channel: the answer, with the signed views that connect the requester's view to the proof's height. */

@@ -31,6 +31,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
 export const CLOSE_CODES = {
   goingAway: 1001,
   tooBig: 1009,
+  internalError: 1011,
   unauthenticated: 4401,
   forbidden: 4403,
   replaced: 4409,
@@ -353,6 +354,8 @@ export class WsTransport implements Transport {
         if (session.closing) return;
         if (session.address) this.#deliver(session, text);
         else await this.#handshake(session, text as string);
+      } catch {
+        this.#close(session, CLOSE_CODES.internalError, "handshake failed");
       } finally {
         session.backlog--;
       }

@@ -1,10 +1,12 @@
 import { recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from "viem";
 import type { Message } from "../net/message.js";
 import type { Store } from "../store/store.js";
-import { orderSignatures, signView, type ViewSignature } from "./signView.js";
+import { orderSignatures, signView } from "./signView.js";
 import type { View } from "./view.js";
-import { viewDigest, VIEW_TYPES, viewDomain } from "./viewDigest.js";
-import { fromWireView, toWireView } from "./wireView.js";
+import { VIEW_TYPES, viewDomain } from "./viewDigest.js";
+import { toWireView } from "./wireView.js";
+
+type Cosign = Extract<Message, { kind: "cosign" }>;
 
 export type CosignerOptions = {
   account: LocalAccount;
@@ -22,18 +24,20 @@ export type CosignerOptions = {
 };
 
 /**
- * Gathers the committee's signatures of its own chain's views. Each node signs its view and sends the
- * signature to the rest of its committee; a view signed by at least the threshold is certified and
- * stored, ready for check() answers. Signatures for a view that differs from this node's own view of
- * that height are not counted.
+ * Gathers the committee's signatures of its own chain's views. Each node signs its view and sends only
+ * the signature to the rest of its committee: every member computes the same view from the chain, so a
+ * signature counts when it recovers to its sender over this node's own view of that height. A view
+ * signed by at least the threshold is certified and stored, ready for check() answers.
  */
 export class Cosigner {
   readonly #o: CosignerOptions;
   readonly #members: Set<string>;
-  /** height → digest of this node's own view, and the view */
-  readonly #own = new Map<bigint, { digest: Hex; view: View }>();
-  /** height → signer → signature over the digest it carried */
-  readonly #collected = new Map<bigint, Map<Address, { digest: Hex; signature: Hex }>>();
+  /** height → this node's own view */
+  readonly #own = new Map<bigint, View>();
+  /** height → signer → signature, verified against the own view */
+  readonly #agreeing = new Map<bigint, Map<string, { signer: Address; signature: Hex }>>();
+  /** height → signatures that arrived before this node reached the height */
+  readonly #early = new Map<bigint, Cosign[]>();
   #newest = -1n;
 
   constructor(options: CosignerOptions) {
@@ -48,61 +52,66 @@ export class Cosigner {
   /** This node's view of its own chain at a new height. */
   async onOwnView(view: View): Promise<void> {
     if (view.height % BigInt(this.#o.signEvery) !== 0n) return;
-    this.#newest = view.height > this.#newest ? view.height : this.#newest;
-    const digest = viewDigest(view, this.#o.gateway);
-    this.#own.set(view.height, { digest, view });
-    const mine: ViewSignature = await signView(this.#o.account, view, this.#o.gateway);
-    this.#add(view.height, mine.signer, digest, mine.signature);
-    const message: Message = { kind: "cosign", view: toWireView(view), signer: mine.signer, signature: mine.signature };
+    if (view.height > this.#newest) this.#newest = view.height;
+    this.#own.set(view.height, view);
+    const mine = await signView(this.#o.account, view, this.#o.gateway);
+    this.#agree(view.height, mine.signer, mine.signature);
+    const message: Cosign = { kind: "cosign", chainId: view.chainId.toString(), height: view.height.toString(), signer: mine.signer, signature: mine.signature };
     for (const member of this.#o.members) {
       if (member.toLowerCase() !== this.#o.account.address.toLowerCase()) this.#o.send(member, message);
     }
+    for (const early of this.#early.get(view.height) ?? []) await this.#check(early);
+    this.#early.delete(view.height);
     this.#prune();
-    this.#tryCertify(view.height);
   }
 
   /** A co-signature from a committee member; returns false when it is refused. */
-  async onCosign(from: Address, message: Extract<Message, { kind: "cosign" }>): Promise<boolean> {
-    const view = fromWireView(message.view);
-    if (view.chainId !== this.#o.chainId || from.toLowerCase() !== message.signer.toLowerCase()) return false;
+  async onCosign(from: Address, message: Cosign): Promise<boolean> {
+    const height = BigInt(message.height);
+    if (BigInt(message.chainId) !== this.#o.chainId || from.toLowerCase() !== message.signer.toLowerCase()) return false;
     if (!this.#members.has(from.toLowerCase())) return false;
-    if (view.height + this.#horizon < this.#newest || view.height > this.#newest + this.#horizon) return false;
-    let signer: Address;
+    if (height + this.#horizon < this.#newest || height > this.#newest + this.#horizon) return false;
+    if (!this.#own.has(height)) {
+      const waiting = this.#early.get(height) ?? [];
+      if (waiting.length >= this.#o.members.length) return false;
+      this.#early.set(height, [...waiting, message]);
+      return true;
+    }
+    return this.#check(message);
+  }
+
+  async #check(message: Cosign): Promise<boolean> {
+    const height = BigInt(message.height);
+    const view = this.#own.get(height)!;
     try {
-      signer = await recoverTypedDataAddress({
+      const signer = await recoverTypedDataAddress({
         domain: viewDomain(view.chainId, this.#o.gateway),
         types: VIEW_TYPES,
         primaryType: "View",
         message: view,
         signature: message.signature,
       });
+      // A signature over any other view recovers to some other address: not counted.
+      if (signer.toLowerCase() !== message.signer.toLowerCase()) return false;
     } catch {
       return false;
     }
-    if (signer.toLowerCase() !== from.toLowerCase()) return false;
-    this.#add(view.height, from, viewDigest(view, this.#o.gateway), message.signature);
-    this.#tryCertify(view.height);
+    this.#agree(height, message.signer, message.signature);
     return true;
   }
 
-  #add(height: bigint, signer: Address, digest: Hex, signature: Hex): void {
-    let bySigner = this.#collected.get(height);
-    if (bySigner === undefined) this.#collected.set(height, (bySigner = new Map()));
-    bySigner.set(signer, { digest, signature });
-  }
-
-  #tryCertify(height: bigint): void {
-    const own = this.#own.get(height);
-    const bySigner = this.#collected.get(height);
-    if (own === undefined || bySigner === undefined) return;
+  #agree(height: bigint, signer: Address, signature: Hex): void {
+    let bySigner = this.#agreeing.get(height);
+    if (bySigner === undefined) this.#agreeing.set(height, (bySigner = new Map()));
+    bySigner.set(signer.toLowerCase(), { signer, signature });
+    const view = this.#own.get(height);
+    if (view === undefined || bySigner.size < this.#o.threshold) return;
     if (this.#o.store.signedView(this.#o.chainId, height) !== undefined) return;
-    const agreeing = [...bySigner].filter(([, s]) => s.digest === own.digest).map(([signer, s]) => ({ signer, signature: s.signature }));
-    if (agreeing.length < this.#o.threshold) return;
-    this.#o.store.putSignedView({ chainId: this.#o.chainId, height, view: toWireView(own.view), signatures: orderSignatures(agreeing) });
+    this.#o.store.putSignedView({ chainId: this.#o.chainId, height, view: toWireView(view), signatures: orderSignatures([...bySigner.values()]) });
   }
 
   #prune(): void {
-    for (const map of [this.#own, this.#collected] as Map<bigint, unknown>[]) {
+    for (const map of [this.#own, this.#agreeing, this.#early] as Map<bigint, unknown>[]) {
       for (const height of map.keys()) if (height + this.#horizon < this.#newest) map.delete(height);
     }
   }

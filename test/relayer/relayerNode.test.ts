@@ -5,7 +5,7 @@ import { NATIVE, prepareSwap, registerLeg, type Swap } from "../fixtures/swap.js
 import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
 
 const Status = { Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;
-const TTL = 40n;
+const TTL = 60n;
 
 async function statusOf(chain: Chain, id: Hex): Promise<number> {
   const [status] = await chain.gateway.read.recordOf([id]);
@@ -19,7 +19,7 @@ async function eventually(what: string, check: () => Promise<boolean>, ms = 60_0
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`timed out waiting for ${what}${logs ? `\n${logs.slice(-40).join("\n")}` : ""}`);
+  throw new Error(`timed out waiting for ${what}${logs ? `\n${logs.slice(-4000).join("\n")}` : ""}`);
 }
 
 /** A user on x pays 100 tokens for 1 coin of a user on y. */

@@ -27,7 +27,8 @@ const allowed = (address: Address) => committee.has(address);
 const HOST = "127.0.0.1";
 const cosign: Message = {
   kind: "cosign",
-  view: { chainId: "1001", height: "7", acc: `0x${"ab".repeat(32)}`, hashes: [`0x${"cd".repeat(32)}`] },
+  chainId: "1001",
+  height: "7",
   signer: low.address,
   signature: `0x${"11".repeat(65)}`,
 };
