@@ -42,6 +42,11 @@ export type TaskRunnerOptions = {
   onEvent: (event: TaskEvent) => void;
 };
 
+/** The committee member chosen for a step: keccak256(key) mod q, in committee order. */
+export function designatedFor(key: string, members: readonly Address[]): Address {
+  return members[Number(hexToBigInt(keccak256(stringToHex(key))) % BigInt(members.length))]!;
+}
+
 const STATE_OF: Record<number, TaskState | undefined> = {
   [Status.Registered]: "registered",
   [Status.Committed]: "precommitted",
@@ -116,7 +121,7 @@ export class TaskRunner {
     let entry = this.#steps.get(key);
     if (entry === undefined) this.#steps.set(key, (entry = { readyAt: now, nextAttempt: now, delay: this.#o.retryMs }));
     const q = this.#o.members.length;
-    const designated = Number(hexToBigInt(keccak256(stringToHex(key))) % BigInt(q));
+    const designated = this.#o.members.indexOf(designatedFor(key, this.#o.members));
     const index = this.#o.members.findIndex((m) => m.toLowerCase() === this.#o.self.toLowerCase());
     const rank = (index - designated + q) % q;
     if (now < entry.readyAt + rank * this.#o.takeoverMs || now < entry.nextAttempt) return false;
