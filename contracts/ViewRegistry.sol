@@ -122,6 +122,12 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
+    function digestOf(View calldata view_) external view returns (bytes32) {
+        View memory v = view_;
+        return v.digest(_registered(v.chainId).gateway);
+    }
+
+    /// @inheritdoc IViewRegistry
     function blockHashAt(uint64 chainId, uint64 height) external view returns (bytes32) {
         return _chains[chainId].blockHash[height];
     }

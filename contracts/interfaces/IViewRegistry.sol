@@ -59,6 +59,9 @@ interface IViewRegistry {
     function submitForkEvidence(View calldata a, bytes[] calldata sigA, View calldata b, bytes[] calldata sigB)
         external;
 
+    /// @notice The EIP-712 digest `chainId`'s committee signs for `view_` (see {ViewLib-digest}).
+    function digestOf(View calldata view_) external view returns (bytes32);
+
     /// @notice The block hash accepted for `height` of `chainId`, or zero.
     function blockHashAt(uint64 chainId, uint64 height) external view returns (bytes32);
 
