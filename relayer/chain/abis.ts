@@ -30,6 +30,8 @@ export const registryAbi = parseAbi([
   "function latestView(uint64 chainId) view returns (View)",
   "function latestHeight(uint64 chainId) view returns (uint64)",
   "function isFrozen(uint64 chainId) view returns (bool)",
+  "event ViewAccepted(uint64 indexed chainId, uint64 height, bytes32 acc, bytes32 blockHash)",
+  "event ChainFrozen(uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward)",
   "error ViewRegistryStaleView(uint64 height, uint64 latest)",
   "error ViewRegistryChainFrozen(uint64 chainId)",
   "error ViewRegistryGapTooLarge(uint64 latest, uint64 height, uint64 k)",

@@ -32,6 +32,17 @@ export type RatesConfig = {
   maxRequestsPerSecond: number;
 };
 
+export type GossipConfig = {
+  /** Probability of pushing the view list to each other system when it changed (the paper's send rate). */
+  sendRate: number;
+  /** The pacemaker: push anyway when the overlay has been idle for this many blocks. */
+  pacemakerBlocks: number;
+  /** Gossip messages taken from one peer per second, at most. */
+  maxPerPeerPerSecond: number;
+  /** Invalid gossip messages after which a peer is cut off. */
+  maxStrikes: number;
+};
+
 /** One relayer node's configuration, validated. */
 export type NodeConfig = {
   chainId: bigint;
@@ -49,6 +60,7 @@ export type NodeConfig = {
   chains: ChainConfig[];
   peers: PeerConfig[];
   rates: RatesConfig;
+  gossip: GossipConfig;
 };
 
 export const DEFAULT_RATES: RatesConfig = {
@@ -57,6 +69,13 @@ export const DEFAULT_RATES: RatesConfig = {
   requestTimeoutMs: 10_000,
   takeoverMs: 30_000,
   maxRequestsPerSecond: 50,
+};
+
+export const DEFAULT_GOSSIP: GossipConfig = {
+  sendRate: 0.3,
+  pacemakerBlocks: 10,
+  maxPerPeerPerSecond: 20,
+  maxStrikes: 10,
 };
 
 export type NodeConfigIssue = { path: string; message: string };
@@ -129,6 +148,15 @@ export const nodeConfigFileSchema = z
         requestTimeoutMs: positiveInt.default(DEFAULT_RATES.requestTimeoutMs),
         takeoverMs: positiveInt.default(DEFAULT_RATES.takeoverMs),
         maxRequestsPerSecond: z.number().positive().default(DEFAULT_RATES.maxRequestsPerSecond),
+      })
+      .strict()
+      .default({}),
+    gossip: z
+      .object({
+        sendRate: z.number().min(0).max(1).default(DEFAULT_GOSSIP.sendRate),
+        pacemakerBlocks: positiveInt.default(DEFAULT_GOSSIP.pacemakerBlocks),
+        maxPerPeerPerSecond: positiveInt.default(DEFAULT_GOSSIP.maxPerPeerPerSecond),
+        maxStrikes: positiveInt.default(DEFAULT_GOSSIP.maxStrikes),
       })
       .strict()
       .default({}),
@@ -218,6 +246,7 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
     chains: file.chains.map(({ rpcUrl, ...chain }) => ({ ...chain, ...(rpcUrl === undefined ? {} : { rpcUrl }) })),
     peers: file.peers,
     rates: file.rates,
+    gossip: file.gossip,
   };
 }
 

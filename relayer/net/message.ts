@@ -19,7 +19,13 @@ export type Message =
   /** Request channel: the answer, with the signed views that connect the requester's view to the proof's height. */
   | { kind: "answer"; requestId: string; views: WireSignedView[]; height: string; proof: WireStorageProof }
   /** Request channel: the node cannot answer (yet): the view it has does not reach `minHeight`, or it failed. */
-  | { kind: "answer-error"; requestId: string; reason: string };
+  | { kind: "answer-error"; requestId: string; reason: string }
+  /** Gossip, push: the sender's view list entries that changed (each view carries its committee's signatures). */
+  | { kind: "view-update"; views: WireSignedView[] }
+  /** Gossip, pull: asks for certified views of `chainId` from `fromHeight` on, at most k apart. */
+  | { kind: "view-pull"; chainId: string; fromHeight: string }
+  /** Gossip: two conflicting signed views of one chain, fork evidence. */
+  | { kind: "evidence"; a: WireSignedView; b: WireSignedView };
 
 export type MessageKind = Message["kind"];
-export const MESSAGE_KINDS: readonly MessageKind[] = ["cosign", "request", "answer", "answer-error"];
+export const MESSAGE_KINDS: readonly MessageKind[] = ["cosign", "request", "answer", "answer-error", "view-update", "view-pull", "evidence"];

@@ -77,7 +77,7 @@ export class RequestChannel {
     const count = fanout(system);
     // Rotate through the committee so that successive requests spread over its nodes.
     const start = this.#rotation++ % system.members.length;
-    const targets = Array.from({ length: count }, (_, i) => system.members[(start + i) % system.members.length]!);
+    const order = Array.from({ length: system.members.length }, (_, i) => system.members[(start + i) % system.members.length]!);
     return new Promise<T>((resolve, reject) => {
       const cancel = this.#o.clock.setTimeout(() => finish({ ok: false, error: new RequestFailedError(chainId, pending.reasons) }), this.#o.timeoutMs);
       const finish = (result: { ok: true; value: T } | { ok: false; error: Error }) => {
@@ -86,10 +86,14 @@ export class RequestChannel {
         if (result.ok) resolve(result.value);
         else reject(result.error);
       };
-      const pending: Pending<T> = { chainId, targets: new Set(targets.map((t) => t.toLowerCase())), outstanding: count, reasons: [], verify, settle: finish };
+      const pending: Pending<T> = { chainId, targets: new Set(), outstanding: 0, reasons: [], verify, settle: finish };
       this.#pending.set(requestId, pending as Pending<unknown>);
-      let sent = 0;
-      for (const target of targets) if (this.#o.send(target, request) > 0) sent++;
+      // (1 − r)·q + 1 nodes that took the request: a node that is not connected does not count.
+      for (const target of order) {
+        if (pending.targets.size >= count) break;
+        if (this.#o.send(target, request) > 0) pending.targets.add(target.toLowerCase());
+      }
+      const sent = pending.targets.size;
       pending.outstanding = sent;
       if (sent === 0) finish({ ok: false, error: new RequestFailedError(chainId, ["no node of the chain is connected"]) });
     });

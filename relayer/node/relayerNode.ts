@@ -13,6 +13,10 @@ import { Store } from "../store/store.js";
 import { serveCheck } from "../tasks/serveCheck.js";
 import { TaskRunner, type TaskEvent } from "../tasks/taskRunner.js";
 import { TaskScanner } from "../tasks/taskScanner.js";
+import { GossipOverlay } from "../gossip/gossipOverlay.js";
+import { RegistryWatcher } from "../gossip/registryWatcher.js";
+import { ViewList, type Evidence, type SignedView } from "../gossip/viewList.js";
+import { registryAbi } from "../chain/abis.js";
 import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { ViewTracker } from "../view/viewTracker.js";
@@ -51,6 +55,13 @@ export class RelayerNode {
   readonly #scanner: TaskScanner;
   readonly #runner: TaskRunner;
   readonly #metricsServer: MetricsServer | undefined;
+  readonly viewList: ViewList;
+  readonly #gossip: GossipOverlay;
+  readonly #registryWatcher: RegistryWatcher;
+  readonly #sender: TxSender;
+  /** Fork evidence not yet on this chain's registry, by chain. */
+  readonly #evidence = new Map<bigint, Evidence>();
+  #gossipedHeight = -1n;
   #running = false;
   #loop: Promise<void> = Promise.resolve();
 
@@ -104,8 +115,29 @@ export class RelayerNode {
       },
     });
     const committees = new Map<bigint, Committee>(
-      remote.map((c) => [c.chainId, { gateway: c.gateway, members: c.committee, threshold: thresholdOf(c.committee.length, config.r), k: c.k }]),
+      config.chains.map((c) => [c.chainId, { gateway: c.gateway, members: c.committee, threshold: thresholdOf(c.committee.length, config.r), k: c.k }]),
     );
+    this.viewList = new ViewList({ committees });
+    this.#gossip = new GossipOverlay({
+      chainId: config.chainId,
+      self: account.address,
+      viewList: this.viewList,
+      systems: new Map(config.chains.map((c) => [c.chainId, { members: c.committee, rNumerator: config.r.numerator, rDenominator: config.r.denominator }])),
+      clock,
+      send: (to, message) => this.#send(to, message),
+      sendRate: config.gossip.sendRate,
+      pacemakerBlocks: config.gossip.pacemakerBlocks,
+      maxPerPeerPerSecond: config.gossip.maxPerPeerPerSecond,
+      maxStrikes: config.gossip.maxStrikes,
+      viewsAfter: (chainId, fromHeight) => this.#viewsAfter(chainId, fromHeight),
+      onEvidence: (evidence) => {
+        this.#log(`fork evidence against chain ${evidence.a.view.chainId}: two signed views that cannot both be its history`);
+        if (evidence.a.view.chainId !== config.chainId) this.#evidence.set(evidence.a.view.chainId, evidence);
+      },
+      onRefused: (_from, reason) => this.metrics.countRejected({ reason }),
+    });
+    this.#registryWatcher = new RegistryWatcher({ client: this.#client, registry: own.registry, store: this.store });
+    this.#sender = new TxSender({ publicClient: this.#client, walletClient, store: this.store });
     this.#scanner = new TaskScanner({ client: this.#client, gateway: own.gateway, store: this.store });
     this.#runner = new TaskRunner({
       chainId: config.chainId,
@@ -118,10 +150,11 @@ export class RelayerNode {
       gateway: own.gateway,
       registry: own.registry,
       store: this.store,
-      sender: new TxSender({ publicClient: this.#client, walletClient, store: this.store }),
+      sender: this.#sender,
       channel: this.#channel,
       committees,
       onEvent: (event) => this.#onTaskEvent(event),
+      onVerifiedView: (view, signatures) => this.#gossip.learn({ view, signatures }),
     });
     this.#metricsServer = config.metrics
       ? new MetricsServer({ metrics: this.metrics, host: config.metrics.host, port: config.metrics.port, status: () => this.status() })
@@ -177,7 +210,54 @@ export class RelayerNode {
     this.metrics.setHeadHeight(this.config.chainId, height);
     await this.#cosigner.onOwnView(this.#tracker.view());
     const certified = this.store.latestSignedView(this.config.chainId);
-    if (certified) this.metrics.setViewHeight(this.config.chainId, certified.height);
+    if (certified && certified.height > this.#gossipedHeight) {
+      this.#gossipedHeight = certified.height;
+      this.metrics.setViewHeight(this.config.chainId, certified.height);
+      await this.#gossip.learn({ view: fromWireView(certified.view), signatures: certified.signatures });
+    }
+    this.#gossip.onBlock(height);
+  }
+
+  /** Certified views of this node's chain after `fromHeight`, at most k apart; the view list's for others. */
+  #viewsAfter(chainId: bigint, fromHeight: bigint): SignedView[] {
+    if (chainId !== this.config.chainId) {
+      const newest = this.viewList.newest(chainId);
+      return newest && newest.view.height > fromHeight ? [newest] : [];
+    }
+    const views: SignedView[] = [];
+    let known = fromHeight;
+    const latest = this.store.latestSignedView(chainId);
+    while (latest !== undefined && known < latest.height) {
+      const step = this.store.signedViewsBetween(chainId, known, known + BigInt(this.config.k)).at(-1);
+      if (step === undefined) break;
+      views.push({ view: fromWireView(step.view), signatures: step.signatures });
+      known = step.height;
+    }
+    return views;
+  }
+
+  /** Puts pending fork evidence on this chain's registry; a chain already frozen there counts as done. */
+  async #submitEvidence(): Promise<void> {
+    const own = this.config.chains.find((c) => c.chainId === this.config.chainId)!;
+    for (const [chainId, { a, b }] of this.#evidence) {
+      const outcome = await this.#sender
+        .send({
+        key: `evidence:${chainId}`,
+        address: own.registry,
+        abi: registryAbi,
+        functionName: "submitForkEvidence",
+        args: [a.view, a.signatures, b.view, b.signatures],
+          doneErrors: ["ViewRegistryChainFrozen"],
+        })
+        .catch((error: Error) => {
+          this.#log(`fork evidence against chain ${chainId} not submitted yet: ${error.message.split("\n")[0]}`);
+          return undefined;
+        });
+      if (outcome === undefined) continue;
+      this.#evidence.delete(chainId);
+      if (outcome === "landed") this.metrics.countTransactionSent({ step: "submitForkEvidence" });
+      this.#log(`fork evidence against chain ${chainId} ${outcome === "landed" ? "submitted: frozen and slashed here" : "was already on this chain"}`);
+    }
   }
 
   async #work(): Promise<void> {
@@ -185,6 +265,8 @@ export class RelayerNode {
       const head = this.#follower.head;
       if (head >= 0n) {
         try {
+          await this.#registryWatcher.scan(head, (view) => this.#gossip.learn(view), (chainId) => this.viewList.freeze(chainId));
+          await this.#submitEvidence();
           const found = await this.#scanner.scan(head);
           if (found > 0) this.#log(`found ${found} new contract transaction(s) on chain ${this.config.chainId}`);
           await this.#runner.tick(head);
@@ -209,6 +291,10 @@ export class RelayerNode {
     try {
       if (message.kind === "cosign") {
         if (!(await this.#cosigner.onCosign(from, message))) this.metrics.countRejected({ reason: "invalid co-signature" });
+        return;
+      }
+      if (message.kind === "view-update" || message.kind === "view-pull" || message.kind === "evidence") {
+        await this.#gossip.handle(from, message);
         return;
       }
       if (message.kind === "request" && BigInt(message.chainId) === this.config.chainId) this.#runner.nudge(message.contractId);

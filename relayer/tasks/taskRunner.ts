@@ -40,6 +40,8 @@ export type TaskRunnerOptions = {
   /** Committees of the other chains, to verify their signed views before believing them. */
   committees: ReadonlyMap<bigint, Committee>;
   onEvent: (event: TaskEvent) => void;
+  /** Every signed view an answer carried that passed its signature check: for the view list. */
+  onVerifiedView: (view: View, signatures: Hex[]) => Promise<void>;
 };
 
 /** The committee member chosen for a step: keccak256(key) mod q, in committee order. */
@@ -184,6 +186,7 @@ export class TaskRunner {
       const view = fromWireView(signed.view);
       if (view.chainId !== task.counterparty) throw new Error(`view of chain ${view.chainId}, expected ${task.counterparty}`);
       await verifySignedView(view, signed.signatures, committee);
+      await this.#o.onVerifiedView(view, signed.signatures);
       if (relate(previous, view) !== "consistent") throw new Error(`view at ${view.height} does not connect to the one at ${previous.height}`);
       if (view.height > previous.height) previous = view;
     }

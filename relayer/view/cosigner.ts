@@ -36,8 +36,8 @@ export class Cosigner {
   readonly #own = new Map<bigint, View>();
   /** height → signer → signature, verified against the own view */
   readonly #agreeing = new Map<bigint, Map<string, { signer: Address; signature: Hex }>>();
-  /** height → signatures that arrived before this node reached the height */
-  readonly #early = new Map<bigint, Cosign[]>();
+  /** height → signer → the signature that arrived before this node reached the height (one per signer) */
+  readonly #early = new Map<bigint, Map<string, Cosign>>();
   #newest = -1n;
 
   constructor(options: CosignerOptions) {
@@ -60,7 +60,7 @@ export class Cosigner {
     for (const member of this.#o.members) {
       if (member.toLowerCase() !== this.#o.account.address.toLowerCase()) this.#o.send(member, message);
     }
-    for (const early of this.#early.get(view.height) ?? []) await this.#check(early);
+    for (const early of this.#early.get(view.height)?.values() ?? []) await this.#check(early);
     this.#early.delete(view.height);
     this.#prune();
   }
@@ -72,9 +72,9 @@ export class Cosigner {
     if (!this.#members.has(from.toLowerCase())) return false;
     if (height + this.#horizon < this.#newest || height > this.#newest + this.#horizon) return false;
     if (!this.#own.has(height)) {
-      const waiting = this.#early.get(height) ?? [];
-      if (waiting.length >= this.#o.members.length) return false;
-      this.#early.set(height, [...waiting, message]);
+      let waiting = this.#early.get(height);
+      if (waiting === undefined) this.#early.set(height, (waiting = new Map()));
+      waiting.set(from.toLowerCase(), message);
       return true;
     }
     return this.#check(message);

@@ -21,14 +21,17 @@ export type Committee = { gateway: Address; members: readonly Address[]; thresho
 export async function verifySignedView(view: View, signatures: readonly Hex[], committee: Committee): Promise<void> {
   const expected = Math.min(committee.k, Number(view.height) + 1);
   if (view.hashes.length !== expected) throw new SignedViewError(`window of ${view.hashes.length} hashes, expected ${expected}`);
+  if (Number(view.height) + 1 <= committee.k && BigInt(view.acc) !== 0n) throw new SignedViewError("a window that reaches height 0 has acc 0");
   if (signatures.length < committee.threshold) {
     throw new SignedViewError(`${signatures.length} signatures, threshold ${committee.threshold}`);
   }
   const members = new Set(committee.members.map((m) => m.toLowerCase()));
   let previous = 0n;
   for (const signature of signatures) {
-    if (signature.length !== 132 || BigInt(`0x${signature.slice(66, 130)}`) > HALF_N) {
-      throw new SignedViewError("not a 65-byte low-s signature");
+    // The registry's OpenZeppelin ECDSA takes only 65-byte signatures with low s and v of 27 or 28.
+    const v = signature.slice(130).toLowerCase();
+    if (signature.length !== 132 || BigInt(`0x${signature.slice(66, 130)}`) > HALF_N || (v !== "1b" && v !== "1c")) {
+      throw new SignedViewError("not a 65-byte low-s signature with v 27 or 28");
     }
     let signer: Address;
     try {

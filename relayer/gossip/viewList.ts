@@ -1,0 +1,107 @@
+import type { Hex } from "viem";
+import type { WireSignedView } from "../net/message.js";
+import { relate } from "../view/relate.js";
+import { verifySignedView, type Committee } from "../view/verifySignedView.js";
+import type { View } from "../view/view.js";
+import { viewDigest } from "../view/viewDigest.js";
+import { fromWireView } from "../view/wireView.js";
+
+/** A view with its committee's signatures. */
+export type SignedView = { view: View; signatures: Hex[] };
+
+/** Two signed views of one chain that no single chain can have. */
+export type Evidence = { a: SignedView; b: SignedView };
+
+/** What offering a signed view to the list did. */
+export type Offer =
+  | { result: "new" } // verified and newer: the list changed
+  | { result: "known" } // consistent, not newer
+  | { result: "unverifiable"; from: bigint } // more than k ahead: pull from `from`
+  | { result: "conflict"; evidence: Evidence } // fork evidence
+  | { result: "invalid"; reason: string } // bad signatures, unknown chain, malformed
+  | { result: "frozen" }; // the chain was frozen: its views are no longer taken
+
+/**
+ * The paper's view list: for every chain, the newest verified view (and a few before it, so that a
+ * conflicting older view is caught too). O(n·(k+1)) hashes. A view enters only with its committee's
+ * threshold signatures and only when it connects to what is there; a conflicting one is evidence.
+ */
+export class ViewList {
+  readonly #committees: ReadonlyMap<bigint, Committee>;
+  readonly #history: number;
+  readonly #views = new Map<bigint, SignedView[]>(); // oldest first, newest last
+  readonly #frozen = new Set<bigint>();
+  readonly #changedAt = new Map<bigint, number>(); // chainId → version at which its newest view entered
+  #version = 0;
+
+  constructor({ committees, history = 8 }: { committees: ReadonlyMap<bigint, Committee>; history?: number }) {
+    this.#committees = committees;
+    this.#history = history;
+  }
+
+  /** Increases whenever a newer view entered. */
+  get version(): number {
+    return this.#version;
+  }
+
+  newest(chainId: bigint): SignedView | undefined {
+    return this.#views.get(chainId)?.at(-1);
+  }
+
+  /** The newest view of every chain. */
+  entries(): SignedView[] {
+    return [...this.#views.values()].map((views) => views.at(-1)!);
+  }
+
+  /** The newest view of every chain whose view changed after `version`. */
+  changedSince(version: number): SignedView[] {
+    return [...this.#changedAt].filter(([, at]) => at > version).map(([chainId]) => this.newest(chainId)!);
+  }
+
+  freeze(chainId: bigint): void {
+    this.#frozen.add(chainId);
+  }
+
+  isFrozen(chainId: bigint): boolean {
+    return this.#frozen.has(chainId);
+  }
+
+  /** The canonical id of a signed view: chain, height and digest (signatures aside). */
+  idOf(view: View): string {
+    const committee = this.#committees.get(view.chainId);
+    return `${view.chainId}:${view.height}:${committee ? viewDigest(view, committee.gateway) : "?"}`;
+  }
+
+  async offer(wire: WireSignedView): Promise<Offer> {
+    let signed: SignedView;
+    try {
+      signed = { view: fromWireView(wire.view), signatures: [...wire.signatures] };
+    } catch {
+      return { result: "invalid", reason: "malformed view" };
+    }
+    const chainId = signed.view.chainId;
+    const committee = this.#committees.get(chainId);
+    if (committee === undefined) return { result: "invalid", reason: `unknown chain ${chainId}` };
+    if (this.#frozen.has(chainId)) return { result: "frozen" };
+    const known = this.#views.get(chainId) ?? [];
+    // A view already in the list was verified when it entered: most gossip repeats what is known.
+    const digest = viewDigest(signed.view, committee.gateway);
+    if (known.some((k) => k.view.height === signed.view.height && viewDigest(k.view, committee.gateway) === digest)) return { result: "known" };
+    try {
+      await verifySignedView(signed.view, signed.signatures, committee);
+    } catch (error) {
+      return { result: "invalid", reason: (error as Error).message };
+    }
+    for (const stored of known) {
+      if (relate(stored.view, signed.view) === "conflicting") return { result: "conflict", evidence: { a: stored, b: signed } };
+    }
+    const newest = known.at(-1);
+    if (newest !== undefined) {
+      if (signed.view.height <= newest.view.height) return { result: "known" };
+      if (relate(newest.view, signed.view) === "unverifiable") return { result: "unverifiable", from: newest.view.height };
+    }
+    this.#views.set(chainId, [...known, signed].slice(-this.#history));
+    this.#changedAt.set(chainId, ++this.#version);
+    return { result: "new" };
+  }
+}
