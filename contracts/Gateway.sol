@@ -28,14 +28,18 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
     address private constant NATIVE = address(0);
 
     IViewRegistry public immutable registry;
+    /// @notice Blocks before a freeze within which a released contract may claim compensation.
+    uint64 public immutable compensationWindow;
 
     mapping(bytes32 contractId => Escrow) private _escrows;
     mapping(address asset => uint256 weiPerUnit) private _assetValue;
     mapping(uint64 counterparty => uint256) private _exposure;
     WaitingList.List private _waitingList;
+    mapping(bytes32 contractId => bool) private _compensated;
 
-    constructor(address owner_, IViewRegistry registry_) Ownable(owner_) {
+    constructor(address owner_, IViewRegistry registry_, uint64 compensationWindow_) Ownable(owner_) {
         registry = registry_;
+        compensationWindow = compensationWindow_;
         _assetValue[NATIVE] = 1e18;
         emit AssetValueSet(NATIVE, 1e18);
     }
@@ -113,13 +117,12 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         ContractRecord.Fields memory rec = _recordIn(contractId, Status.Committed);
         Escrow memory e = _escrows[contractId];
         require(block.number > e.h1, GatewayNotExpired(e.h1, block.number));
-        uint64 viewHeight = registry.latestHeight(e.counterparty);
-
         bool release;
-        if (viewHeight < e.h2 && registry.isFrozen(e.counterparty)) {
-            // A frozen chain's accepted view will never reach h2: protect this chain's user.
+        if (registry.isFrozen(e.counterparty)) {
+            // A chain caught forking is not believed about anything still open: this chain's user is refunded.
             release = false;
         } else {
+            uint64 viewHeight = registry.latestHeight(e.counterparty);
             require(viewHeight >= e.h2, GatewayCounterpartyViewBehind(e.h2, viewHeight));
             (ContractRecord.Fields memory mirror, uint64 proofHeight) = _provenMirror(e, proof);
             require(proofHeight >= e.h2, GatewayProofTooOld(e.h2, proofHeight));
@@ -130,6 +133,20 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
 
         _waitingList.remove(contractId, e.h1);
         _finish(contractId, rec, e, release ? Status.Released : Status.Refunded);
+    }
+
+    /// @inheritdoc IGateway
+    function claimCompensation(bytes32 contractId) external nonReentrant returns (uint256 paid) {
+        ContractRecord.Fields memory rec = _recordIn(contractId, Status.Released);
+        Escrow memory e = _escrows[contractId];
+        uint64 frozenAt = registry.frozenAt(e.counterparty);
+        require(
+            frozenAt != 0 && !_compensated[contractId] && rec.finishedAt + compensationWindow >= frozenAt,
+            GatewayNotCompensable(contractId)
+        );
+        _compensated[contractId] = true;
+        paid = registry.compensate(e.counterparty, e.refundTo, e.value);
+        emit CompensationClaimed(contractId, e.refundTo, paid);
     }
 
     /// @inheritdoc IGateway

@@ -23,6 +23,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         uint64 k;
         uint16 threshold;
         bool frozen;
+        uint64 frozenAt; // this chain's block number at the freeze
         uint64 height; // newest accepted height
         uint256 bond;
         uint256 compensation;
@@ -36,6 +37,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
     uint256 public immutable slashRewardBps;
 
     mapping(uint64 chainId => Chain) private _chains;
+    address private _gateway;
 
     constructor(address owner_, uint256 slashRewardBps_) Ownable(owner_) {
         require(slashRewardBps_ <= 10_000, ViewRegistryInvalidThreshold(slashRewardBps_, 10_000));
@@ -78,6 +80,28 @@ contract ViewRegistry is IViewRegistry, Ownable {
         _verifyQuorum(c, g.digest(r.gateway), signatures);
         _record(c, g, g.start());
         if (msg.value > 0) _addBond(r.chainId, c);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function setGateway(address gateway) external onlyOwner {
+        require(_gateway == address(0) && gateway != address(0), ViewRegistryGatewayAlreadySet());
+        _gateway = gateway;
+        emit GatewaySet(gateway);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function compensate(uint64 chainId, address to, uint256 amount) external returns (uint256 paid) {
+        require(msg.sender == _gateway, ViewRegistryOnlyGateway(msg.sender));
+        Chain storage c = _registered(chainId);
+        paid = amount < c.compensation ? amount : c.compensation;
+        c.compensation -= paid;
+        emit CompensationPaid(chainId, to, paid);
+        if (paid > 0) Address.sendValue(payable(to), paid);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function frozenAt(uint64 chainId) external view returns (uint64) {
+        return _chains[chainId].frozenAt;
     }
 
     /// @inheritdoc IViewRegistry
@@ -242,6 +266,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         uint256 slashed = c.bond;
         uint256 reward = (slashed * slashRewardBps) / 10_000;
         c.frozen = true;
+        c.frozenAt = uint64(block.number);
         c.bond = 0;
         c.compensation += slashed - reward;
         emit ChainFrozen(chainId, msg.sender, slashed, reward);

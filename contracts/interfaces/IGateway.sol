@@ -46,6 +46,7 @@ interface IGateway {
     event ContractReleased(bytes32 indexed contractId, address indexed beneficiary, uint256 amount);
     event ContractRefunded(bytes32 indexed contractId, address indexed refundTo, uint256 amount);
     event ContractCancelled(bytes32 indexed contractId, address indexed refundTo, uint256 amount);
+    event CompensationClaimed(bytes32 indexed contractId, address indexed refundTo, uint256 paid);
 
     error GatewayAssetNotAllowed(address asset);
     error GatewayInvalidRegistration();
@@ -61,6 +62,7 @@ interface IGateway {
     error GatewayHeaderNotAccepted(uint64 counterparty, uint64 height);
     error GatewayProofTooOld(uint64 h2, uint64 proofHeight);
     error GatewayMirrorNotRegistered(bytes32 mirrorId, Status status);
+    error GatewayNotCompensable(bytes32 contractId);
 
     /// @notice Sets what one unit of `asset` is worth in native-coin wei (scaled by 1e18), which is
     /// how contracts are counted against a chain's bond. Zero disallows the asset.
@@ -76,7 +78,14 @@ interface IGateway {
     /// @notice Step 4, terminate (Algorithm 2): once this chain passed h1 and the counterparty's view
     /// passed h2, a proof of the mirror record at a height >= h2 decides: tx2 committed at a height
     /// <= h2 and tx2' not committed releases tx1 to the beneficiary; anything else commits tx1' (refund).
+    /// A contract with a frozen counterparty is refunded after h1 without a proof.
     function terminate(bytes32 contractId, StorageProof calldata proof) external;
+
+    /// @notice Compensates the payer of a contract released on the word of a chain that was later caught
+    /// forking: its counterpart payout there may have been rewritten away. The contract must have been
+    /// released at most {compensationWindow} blocks before the freeze; its refund address receives the
+    /// contract's value in native coin from the chain's slashed bond here, as far as that bond reaches. Once.
+    function claimCompensation(bytes32 contractId) external returns (uint256 paid);
 
     /// @notice A contract that never reached pre-commit is cancelled after h1 and its escrow returned.
     function cancel(bytes32 contractId) external;

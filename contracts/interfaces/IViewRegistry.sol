@@ -20,6 +20,8 @@ interface IViewRegistry {
     event BondPosted(uint64 indexed chainId, address indexed from, uint256 amount, uint256 bond);
     event ViewAccepted(uint64 indexed chainId, uint64 height, bytes32 acc, bytes32 blockHash);
     event ChainFrozen(uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward);
+    event GatewaySet(address gateway);
+    event CompensationPaid(uint64 indexed chainId, address indexed to, uint256 amount);
 
     error ViewRegistryUnknownChain(uint64 chainId);
     error ViewRegistryChainAlreadyRegistered(uint64 chainId);
@@ -39,11 +41,22 @@ interface IViewRegistry {
     error ViewRegistryStaleView(uint64 height, uint64 latest);
     error ViewRegistryGapTooLarge(uint64 latest, uint64 height, uint64 k);
     error ViewRegistryNotConflicting();
+    error ViewRegistryGatewayAlreadySet();
+    error ViewRegistryOnlyGateway(address caller);
 
     /// @notice Registers a remote chain with a genesis view signed by its committee; msg.value is its first bond.
     function registerChain(ChainRegistration calldata registration, View calldata genesis, bytes[] calldata signatures)
         external
         payable;
+
+    /// @notice Names this chain's own Gateway, the only caller of {compensate}. Once.
+    function setGateway(address gateway) external;
+
+    /// @notice Pays `to` up to `amount` out of the slashed bond of frozen `chainId`; returns what it paid.
+    function compensate(uint64 chainId, address to, uint256 amount) external returns (uint256 paid);
+
+    /// @notice This chain's block number at which `chainId` was frozen here, 0 if it is not.
+    function frozenAt(uint64 chainId) external view returns (uint64);
 
     /// @notice Adds msg.value to the bond of `chainId`.
     function postBond(uint64 chainId) external payable;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { encodeAbiParameters, keccak256, parseEther, type Hex } from "viem";
 import {
   BOND,
+  COMPENSATION_WINDOW,
   deploySystem,
   mine,
   mineTo,
@@ -284,15 +285,54 @@ describe("Gateway", () => {
       assert.equal(await a.registry.read.compensationOf([b.chainId]), (BOND * 9n) / 10n);
     });
 
-    it("refunds a pre-committed contract whose frozen counterparty's view can no longer reach h2", async () => {
+    it("refunds a pre-committed contract once its counterparty is frozen, without a proof", async () => {
       const swap = await tokenForCoin(a, b);
       await registerBoth(swap);
       await precommitBoth(swap);
+      await expireBoth(swap); // B's view already past h2: a proof would release, but B is not believed any more
       await freeze(b, a);
-      await mineTo(a, swap.regX.h1 + 1n);
       await a.gateway.write.terminate([swap.idX, { header: "0x", accountProof: [], storageProof: [] }]);
       assert.equal(await statusOf(a, swap.idX), Status.Refunded);
       assert.equal(await a.token.read.balanceOf([a.users.alice.account.address]), 1000n);
+    });
+  });
+
+  describe("claimCompensation", () => {
+    it("pays the payer of a contract released on the word of a chain caught forking, once, from its slashed bond", async () => {
+      const swap = await tokenForCoin(b, a); // Alice pays 100 tokens on B; Bob pays 1 coin on A to Alice
+      await registerBoth(swap);
+      await precommitBoth(swap);
+      await expireBoth(swap);
+      await a.gateway.write.terminate([swap.idY, await recordProof(b, a, swap.idX)]); // A releases Bob's coin to Alice
+      // A's released contract: its payer (Bob on A) was paid on B, which B may now rewrite.
+      await assert.rejects(a.gateway.write.claimCompensation([swap.idY]), revertsWith("GatewayNotCompensable"));
+      await freeze(b, a);
+      const payer = swap.regY.refundTo;
+      const before = await a.publicClient.getBalance({ address: payer });
+      const pool = await a.registry.read.compensationOf([b.chainId]);
+      await a.gateway.write.claimCompensation([swap.idY], { account: a.users.carol.account }); // anyone may trigger it
+      assert.equal(await a.publicClient.getBalance({ address: payer }), before + parseEther("1"));
+      assert.equal(await a.registry.read.compensationOf([b.chainId]), pool - parseEther("1"));
+      await assert.rejects(a.gateway.write.claimCompensation([swap.idY]), revertsWith("GatewayNotCompensable"));
+    });
+
+    it("refuses compensation from the registry to anyone but its Gateway (pool-draining attack)", async () => {
+      await freeze(b, a);
+      await assert.rejects(
+        a.registry.write.compensate([b.chainId, a.users.mallory.account.address, parseEther("1")], { account: a.users.mallory.account }),
+        revertsWith("ViewRegistryOnlyGateway"),
+      );
+    });
+
+    it("refuses a contract released longer than the window before the freeze", async () => {
+      const swap = await tokenForCoin(b, a);
+      await registerBoth(swap);
+      await precommitBoth(swap);
+      await expireBoth(swap);
+      await a.gateway.write.terminate([swap.idY, await recordProof(b, a, swap.idX)]);
+      await mine(a, Number(COMPENSATION_WINDOW) + 5);
+      await freeze(b, a);
+      await assert.rejects(a.gateway.write.claimCompensation([swap.idY]), revertsWith("GatewayNotCompensable"));
     });
   });
 

@@ -310,7 +310,7 @@ describe("ViewRegistry", () => {
 
       it("refuses signatures made for another deployment's Gateway (cross-deployment replay)", async () => {
         // A second deployment of the protocol on chain B: right chainId, another Gateway in the domain.
-        const other = await b.viem.deployContract("Gateway", [b.users.deployer.account.address, b.registry.address]);
+        const other = await b.viem.deployContract("Gateway", [b.users.deployer.account.address, b.registry.address, 0n]);
         assert.notEqual(getAddress(other.address), getAddress(b.gateway.address));
         const { view } = await nextViewOfB();
         const signatures = await sign(b, view, b.committee, other.address);
