@@ -138,22 +138,14 @@ export class TaskRunner {
       return sender.send({ key, address: gateway, abi: gatewayAbi, functionName: "cancel", args: [task.contractId], doneErrors: ["GatewayWrongStatus"] });
     }
     let proof = EMPTY_PROOF;
-    const frozenBehind = step === "terminate" && (await this.#frozenBehind(task));
-    if (!frozenBehind) {
+    // A contract with a frozen counterparty is refunded at terminate without a proof.
+    const frozen = step === "terminate" && (await this.#o.client.readContract({ address: this.#o.registry, abi: registryAbi, functionName: "isFrozen", args: [task.counterparty] }));
+    if (!frozen) {
       const mirror = await this.#askMirror(task, step === "terminate" ? task.h2 : 0n);
       if (step === "precommit" && mirror.status !== Status.Registered && mirror.status !== Status.Committed) return undefined;
       proof = mirror.proof;
     }
     return sender.send({ key, address: gateway, abi: gatewayAbi, functionName: step, args: [task.contractId, proof], doneErrors: ["GatewayWrongStatus"] });
-  }
-
-  /** A frozen counterparty whose accepted view stays below h2: the Gateway refunds without a proof. */
-  async #frozenBehind(task: Task): Promise<boolean> {
-    const { client, registry } = this.#o;
-    const frozen = await client.readContract({ address: registry, abi: registryAbi, functionName: "isFrozen", args: [task.counterparty] });
-    if (!frozen) return false;
-    const height = await client.readContract({ address: registry, abi: registryAbi, functionName: "latestHeight", args: [task.counterparty] });
-    return height < task.h2;
   }
 
   /** check(mirrorId) on the counterparty, through the request channel, believed only once verified. */

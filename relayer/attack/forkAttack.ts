@@ -1,0 +1,72 @@
+import type { Address, Hex, LocalAccount, PublicClient } from "viem";
+import type { SignedView } from "../gossip/viewList.js";
+import { orderSignatures, signView } from "../view/signView.js";
+import { buildView } from "../view/view.js";
+
+/** Test RPC methods of Hardhat and Anvil: the fork is made with a snapshot and a revert. */
+type TestRequest = (args: { method: "evm_snapshot" | "evm_revert"; params?: unknown[] }) => Promise<unknown>;
+
+export type ForkAttackParameters = {
+  /** The misbehaving chain: any endpoint that offers evm_snapshot and evm_revert. */
+  client: PublicClient;
+  chainId: bigint;
+  /** The chain's Gateway, named in its views' domain. */
+  gateway: Address;
+  k: number;
+  /** The colluding part of its committee: at least the threshold. */
+  colluders: readonly LocalAccount[];
+};
+
+/**
+ * The attack of the paper's section VI.B, as a tool: a chain's committee signs views of two branches.
+ * `begin` snapshots the chain; what happens next is branch b1 (e.g. a cross-chain task with A); then
+ * `switchToSecondBranch` reverts to the snapshot, so that the chain goes on along branch b2 without it,
+ * and `signedViews` makes threshold-signed views of whichever branch the chain is on now, for the
+ * attacker to post to the ViewRegistry of the chains of its choice.
+ */
+export class ForkAttack {
+  readonly #p: ForkAttackParameters;
+  readonly #snapshot: Hex;
+  /** Height of the last block both branches share. */
+  readonly forkHeight: bigint;
+  #onSecondBranch = false;
+
+  private constructor(p: ForkAttackParameters, snapshot: Hex, forkHeight: bigint) {
+    this.#p = p;
+    this.#snapshot = snapshot;
+    this.forkHeight = forkHeight;
+  }
+
+  static async begin(p: ForkAttackParameters): Promise<ForkAttack> {
+    const request = p.client.request as unknown as TestRequest;
+    const forkHeight = await p.client.getBlockNumber({ cacheTime: 0 });
+    const snapshot = (await request({ method: "evm_snapshot" })) as Hex;
+    return new ForkAttack(p, snapshot, forkHeight);
+  }
+
+  get onSecondBranch(): boolean {
+    return this.#onSecondBranch;
+  }
+
+  /** Drops branch b1: the chain continues from the fork height along b2. */
+  async switchToSecondBranch(): Promise<void> {
+    const request = this.#p.client.request as unknown as TestRequest;
+    const reverted = await request({ method: "evm_revert", params: [this.#snapshot] });
+    if (reverted !== true) throw new Error(`evm_revert to ${this.#snapshot} failed`);
+    this.#onSecondBranch = true;
+  }
+
+  /** Signed views of the branch the chain is on now, from above `after` up to `to`, at most k apart. */
+  async signedViews({ after, to }: { after: bigint; to: bigint }): Promise<SignedView[]> {
+    const hashes: Hex[] = [];
+    for (let h = 0n; h <= to; h++) hashes.push((await this.#p.client.getBlock({ blockNumber: h })).hash);
+    const views: SignedView[] = [];
+    for (let height = after; height < to; ) {
+      height = height + BigInt(this.#p.k) < to ? height + BigInt(this.#p.k) : to;
+      const view = buildView({ chainId: this.#p.chainId, k: this.#p.k, blockHashes: hashes.slice(0, Number(height) + 1) });
+      const signatures = orderSignatures(await Promise.all(this.#p.colluders.map((a) => signView(a, view, this.#p.gateway))));
+      views.push({ view, signatures });
+    }
+    return views;
+  }
+}

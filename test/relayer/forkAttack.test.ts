@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { keccak256, parseEther, stringToHex, type Hex } from "viem";
+import { ForkAttack } from "../../relayer/attack/forkAttack.js";
+import { deploySystem, K, type Chain } from "../fixtures/system.js";
+import { NATIVE, prepareSwap, registerLeg } from "../fixtures/swap.js";
+import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
+import { recordProof } from "../fixtures/system.js";
+
+const Status = { None: 0, Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;
+const TTL = 60n;
+
+async function statusOf(chain: Chain, id: Hex): Promise<number> {
+  return (await chain.gateway.read.recordOf([id]))[0];
+}
+
+async function eventually(network: RelayerNetwork, what: string, check: () => Promise<boolean>, ms = 120_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}\n${network.logs.slice(-60).join("\n")}`);
+}
+
+async function frozenEvents(chain: Chain, target: bigint): Promise<number> {
+  const logs = await chain.publicClient.getContractEvents({ address: chain.registry.address, abi: chain.registry.abi, eventName: "ChainFrozen", fromBlock: 0n });
+  return logs.filter((l) => (l.args as { chainId: bigint }).chainId === target).length;
+}
+
+describe("Fork attack (the paper's Proposition 4)", function () {
+  this.timeout(300_000);
+  let network: RelayerNetwork | undefined;
+  afterEach(async () => {
+    await network?.stop();
+    network = undefined;
+  });
+
+  it("catches B signing two branches: C refuses its task on b2, every chain freezes B once, A's harmed user is compensated", async () => {
+    const [a, b, c] = (await deploySystem({ networks: ["chainA", "chainB", "chainC"], q: 4 })) as [Chain, Chain, Chain];
+    network = new RelayerNetwork([a, b, c], { gossip: { sendRate: 0.3, pacemakerBlocks: 10 } });
+    await network.start();
+    const alice = a.users.alice.account.address;
+    const bob = b.users.bob.account.address;
+
+    // Branch b1: Alice pays 1 coin on A to Bob, Bob pays 100 tokens on B to Alice; the relayers settle it.
+    const attack = await ForkAttack.begin({ client: b.publicClient, chainId: b.chainId, gateway: b.gateway.address, k: K, colluders: b.committee });
+    await b.token.write.mint([bob, 1000n]);
+    const swap = await prepareSwap(
+      { chain: a, payer: a.users.alice, beneficiary: bob, asset: NATIVE, amount: parseEther("1"), expiry: (await a.publicClient.getBlockNumber()) + TTL },
+      { chain: b, payer: b.users.bob, beneficiary: alice, asset: b.token.address, amount: 100n, expiry: (await b.publicClient.getBlockNumber()) + TTL },
+      keccak256(stringToHex("b1")),
+    );
+    await registerLeg(swap.x, swap.regX);
+    await registerLeg(swap.y, swap.regY);
+    await eventually(network, "the swap released on A and on b1", async () => (await statusOf(a, swap.idX)) === Status.Released && (await statusOf(b, swap.idY)) === Status.Released);
+    assert.equal(await b.token.read.balanceOf([alice]), 100n, "on b1 Alice got her tokens");
+    const b1Seen = await a.registry.read.latestHeight([b.chainId]);
+
+    // B's committee turns: its nodes go silent, B is rewound to the fork and goes on along b2, where the task with A never happened.
+    await network.stopChain(b.chainId);
+    await attack.switchToSecondBranch();
+    assert.equal(await statusOf(b, swap.idY), Status.None, "b2 has no trace of Bob's side");
+    assert.equal(await b.token.read.balanceOf([alice]), 0n, "on b2 Alice has nothing");
+    await eventually(network, "b2 growing past what A saw of b1", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > b1Seen + 4n);
+
+    // b2 is shown to C only, with a task on b2: Carol pays 100 tokens on C for 1 coin of Bob's on b2.
+    const carol = c.users.carol;
+    await c.token.write.mint([carol.account.address, 1000n]);
+    const onB2 = await prepareSwap(
+      { chain: c, payer: carol, beneficiary: c.users.bob.account.address, asset: c.token.address, amount: 100n, expiry: (await c.publicClient.getBlockNumber()) + TTL },
+      { chain: b, payer: b.users.bob, beneficiary: carol.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await b.publicClient.getBlockNumber()) + TTL },
+      keccak256(stringToHex("b2")),
+    );
+    await registerLeg(onB2.x, onB2.regX);
+    await registerLeg(onB2.y, onB2.regY);
+    const shownFrom = await c.publicClient.getBlockNumber();
+    const views = await attack.signedViews({ after: await c.registry.read.latestHeight([b.chainId]), to: await b.publicClient.getBlockNumber({ cacheTime: 0 }) });
+    for (const { view, signatures } of views) await c.registry.write.submitView([view, signatures]);
+    await c.gateway.write.precommit([onB2.idX, await recordProof(b, c, onB2.idY)]).catch(() => undefined); // may already be refused
+
+    // The overlay carries A's b1 views and C's b2 views to each other: evidence, and B frozen everywhere.
+    await eventually(network, "B frozen on A and on C", async () => (await a.registry.read.isFrozen([b.chainId])) && (await c.registry.read.isFrozen([b.chainId])));
+    const detectedAfter = (await c.registry.read.frozenAt([b.chainId])) - shownFrom;
+    console.log(`      fork detected on C ${detectedAfter} blocks after b2 was shown to it`);
+    assert.equal(await frozenEvents(a, b.chainId), 1, "evidence from several nodes slashes once on A");
+    assert.equal(await frozenEvents(c, b.chainId), 1, "evidence from several nodes slashes once on C");
+
+    // C refuses to finish its task on b2: Carol's tokens come back.
+    await eventually(network, "C's task with B ended without paying B's side", async () => [Status.Refunded, Status.Cancelled].includes(await statusOf(c, onB2.idX) as 4 | 5));
+    assert.equal(await c.token.read.balanceOf([carol.account.address]), 1000n);
+
+    // Alice paid on A for tokens that b2 rewrote away: she is compensated from B's slashed bond on A.
+    const before = await a.publicClient.getBalance({ address: alice });
+    await a.gateway.write.claimCompensation([swap.idX], { account: a.users.carol.account });
+    assert.equal(await a.publicClient.getBalance({ address: alice }), before + parseEther("1"));
+  });
+});

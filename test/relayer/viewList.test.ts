@@ -1,0 +1,303 @@
+import assert from "node:assert/strict";
+import { bytesToHex, getAddress, keccak256, stringToHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { ViewList, type Offer, type SignedView } from "../../relayer/gossip/viewList.js";
+import type { WireSignedView } from "../../relayer/net/message.js";
+import { relate } from "../../relayer/view/relate.js";
+import { orderSignatures, signView } from "../../relayer/view/signView.js";
+import type { Committee } from "../../relayer/view/verifySignedView.js";
+import { buildView, type View } from "../../relayer/view/view.js";
+import { toWireView } from "../../relayer/view/wireView.js";
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Synthetic chains: random block hashes, a committee of q = 4 test keys, threshold ceil(2q/3) = 3. No blockchain.
+// ---------------------------------------------------------------------------------------------------------------------
+
+const Q = 4;
+const THRESHOLD = 3;
+
+/** mulberry32: a small seeded PRNG, so that every run builds the same "random" chains. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const randomHash = (random: () => number): Hex => bytesToHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
+
+type TestChain = { chainId: bigint; k: number; accounts: PrivateKeyAccount[]; committee: Committee; hashes: Hex[]; random: () => number };
+
+function testChain(chainId: bigint, k: number, length = 40): TestChain {
+  const random = prng(Number(chainId));
+  const accounts = Array.from({ length: Q }, (_, i) => privateKeyToAccount(keccak256(stringToHex(`view list test/${chainId}/${i}`))));
+  const gateway: Address = getAddress(`0x${(0xee0000n + chainId).toString(16).padStart(40, "0")}`);
+  const committee: Committee = { gateway, members: accounts.map((a) => a.address), threshold: THRESHOLD, k };
+  return { chainId, k, accounts, committee, hashes: Array.from({ length }, () => randomHash(random)), random };
+}
+
+/** The chain's view at `height`, over its own history or over `hashes` (a branch). */
+const viewAt = (chain: TestChain, height: number, hashes: readonly Hex[] = chain.hashes): View =>
+  buildView({ chainId: chain.chainId, k: chain.k, blockHashes: hashes.slice(0, height + 1) });
+
+/** The chain's history with the block at `height` (and so every later acc) replaced: another branch. */
+function branch(chain: TestChain, height: number): Hex[] {
+  const hashes = [...chain.hashes];
+  hashes[height] = randomHash(chain.random);
+  return hashes;
+}
+
+async function sign(chain: TestChain, view: View, signers: readonly PrivateKeyAccount[] = chain.accounts.slice(0, THRESHOLD)): Promise<SignedView> {
+  const signatures = await Promise.all(signers.map((s) => signView(s, view, chain.committee.gateway)));
+  return { view, signatures: orderSignatures(signatures) };
+}
+
+const wire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: [...s.signatures] });
+
+const listOf = (...chains: TestChain[]) => new ViewList({ committees: new Map(chains.map((c) => [c.chainId, c.committee])) });
+
+/** A signature with one byte of r flipped: well-formed, but it recovers to nobody in the committee. */
+function corrupt(signature: Hex): Hex {
+  const byte = (parseInt(signature.slice(10, 12), 16) ^ 0xff).toString(16).padStart(2, "0");
+  return `${signature.slice(0, 10)}${byte}${signature.slice(12)}` as Hex;
+}
+
+function assertInvalid(offer: Offer, reason?: RegExp): void {
+  assert.equal(offer.result, "invalid", `expected invalid, got ${JSON.stringify(offer, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`);
+  if (reason !== undefined && offer.result === "invalid") assert.match(offer.reason, reason);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+describe("ViewList", () => {
+  const A = testChain(1001n, 4);
+  const B = testChain(1002n, 8);
+  /** Views of A every k blocks, each connecting to the one before, signed by the committee. */
+  const honestA = new Map<number, SignedView>();
+  let honestB5: SignedView;
+  let honestB9: SignedView;
+
+  before(async () => {
+    for (const h of [3, 7, 8, 11, 12, 15]) honestA.set(h, await sign(A, viewAt(A, h)));
+    honestB5 = await sign(B, viewAt(B, 5));
+    honestB9 = await sign(B, viewAt(B, 9));
+  });
+  const a = (height: number): SignedView => honestA.get(height)!;
+
+  describe("offer", () => {
+    it("takes a chain's first signed view as new, makes it the newest and bumps the version", async () => {
+      const list = listOf(A, B);
+      assert.equal(list.version, 0);
+      assert.deepEqual(await list.offer(wire(a(3))), { result: "new" });
+      assert.equal(list.version, 1);
+      assert.deepEqual(list.newest(A.chainId), a(3));
+      assert.equal(list.newest(B.chainId), undefined);
+      assert.deepEqual(list.entries(), [a(3)]);
+    });
+
+    it("takes a newer view that connects as new, and changedSince returns only the chains changed after a version", async () => {
+      const list = listOf(A, B);
+      assert.equal((await list.offer(wire(a(3)))).result, "new"); // version 1: A
+      assert.equal((await list.offer(wire(honestB5))).result, "new"); // version 2: B
+      assert.equal((await list.offer(wire(a(7)))).result, "new"); // version 3: A again
+      assert.equal(list.version, 3);
+      assert.deepEqual(list.newest(A.chainId), a(7));
+
+      const chainsOf = (views: SignedView[]) => views.map((s) => s.view.chainId).sort();
+      assert.deepEqual(chainsOf(list.changedSince(0)), [A.chainId, B.chainId]);
+      assert.deepEqual(chainsOf(list.changedSince(1)), [A.chainId, B.chainId]);
+      assert.deepEqual(list.changedSince(2), [a(7)], "only A changed after version 2, and only its newest view is given");
+      assert.deepEqual(list.changedSince(3), []);
+
+      assert.equal((await list.offer(wire(honestB9))).result, "new");
+      assert.deepEqual(list.changedSince(3), [honestB9]);
+    });
+
+    for (const chain of [A, B]) {
+      it(`takes a view exactly k = ${chain.k} ahead as new, and one k + 1 ahead as unverifiable from the newest known height`, async () => {
+        const list = listOf(chain);
+        const start = await sign(chain, viewAt(chain, 3));
+        assert.equal((await list.offer(wire(start))).result, "new");
+        const tooFar = await sign(chain, viewAt(chain, 3 + chain.k + 1));
+        assert.deepEqual(await list.offer(wire(tooFar)), { result: "unverifiable", from: 3n });
+        assert.equal(list.version, 1, "an unverifiable view does not enter");
+        assert.deepEqual(list.newest(chain.chainId), start);
+
+        const justFar = await sign(chain, viewAt(chain, 3 + chain.k));
+        assert.deepEqual(await list.offer(wire(justFar)), { result: "new" });
+        assert.deepEqual(await list.offer(wire(tooFar)), { result: "new" }, "connects once the list caught up");
+        assert.equal(list.newest(chain.chainId)?.view.height, BigInt(3 + chain.k + 1));
+      });
+    }
+
+    it("answers known for the same view again without verifying it again (replay with corrupted signatures)", async () => {
+      const list = listOf(A);
+      await list.offer(wire(a(3)));
+      await list.offer(wire(a(7)));
+      assert.deepEqual(await list.offer(wire(a(7))), { result: "known" });
+      // The same view with signatures that verify for nobody: the list recognizes the view and does not look at them.
+      const corrupted = { ...wire(a(7)), signatures: a(7).signatures.map(corrupt) };
+      assert.deepEqual(await list.offer(corrupted), { result: "known" });
+      const older = { ...wire(a(3)), signatures: [] };
+      assert.deepEqual(await list.offer(older), { result: "known" }, "also for an older stored view");
+      assert.equal(list.version, 2);
+      assert.deepEqual(list.newest(A.chainId), a(7), "the stored signatures are kept, not replaced");
+      // Proof that those signatures would not have verified: the same view is refused by a fresh list.
+      assertInvalid(await listOf(A).offer(corrupted), /not in the committee|unreadable/);
+    });
+
+    it("answers known for an older view consistent with the list, and leaves the list as it was", async () => {
+      const list = listOf(A);
+      await list.offer(wire(a(7)));
+      await list.offer(wire(a(11)));
+      for (const h of [8, 3]) {
+        assert.deepEqual(await list.offer(wire(a(h))), { result: "known" }, `height ${h}`);
+      }
+      assert.equal(list.version, 2);
+      assert.deepEqual(list.newest(A.chainId), a(11));
+      assert.deepEqual(list.changedSince(2), []);
+    });
+
+    it("answers conflict for a view of another branch at a height it covers (equivocating committee), with evidence that relates as conflicting", async () => {
+      const list = listOf(A);
+      await list.offer(wire(a(7)));
+      const fork = await sign(A, viewAt(A, 7, branch(A, 6)));
+      const offer = await list.offer(wire(fork));
+      assert.equal(offer.result, "conflict");
+      if (offer.result !== "conflict") return;
+      assert.deepEqual(offer.evidence.a, a(7), "a: the stored view");
+      assert.deepEqual(offer.evidence.b, fork, "b: the offered view");
+      assert.equal(relate(offer.evidence.a.view, offer.evidence.b.view), "conflicting");
+      assert.equal(list.version, 1, "the conflicting view does not enter");
+      assert.deepEqual(list.newest(A.chainId), a(7));
+    });
+
+    it("answers conflict for a newer view whose folded history forks below its window (rewritten history)", async () => {
+      const list = listOf(A);
+      await list.offer(wire(a(7)));
+      // Block 5 replaced: the view at 10 (window 7..10) carries a different acc, the only trace of the fork.
+      const rewritten = await sign(A, viewAt(A, 10, branch(A, 5)));
+      assert.deepEqual(rewritten.view.hashes, viewAt(A, 10).hashes, "same window as the honest view");
+      const offer = await list.offer(wire(rewritten));
+      assert.equal(offer.result, "conflict");
+      if (offer.result === "conflict") assert.equal(relate(offer.evidence.a.view, offer.evidence.b.view), "conflicting");
+    });
+
+    it("answers conflict against an older stored view when the newest one cannot be related to it (fork behind the newest)", async () => {
+      const list = listOf(A);
+      for (const h of [3, 7, 11, 15]) assert.equal((await list.offer(wire(a(h)))).result, "new");
+      // A fork of block 9: consistent with the stored view at 7, conflicting with the one at 11, too far from 15.
+      const fork = await sign(A, viewAt(A, 9, branch(A, 9)));
+      assert.equal(relate(a(15).view, fork.view), "unverifiable", "the newest alone would call it known");
+      const offer = await list.offer(wire(fork));
+      assert.equal(offer.result, "conflict");
+      if (offer.result !== "conflict") return;
+      assert.deepEqual(offer.evidence.a, a(11), "caught against the stored view at 11");
+      assert.deepEqual(offer.evidence.b, fork);
+      assert.equal(relate(offer.evidence.a.view, offer.evidence.b.view), "conflicting");
+      assert.deepEqual(list.newest(A.chainId), a(15));
+    });
+
+    describe("refuses as invalid", () => {
+      it("a view signed by fewer than the threshold (below-threshold attack)", async () => {
+        const list = listOf(A);
+        assertInvalid(await list.offer(wire(await sign(A, viewAt(A, 3), A.accounts.slice(0, THRESHOLD - 1)))), /2 signatures, threshold 3/);
+        assertInvalid(await list.offer({ ...wire(a(3)), signatures: [] }), /threshold/);
+        assert.equal(list.version, 0);
+        assert.equal(list.newest(A.chainId), undefined);
+      });
+
+      it("a view with a signature from outside the committee (unknown-signer attack)", async () => {
+        const list = listOf(A);
+        const stranger = privateKeyToAccount(keccak256(stringToHex("stranger")));
+        assertInvalid(await list.offer(wire(await sign(A, viewAt(A, 3), [...A.accounts.slice(0, 2), stranger]))), /not in the committee/);
+        assertInvalid(await list.offer({ ...wire(a(3)), signatures: a(3).signatures.map(corrupt) }), /not in the committee|unreadable/);
+        assert.equal(list.version, 0);
+      });
+
+      it("a view with one member's signature counted twice (duplicate-signer attack)", async () => {
+        const list = listOf(A);
+        const [first, second] = a(3).signatures;
+        assertInvalid(await list.offer({ ...wire(a(3)), signatures: [first!, second!, second!] }), /distinct/);
+        assert.equal(list.version, 0);
+      });
+
+      it("a view of a chain with no committee (unknown chain)", async () => {
+        const list = listOf(A);
+        assertInvalid(await list.offer(wire(honestB5)), /unknown chain 1002/);
+        assert.deepEqual(list.entries(), []);
+      });
+
+      it("another chain's signed view relabelled as this chain's (cross-chain replay)", async () => {
+        const list = listOf(A, B);
+        const relabelled = { ...wire(honestB5), view: { ...wire(honestB5).view, chainId: A.chainId.toString() } };
+        assertInvalid(await list.offer(relabelled));
+        assert.equal(list.version, 0);
+      });
+
+      it("malformed views: unreadable numbers, a window of the wrong size, a non-zero acc reaching genesis, bad signature bytes", async () => {
+        const list = listOf(A);
+        const good = wire(a(7));
+        const malformed: unknown[] = [
+          { ...good, view: { ...good.view, height: "seven" } },
+          { ...good, view: { ...good.view, chainId: "0x" } },
+          { ...good, view: undefined },
+          { ...good, signatures: 42 },
+          { view: { ...good.view, hashes: good.view.hashes.slice(1) }, signatures: (await sign(A, { ...a(7).view, hashes: a(7).view.hashes.slice(1) })).signatures },
+          { ...good, signatures: good.signatures.map((s) => s.slice(0, 100)) },
+        ];
+        const young = viewAt(A, 2);
+        const phantom = { ...young, acc: A.hashes[0]! };
+        malformed.push(wire(await sign(A, phantom)));
+        for (const [i, m] of malformed.entries()) assertInvalid(await list.offer(m as WireSignedView), undefined), void i;
+        assert.equal(list.version, 0);
+        assert.deepEqual(list.entries(), []);
+      });
+
+      // BUG: ViewList.offer computes viewDigest (viem hashTypedData validates bytes32 and uint64) before its try, so a
+      // view with a hash that is not 32 bytes or an out-of-range height throws out of offer() instead of answering
+      // "invalid"; GossipOverlay.handle then throws too and never strikes the sender.
+      // Fix: compute the digest inside the try that builds `signed` (return "invalid: malformed view" when it throws).
+      it("a view whose hash is not 32 bytes or whose height is out of range, answered not thrown (malformed-field attack)", async () => {
+        const list = listOf(A);
+        const good = wire(a(7));
+        const fields = [
+          { ...good, view: { ...good.view, hashes: [...good.view.hashes.slice(1), "0x1234" as Hex] } },
+          { ...good, view: { ...good.view, height: "-1" } },
+          { ...good, view: { ...good.view, height: (2n ** 64n).toString() } },
+        ];
+        for (const m of fields) {
+          let offer: Offer | undefined;
+          let thrown: unknown;
+          try {
+            offer = await list.offer(m);
+          } catch (error) {
+            thrown = error;
+          }
+          assert.equal(thrown, undefined, `offer() threw ${(thrown as Error | undefined)?.name}: ${(thrown as Error | undefined)?.message.split("\n")[0]}`);
+          assertInvalid(offer!);
+        }
+      });
+    });
+
+    it("answers frozen after freeze(chainId) for any view of that chain, and keeps taking other chains", async () => {
+      const list = listOf(A, B);
+      await list.offer(wire(a(3)));
+      assert.equal(list.isFrozen(A.chainId), false);
+      list.freeze(A.chainId);
+      assert.equal(list.isFrozen(A.chainId), true);
+      assert.deepEqual(await list.offer(wire(a(7))), { result: "frozen" }, "a valid newer view");
+      assert.deepEqual(await list.offer(wire(a(3))), { result: "frozen" }, "the stored view");
+      const fork = await sign(A, viewAt(A, 7, branch(A, 6)));
+      assert.deepEqual(await list.offer(wire(fork)), { result: "frozen" }, "a conflicting view");
+      assert.deepEqual(await list.offer({ ...wire(a(7)), signatures: [] }), { result: "frozen" }, "an unsigned view");
+      assert.equal(list.version, 1);
+      assert.deepEqual(list.newest(A.chainId), a(3));
+      assert.deepEqual(await list.offer(wire(honestB5)), { result: "new" });
+    });
+  });
+});
