@@ -47,7 +47,8 @@ export class GossipOverlay {
   readonly #strikes = new Map<string, number>();
   readonly #reported = new Set<bigint>();
   #pushedVersion = -1;
-  #lastPushBlock = 0n;
+  #lastFullPush = 0n;
+  #pacemakerTurn: number | undefined;
 
   constructor(options: GossipOptions) {
     this.#o = options;
@@ -59,21 +60,30 @@ export class GossipOverlay {
     return [...this.#strikes].filter(([, n]) => n >= this.#o.maxStrikes).map(([peer]) => peer);
   }
 
-  /** Called once per new block of this node's chain: the push and the pacemaker. */
+  /**
+   * Called once per new block of this node's chain. Push: when the view list changed, its changed
+   * entries go to each other system with probability `sendRate`. Pacemaker: every `pacemakerBlocks`
+   * blocks the whole list goes to the next other system in turn, so that views which stopped changing
+   * (a silent chain's) still meet the others: every system hears from this node's full list at least
+   * once every (n − 1)·pacemakerBlocks blocks, which bounds how long a fork can stay hidden.
+   */
   onBlock(height: bigint): void {
-    const changed = this.#o.viewList.version !== this.#pushedVersion;
-    const idle = height - this.#lastPushBlock >= BigInt(this.#o.pacemakerBlocks);
-    if (!changed && !idle) return;
     const others = [...this.#o.systems.keys()].filter((id) => id !== this.#o.chainId);
-    let targets = changed ? others.filter(() => this.#random() < this.#o.sendRate) : [];
-    if (targets.length === 0 && idle && others.length > 0) targets = [others[Math.floor(this.#random() * others.length)]!];
+    if (others.length === 0) return;
+    if (height - this.#lastFullPush >= BigInt(this.#o.pacemakerBlocks)) {
+      this.#lastFullPush = height;
+      this.#pushedVersion = this.#o.viewList.version;
+      this.#pacemakerTurn ??= Math.floor(this.#random() * others.length);
+      const target = others[this.#pacemakerTurn++ % others.length]!;
+      this.#toSystem(target, { kind: "view-update", views: this.#o.viewList.entries().map(toWire) });
+      return;
+    }
+    if (this.#o.viewList.version === this.#pushedVersion) return;
+    const targets = others.filter(() => this.#random() < this.#o.sendRate);
     if (targets.length === 0) return;
-    // A push carries what changed since the last one; the pacemaker's carries the whole list.
-    const views = changed && targets.length > 0 && !idle ? this.#o.viewList.changedSince(this.#pushedVersion) : this.#o.viewList.entries();
-    const message: Message = { kind: "view-update", views: views.map(toWire) };
-    for (const chainId of targets) this.#toSystem(chainId, message);
+    const message: Message = { kind: "view-update", views: this.#o.viewList.changedSince(this.#pushedVersion).map(toWire) };
     this.#pushedVersion = this.#o.viewList.version;
-    this.#lastPushBlock = height;
+    for (const chainId of targets) this.#toSystem(chainId, message);
   }
 
   /** Broadcasts fork evidence to every system and hands it to the node, once per chain. */

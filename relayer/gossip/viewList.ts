@@ -48,6 +48,11 @@ export class ViewList {
     return this.#views.get(chainId)?.at(-1);
   }
 
+  /** The views of `chainId` the list keeps, newer than `height`, oldest first. */
+  after(chainId: bigint, height: bigint): SignedView[] {
+    return (this.#views.get(chainId) ?? []).filter((s) => s.view.height > height);
+  }
+
   /** The newest view of every chain. */
   entries(): SignedView[] {
     return [...this.#views.values()].map((views) => views.at(-1)!);

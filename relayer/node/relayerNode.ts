@@ -218,12 +218,9 @@ export class RelayerNode {
     this.#gossip.onBlock(height);
   }
 
-  /** Certified views of this node's chain after `fromHeight`, at most k apart; the view list's for others. */
+  /** Certified views of this node's chain after `fromHeight`, at most k apart; what the view list keeps of others. */
   #viewsAfter(chainId: bigint, fromHeight: bigint): SignedView[] {
-    if (chainId !== this.config.chainId) {
-      const newest = this.viewList.newest(chainId);
-      return newest && newest.view.height > fromHeight ? [newest] : [];
-    }
+    if (chainId !== this.config.chainId) return this.viewList.after(chainId, fromHeight);
     const views: SignedView[] = [];
     let known = fromHeight;
     const latest = this.store.latestSignedView(chainId);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { keccak256, parseEther, stringToHex, type Hex } from "viem";
 import { ForkAttack } from "../../relayer/attack/forkAttack.js";
+import type { Message } from "../../relayer/net/message.js";
+import type { Transport } from "../../relayer/net/transport.js";
 import { deploySystem, K, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, registerLeg } from "../fixtures/swap.js";
 import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
@@ -93,5 +95,49 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     const before = await a.publicClient.getBalance({ address: alice });
     await a.gateway.write.claimCompensation([swap.idX], { account: a.users.carol.account });
     assert.equal(await a.publicClient.getBalance({ address: alice }), before + parseEther("1"));
+  });
+
+  it("notices a fork shown to an isolated chain once an honest path returns, within the pacemaker's bound", async () => {
+    const [a, b, c] = (await deploySystem({ networks: ["chainA", "chainB", "chainC"], q: 4 })) as [Chain, Chain, Chain];
+    const PACEMAKER = 10;
+    let isolated = true;
+    const gossip = new Set<Message["kind"]>(["view-update", "view-pull", "evidence"]);
+    // C's nodes neither send nor take gossip while isolated (the attacker cut their overlay links).
+    const cut = (inner: Transport): Transport => ({
+      self: inner.self,
+      start: () => inner.start(),
+      stop: () => inner.stop(),
+      connected: () => inner.connected(),
+      onMessage: (handler) => inner.onMessage((d) => (isolated && gossip.has(d.message.kind) ? undefined : handler(d))),
+      send: (to, message) => (isolated && gossip.has(message.kind) ? 0 : inner.send(to, message)),
+    });
+    network = new RelayerNetwork([a, b, c], {
+      gossip: { sendRate: 0.3, pacemakerBlocks: PACEMAKER },
+      wrapTransport: (transport, config) => (config.chainId === c.chainId ? cut(transport) : transport),
+    });
+    await network.start();
+    const attack = await ForkAttack.begin({ client: b.publicClient, chainId: b.chainId, gateway: b.gateway.address, k: K, colluders: b.committee });
+    // b1 spreads to A through the overlay (B's nodes push their certified views).
+    const nodesOfA = [...network.nodes.values()].filter((n) => n.config.chainId === a.chainId);
+    await eventually(network, "A's nodes holding B's views", async () => nodesOfA.every((n) => (n.viewList.newest(b.chainId)?.view.height ?? 0n) > attack.forkHeight + 2n));
+    await network.stopChain(b.chainId);
+    await attack.switchToSecondBranch();
+    await eventually(network, "b2 past the fork", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > attack.forkHeight + BigInt(K));
+    const views = await attack.signedViews({ after: await c.registry.read.latestHeight([b.chainId]), to: await b.publicClient.getBlockNumber({ cacheTime: 0 }) });
+    for (const { view, signatures } of views) await c.registry.write.submitView([view, signatures]);
+
+    // While C is cut off, nobody can tell: B stays unfrozen everywhere.
+    await new Promise((r) => setTimeout(r, 5_000));
+    assert.equal(await c.registry.read.isFrozen([b.chainId]), false);
+    assert.equal(await a.registry.read.isFrozen([b.chainId]), false);
+
+    isolated = false;
+    const reconnectedAt = await c.publicClient.getBlockNumber();
+    await eventually(network, "B frozen on C and A once C's overlay links return", async () => (await c.registry.read.isFrozen([b.chainId])) && (await a.registry.read.isFrozen([b.chainId])));
+    const hiddenFor = (await c.registry.read.frozenAt([b.chainId])) - reconnectedAt;
+    console.log(`      fork noticed ${hiddenFor} blocks after C's overlay links returned (pacemaker: ${PACEMAKER} blocks)`);
+    // B's views stopped changing, so only the pacemaker carries them: each node's full list reaches every
+    // other system within (n − 1)·pacemaker blocks; a few more blocks for the evidence transaction.
+    assert.ok(hiddenFor <= 2n * BigInt(PACEMAKER) + 4n, `hidden for ${hiddenFor} blocks`);
   });
 });

@@ -1,0 +1,545 @@
+import assert from "node:assert/strict";
+import { bytesToHex, getAddress, keccak256, stringToHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { GossipOverlay, type GossipOptions } from "../../relayer/gossip/gossipOverlay.js";
+import { ViewList, type Evidence, type Offer, type SignedView } from "../../relayer/gossip/viewList.js";
+import { MemoryHub, MemoryTransport } from "../../relayer/net/memoryTransport.js";
+import type { Message, WireSignedView } from "../../relayer/net/message.js";
+import { fanout, type RemoteSystem } from "../../relayer/net/requestChannel.js";
+import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
+import { relate } from "../../relayer/view/relate.js";
+import { orderSignatures, signView } from "../../relayer/view/signView.js";
+import type { Committee } from "../../relayer/view/verifySignedView.js";
+import { buildView, type View } from "../../relayer/view/view.js";
+import { toWireView } from "../../relayer/view/wireView.js";
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Synthetic systems: random block hashes, committees of q = 4 test keys, threshold ceil(2q/3) = 3, r = 2/3. No chain.
+// ---------------------------------------------------------------------------------------------------------------------
+
+const Q = 4;
+const THRESHOLD = 3;
+const R = { rNumerator: 2, rDenominator: 3 };
+
+/** mulberry32: a small seeded PRNG, for the chains' hashes and for each overlay's `random`. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const randomHash = (random: () => number): Hex => bytesToHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
+
+type TestChain = { chainId: bigint; k: number; accounts: PrivateKeyAccount[]; committee: Committee; hashes: Hex[]; random: () => number };
+
+function testChain(chainId: bigint, k: number, length = 40): TestChain {
+  const random = prng(Number(chainId) * 7919);
+  const accounts = Array.from({ length: Q }, (_, i) => privateKeyToAccount(keccak256(stringToHex(`gossip test/${chainId}/${i}`))));
+  const gateway: Address = getAddress(`0x${(0xee0000n + chainId).toString(16).padStart(40, "0")}`);
+  const committee: Committee = { gateway, members: accounts.map((a) => a.address), threshold: THRESHOLD, k };
+  return { chainId, k, accounts, committee, hashes: Array.from({ length }, () => randomHash(random)), random };
+}
+
+const viewAt = (chain: TestChain, height: number, hashes: readonly Hex[] = chain.hashes): View =>
+  buildView({ chainId: chain.chainId, k: chain.k, blockHashes: hashes.slice(0, height + 1) });
+
+/** The chain's history with block `height` replaced: another branch from there on. */
+function branch(chain: TestChain, height: number): Hex[] {
+  const hashes = [...chain.hashes];
+  hashes[height] = randomHash(chain.random);
+  return hashes;
+}
+
+async function sign(chain: TestChain, view: View, signers: readonly PrivateKeyAccount[] = chain.accounts.slice(0, THRESHOLD)): Promise<SignedView> {
+  const signatures = await Promise.all(signers.map((s) => signView(s, view, chain.committee.gateway)));
+  return { view, signatures: orderSignatures(signatures) };
+}
+
+const wire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: [...s.signatures] });
+const update = (...views: SignedView[]): Message => ({ kind: "view-update", views: views.map(wire) });
+const evidenceOf = (a: SignedView, b: SignedView): Message => ({ kind: "evidence", a: wire(a), b: wire(b) });
+
+const A = testChain(1001n, 4);
+const B = testChain(1002n, 8);
+const C = testChain(1003n, 4);
+const CHAINS = [A, B, C];
+const chainOf = (chainId: bigint): TestChain => CHAINS.find((c) => c.chainId === chainId)!;
+const SYSTEMS: ReadonlyMap<bigint, RemoteSystem> = new Map(CHAINS.map((c) => [c.chainId, { members: c.committee.members, ...R }]));
+const FANOUT = fanout(SYSTEMS.get(A.chainId)!);
+const STRANGERS = Array.from({ length: THRESHOLD }, (_, i) => privateKeyToAccount(keccak256(stringToHex(`stranger/${i}`))));
+
+/** The system a node address belongs to. */
+const systemOf = (address: Address): bigint => CHAINS.find((c) => c.committee.members.some((m) => m.toLowerCase() === address.toLowerCase()))!.chainId;
+
+/** A ViewList that counts the views offered to it: proof that a refused message was not processed. */
+class CountingViewList extends ViewList {
+  offers = 0;
+  override async offer(w: WireSignedView): Promise<Offer> {
+    this.offers += 1;
+    return super.offer(w);
+  }
+}
+
+type Tuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "maxPerPeerPerSecond" | "maxStrikes">;
+const DEFAULTS: Tuning = { sendRate: 1, pacemakerBlocks: 1_000, maxPerPeerPerSecond: 1_000, maxStrikes: 3 };
+
+type Sent = { to: Address; message: Message };
+
+/** One relayer node's gossip: its overlay, its view list, and everything it sent, refused, reported and served. */
+type GossipNode = {
+  chainId: bigint;
+  address: Address;
+  list: CountingViewList;
+  overlay: GossipOverlay;
+  sent: Sent[];
+  refused: { from: Address; reason: string }[];
+  evidence: Evidence[];
+  pulls: { chainId: bigint; fromHeight: bigint }[];
+  /** Certified views this node serves to a view-pull. */
+  archive: SignedView[];
+  send: (to: Address, message: Message) => number;
+};
+
+function gossipNode({ chainId, index, clock, deliver, tuning }: {
+  chainId: bigint;
+  index: number;
+  clock: SimulatedClock;
+  deliver: (from: Address, to: Address, message: Message) => number;
+  tuning: Partial<Tuning>;
+}): GossipNode {
+  const address = chainOf(chainId).accounts[index]!.address;
+  const list = new CountingViewList({ committees: new Map(CHAINS.map((c) => [c.chainId, c.committee])) });
+  const sent: Sent[] = [];
+  const refused: GossipNode["refused"] = [];
+  const evidence: Evidence[] = [];
+  const pulls: GossipNode["pulls"] = [];
+  const archive: SignedView[] = [];
+  const send = (to: Address, message: Message): number => {
+    sent.push({ to, message });
+    return deliver(address, to, message);
+  };
+  const overlay = new GossipOverlay({
+    chainId,
+    self: address,
+    viewList: list,
+    systems: SYSTEMS,
+    clock,
+    send,
+    ...DEFAULTS,
+    ...tuning,
+    viewsAfter: (c, fromHeight) => {
+      pulls.push({ chainId: c, fromHeight });
+      return archive.filter((s) => s.view.chainId === c && s.view.height > fromHeight).sort((x, y) => (x.view.height < y.view.height ? -1 : 1));
+    },
+    onEvidence: (e) => evidence.push(e),
+    onRefused: (from, reason) => refused.push({ from, reason }),
+    random: prng(Number(chainId) * 31 + index),
+  });
+  return { chainId, address, list, overlay, sent, refused, evidence, pulls, archive, send };
+}
+
+/** One node (A's member 0) whose `send` only records: the test hands it messages with `handle`. */
+function solo(tuning: Partial<Tuning> = {}) {
+  const clock = new SimulatedClock();
+  const node = gossipNode({ chainId: A.chainId, index: 0, clock, deliver: () => 100, tuning });
+  return { clock, node };
+}
+
+/** 3 systems × 4 nodes, each with its overlay over a MemoryTransport on one hub (10 ms links). */
+async function network(tuning: Partial<Tuning> = {}) {
+  const clock = new SimulatedClock();
+  const hub = new MemoryHub({ clock, latencyMs: 10 });
+  const transports = new Map<string, MemoryTransport>();
+  const nodes: GossipNode[] = [];
+  for (const chain of CHAINS) {
+    for (let i = 0; i < Q; i++) {
+      const node = gossipNode({ chainId: chain.chainId, index: i, clock, deliver: (from, to, message) => transports.get(from.toLowerCase())!.send(to, message), tuning });
+      const transport = new MemoryTransport({ hub, address: node.address });
+      transport.onMessage(({ from, message }) => void node.overlay.handle(from, message));
+      await transport.start();
+      transports.set(node.address.toLowerCase(), transport);
+      nodes.push(node);
+    }
+  }
+  const node = (chain: TestChain, index: number): GossipNode => nodes.find((n) => n.address === chain.accounts[index]!.address)!;
+  return { clock, hub, nodes, node, settle: () => clock.runUntilIdle() };
+}
+
+const byKind = (node: GossipNode, kind: Message["kind"]) => node.sent.filter((s) => s.message.kind === kind);
+const reasons = (node: GossipNode) => node.refused.map((r) => r.reason);
+
+/** Recipients of `sent`, grouped by system. */
+function recipientsBySystem(sent: readonly Sent[]): Map<bigint, Address[]> {
+  const groups = new Map<bigint, Address[]>();
+  for (const { to } of sent) groups.set(systemOf(to), [...(groups.get(systemOf(to)) ?? []), to]);
+  return groups;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+describe("GossipOverlay", () => {
+  /** Honest views of A every k blocks, each connecting to the one before. */
+  const a = new Map<number, SignedView>();
+  /** A@h for h = 4..27: one new connecting view per block. */
+  const aEveryBlock: SignedView[] = [];
+  /** A's committee signed two branches at height 7 and at height 11 (equivocation). */
+  let fork7: SignedView;
+  let fork11: SignedView;
+  let b5: SignedView;
+  let c3: SignedView;
+
+  before(async () => {
+    for (const h of [3, 7, 11]) a.set(h, await sign(A, viewAt(A, h)));
+    for (let h = 4; h <= 27; h++) aEveryBlock.push(await sign(A, viewAt(A, h)));
+    fork7 = await sign(A, viewAt(A, 7, branch(A, 6)));
+    fork11 = await sign(A, viewAt(A, 11, branch(A, 10)));
+    b5 = await sign(B, viewAt(B, 5));
+    c3 = await sign(C, viewAt(C, 3));
+    assert.equal(relate(a.get(7)!.view, fork7.view), "conflicting");
+    assert.equal(FANOUT, 2, "(1 − 2/3)·4 + 1");
+  });
+  const A3 = () => a.get(3)!;
+  const A7 = () => a.get(7)!;
+  const A11 = () => a.get(11)!;
+
+  describe("onBlock", () => {
+    it("pushes the changed views to every other system, each to fanout((1 − r)·q + 1) of its nodes, and nothing on blocks where nothing changed", async () => {
+      const { node } = solo({ sendRate: 1 });
+      await node.overlay.learn(A3());
+      node.overlay.onBlock(1n);
+      const groups = recipientsBySystem(node.sent);
+      assert.deepEqual([...groups.keys()].sort(), [B.chainId, C.chainId], "every other system, never its own");
+      for (const [chainId, to] of groups) {
+        assert.equal(new Set(to).size, FANOUT, `${FANOUT} distinct nodes of system ${chainId}`);
+      }
+      for (const { message } of node.sent) assert.deepEqual(message, update(A3()));
+
+      node.sent.length = 0;
+      for (let h = 2n; h <= 5n; h++) node.overlay.onBlock(h);
+      await node.overlay.learn(A3()); // known: the list does not change
+      node.overlay.onBlock(6n);
+      assert.deepEqual(node.sent, [], "no push while the list is unchanged");
+    });
+
+    it("carries only the chains whose view changed since the last push", async () => {
+      const { node } = solo({ sendRate: 1 });
+      await node.overlay.learn(A3());
+      await node.overlay.learn(c3);
+      node.overlay.onBlock(1n);
+      assert.equal(node.sent.length, 2 * FANOUT);
+      for (const { message } of node.sent) assert.deepEqual(message, update(A3(), c3));
+
+      node.sent.length = 0;
+      await node.overlay.learn(b5);
+      node.overlay.onBlock(2n);
+      assert.equal(node.sent.length, 2 * FANOUT);
+      for (const { message } of node.sent) assert.deepEqual(message, update(b5), "A and C did not change");
+    });
+
+    // BUG: `#pushedVersion` starts at -1 while an empty list has version 0, so the first block "changes" and every node
+    // pushes an empty view-update (identical content from every node: all but the first are then refused as duplicates).
+    // Fix: initialize `#pushedVersion = 0` in GossipOverlay.
+    it("pushes nothing while its view list is empty", () => {
+      const { node } = solo({ sendRate: 1 });
+      node.overlay.onBlock(1n);
+      node.overlay.onBlock(2n);
+      assert.deepEqual(node.sent.map((s) => s.message), [], "nothing to push");
+    });
+
+    it("pushes to each other system with probability sendRate (seeded PRNG, sendRate 0.5 over 24 changes)", async () => {
+      const { node } = solo({ sendRate: 0.5 });
+      const picked = new Map<bigint, number>([[B.chainId, 0], [C.chainId, 0]]);
+      for (const view of aEveryBlock) {
+        node.sent.length = 0;
+        await node.overlay.learn(view);
+        node.overlay.onBlock(view.view.height);
+        for (const [chainId, to] of recipientsBySystem(node.sent)) {
+          assert.notEqual(chainId, A.chainId);
+          assert.equal(new Set(to).size, FANOUT, "each picked system gets fanout nodes");
+          picked.set(chainId, picked.get(chainId)! + 1);
+        }
+        for (const { message } of node.sent) assert.deepEqual(message, update(view), "the newest view of the changed chain");
+      }
+      const total = picked.get(B.chainId)! + picked.get(C.chainId)!;
+      const draws = 2 * aEveryBlock.length;
+      assert.ok(total >= 0.25 * draws && total <= 0.75 * draws, `${total} of ${draws} system pushes, expected about half`);
+      for (const [chainId, n] of picked) assert.ok(n > 0 && n < aEveryBlock.length, `system ${chainId} picked ${n} times: sometimes, not always`);
+    });
+
+    it("with sendRate 0 pushes nothing until the pacemaker fires after pacemakerBlocks idle blocks, then the whole list to one system", async () => {
+      const { node } = solo({ sendRate: 0, pacemakerBlocks: 5 });
+      await node.overlay.learn(A3());
+      await node.overlay.learn(c3);
+      for (let h = 1n; h <= 4n; h++) node.overlay.onBlock(h);
+      assert.deepEqual(node.sent, [], "the send rate picks no system and the overlay is not idle yet");
+
+      node.overlay.onBlock(5n);
+      const first = recipientsBySystem(node.sent);
+      assert.equal(first.size, 1, "one system");
+      assert.equal(new Set([...first.values()][0]).size, FANOUT);
+      assert.ok(!first.has(A.chainId));
+      for (const { message } of node.sent) assert.deepEqual(message, update(A3(), c3), "the whole list");
+
+      node.sent.length = 0;
+      await node.overlay.learn(A7()); // a change alone does not push at send rate 0
+      for (let h = 6n; h <= 9n; h++) node.overlay.onBlock(h);
+      assert.deepEqual(node.sent, []);
+      node.overlay.onBlock(10n);
+      assert.equal(node.sent.length, FANOUT, "idle again five blocks after the last push");
+      for (const { message } of node.sent) assert.deepEqual(message, update(A7(), c3));
+    });
+  });
+
+  describe("over a network of 3 systems × 4 nodes", () => {
+    it("re-pushes a received newer view on the receiver's next block", async () => {
+      const net = await network({ sendRate: 1 });
+      const origin = net.node(A, 0);
+      await origin.overlay.learn(A3());
+      origin.overlay.onBlock(1n);
+      await net.settle();
+      const knowing = () => net.nodes.filter((n) => n.list.newest(A.chainId) !== undefined);
+      assert.equal(knowing().length, 1 + 2 * FANOUT, "the origin and fanout nodes of B and of C");
+
+      const receiver = knowing().find((n) => n.chainId === B.chainId)!;
+      assert.deepEqual(receiver.sent, [], "a receiver pushes on its block, not on receipt");
+      receiver.overlay.onBlock(1n);
+      const groups = recipientsBySystem(receiver.sent);
+      assert.deepEqual([...groups.keys()].sort(), [A.chainId, C.chainId]);
+      for (const to of groups.values()) assert.equal(new Set(to).size, FANOUT);
+      for (const { message } of receiver.sent) assert.deepEqual(message, update(A3()));
+      await net.settle();
+      for (const { to } of receiver.sent) {
+        assert.deepEqual(net.nodes.find((n) => n.address === to)!.list.newest(A.chainId), A3(), `${to} has the view`);
+      }
+      assert.ok(knowing().length > 1 + 2 * FANOUT, "the re-push reached nodes the first push missed");
+    });
+
+    it("sends a view-pull to the sender of a view more than k ahead, and the answer (viewsAfter) lets the receiver catch up", async () => {
+      const net = await network();
+      const sender = net.node(A, 0);
+      const receiver = net.node(B, 0);
+      for (const s of [A3(), A7(), A11()]) {
+        await sender.overlay.learn(s);
+        sender.archive.push(s);
+      }
+      await receiver.overlay.learn(A3());
+      sender.send(receiver.address, update(A11()));
+      await net.settle();
+
+      assert.deepEqual(byKind(receiver, "view-pull"), [{ to: sender.address, message: { kind: "view-pull", chainId: "1001", fromHeight: "3" } }]);
+      assert.deepEqual(sender.pulls, [{ chainId: A.chainId, fromHeight: 3n }]);
+      assert.deepEqual(byKind(sender, "view-update").at(-1), { to: receiver.address, message: update(A7(), A11()) });
+      assert.deepEqual(receiver.list.newest(A.chainId), A11(), "caught up");
+      assert.deepEqual(receiver.refused, []);
+    });
+
+    // BUG: gossip is de-duplicated by message content alone, so the identical view-pull {chainId, fromHeight} of a second
+    // lagging peer is refused as "duplicate gossip" and only the first puller is answered (every receiver of one push
+    // pulls with the same content). Fix: key a view-pull's id by its sender too, e.g.
+    // `keccak256(stringToHex(message.kind === "view-pull" ? peer + JSON.stringify(message) : JSON.stringify(message)))`.
+    it("answers the same view-pull from every lagging peer (identical pulls from different nodes)", async () => {
+      const net = await network();
+      const sender = net.node(A, 0);
+      const lagging = [net.node(B, 0), net.node(C, 1)];
+      for (const s of [A3(), A7(), A11()]) {
+        await sender.overlay.learn(s);
+        sender.archive.push(s);
+      }
+      for (const n of lagging) {
+        await n.overlay.learn(A3());
+        sender.send(n.address, update(A11()));
+      }
+      await net.settle();
+      for (const n of lagging) assert.equal(byKind(n, "view-pull").length, 1, "each pulls once");
+      assert.deepEqual(sender.refused, [], "the sender refused no pull");
+      for (const n of lagging) assert.deepEqual(n.list.newest(A.chainId)?.view.height, 11n, `${n.address} caught up`);
+    });
+
+    it("turns conflicting views from two different peers into one onEvidence and an evidence message to every other node, each of which calls onEvidence once", async () => {
+      const net = await network();
+      const witness = net.node(C, 0);
+      net.node(A, 1).send(witness.address, update(A7()));
+      await net.settle();
+      net.node(B, 2).send(witness.address, update(fork7));
+      await net.settle();
+
+      assert.equal(witness.evidence.length, 1);
+      const [found] = witness.evidence;
+      assert.deepEqual([found!.a, found!.b], [A7(), fork7]);
+      assert.equal(relate(found!.a.view, found!.b.view), "conflicting");
+      const sentEvidence = byKind(witness, "evidence");
+      assert.deepEqual(new Set(sentEvidence.map((s) => s.to)), new Set(net.nodes.filter((n) => n !== witness).map((n) => n.address)));
+      assert.equal(sentEvidence.length, net.nodes.length - 1, "once to each other node");
+
+      for (const n of net.nodes) {
+        assert.equal(n.evidence.length, 1, `${n.address} called onEvidence once`);
+        assert.equal(relate(n.evidence[0]!.a.view, n.evidence[0]!.b.view), "conflicting");
+        assert.ok(n.list.isFrozen(A.chainId), `${n.address} froze chain A`);
+        assert.ok(!n.list.isFrozen(B.chainId) && !n.list.isFrozen(C.chainId));
+      }
+      // A third branch later changes nothing: the chain is frozen and reported.
+      const fork7b = await sign(A, viewAt(A, 7, branch(A, 5)));
+      net.node(B, 3).send(witness.address, update(fork7b));
+      await net.settle();
+      assert.equal(witness.evidence.length, 1);
+    });
+  });
+
+  describe("evidence", () => {
+    const [p1, p2, p3] = [B.accounts[0]!.address, B.accounts[1]!.address, C.accounts[2]!.address];
+
+    it("calls onEvidence once for an evidence message, however often and in whichever order it arrives (evidence received twice)", async () => {
+      const { node } = solo();
+      await node.overlay.handle(p1, evidenceOf(A7(), fork7));
+      assert.equal(node.evidence.length, 1);
+      assert.equal(relate(node.evidence[0]!.a.view, node.evidence[0]!.b.view), "conflicting");
+      assert.ok(node.list.isFrozen(A.chainId));
+      const relayed = byKind(node, "evidence");
+      assert.equal(relayed.length, 3 * Q - 1, "relayed to every other node");
+
+      await node.overlay.handle(p2, evidenceOf(fork7, A7()));
+      await node.overlay.handle(p3, evidenceOf(A7(), fork7));
+      assert.equal(node.evidence.length, 1, "still once");
+      assert.equal(byKind(node, "evidence").length, relayed.length, "relayed once");
+      assert.deepEqual(reasons(node), ["duplicate gossip"]);
+    });
+
+    it("does not call onEvidence for evidence with forged signatures, and strikes its sender (forged-evidence attack)", async () => {
+      const { node } = solo();
+      const borrowed = { view: fork7.view, signatures: A7().signatures }; // A7's signatures on the fork
+      await node.overlay.handle(p1, evidenceOf(A7(), borrowed));
+      const byStrangers = await sign(A, fork7.view, STRANGERS);
+      await node.overlay.handle(p1, evidenceOf(byStrangers, A7()));
+      assert.deepEqual(node.evidence, []);
+      assert.ok(!node.list.isFrozen(A.chainId));
+      assert.deepEqual(byKind(node, "evidence"), [], "nothing relayed");
+      assert.deepEqual(reasons(node), ["invalid evidence", "invalid evidence"]);
+      // The honest evidence still counts afterwards, from another peer.
+      await node.overlay.handle(p2, evidenceOf(A7(), fork7));
+      assert.equal(node.evidence.length, 1);
+    });
+
+    it("does not call onEvidence for two views of different chains (cross-chain evidence attack)", async () => {
+      const { node } = solo();
+      // C's committee signs a view with A's window and acc and one hash changed: "conflicting" if chainIds were ignored.
+      const hashes = [...A7().view.hashes];
+      hashes[1] = randomHash(C.random);
+      const lookalike = await sign(C, { ...A7().view, chainId: C.chainId, hashes });
+      assert.equal(relate(A7().view, lookalike.view), "conflicting", "relate alone compares windows only");
+      await node.overlay.handle(p1, evidenceOf(A7(), lookalike));
+      assert.deepEqual(node.evidence, []);
+      assert.ok(!node.list.isFrozen(A.chainId) && !node.list.isFrozen(C.chainId));
+      assert.deepEqual(byKind(node, "evidence"), []);
+    });
+
+    it("does not call onEvidence for two identical views (self-conflict attack)", async () => {
+      const { node } = solo();
+      await node.overlay.handle(p1, evidenceOf(A7(), A7()));
+      assert.deepEqual(node.evidence, []);
+      assert.ok(!node.list.isFrozen(A.chainId));
+      assert.deepEqual(byKind(node, "evidence"), []);
+    });
+
+    // BUG: the evidence branch of handle() offers both views to the view list and reports only an offer that says
+    // "conflict"; two conflicting views more than k ahead of the list are both "unverifiable" and the fork is ignored,
+    // for good (the same evidence from any other peer is then a duplicate). Fix: when neither offer is "invalid" or
+    // "frozen" (offer() verified the signatures), report when both are of one chain and relate(a, b) === "conflicting".
+    it("calls onEvidence for two conflicting views more than k ahead of its list (fork the receiver cannot connect yet)", async () => {
+      const { node } = solo();
+      await node.overlay.learn(A3());
+      assert.equal(relate(A11().view, fork11.view), "conflicting");
+      await node.overlay.handle(p1, evidenceOf(A11(), fork11));
+      assert.equal(node.evidence.length, 1, "valid fork evidence, signed by A's committee twice");
+      assert.ok(node.list.isFrozen(A.chainId));
+    });
+  });
+
+  describe("attacks", () => {
+    const attacker = B.accounts[1]!.address;
+    const honest = C.accounts[1]!.address;
+
+    it("cuts off a peer after maxStrikes invalid views, refusing its later valid messages, while an honest peer's views still enter (invalid-view flood)", async () => {
+      const { node } = solo({ maxStrikes: 3 });
+      // Views of A with the signatures of another view: each recovers to no member.
+      const junk = Array.from({ length: 6 }, (_, i) => ({ view: toWireView(viewAt(A, 4 + i)), signatures: [...A3().signatures] }));
+      for (const j of junk) await node.overlay.handle(attacker, { kind: "view-update", views: [j] });
+      assert.deepEqual(reasons(node), ["invalid view", "invalid view", "invalid view", "peer cut off", "peer cut off", "peer cut off"]);
+      assert.deepEqual(node.overlay.cutOff, [attacker.toLowerCase()]);
+      assert.equal(node.list.offers, 3, "nothing from a cut-off peer is verified");
+
+      await node.overlay.handle(attacker, update(A3()));
+      assert.deepEqual(reasons(node).at(-1), "peer cut off");
+      assert.equal(node.list.newest(A.chainId), undefined, "its valid view is refused too");
+
+      await node.overlay.handle(honest, update(A3()));
+      assert.deepEqual(node.list.newest(A.chainId), A3(), "the honest peer's view enters");
+      assert.equal(reasons(node).length, 7, "the honest peer is not refused");
+      assert.deepEqual(node.overlay.cutOff, [attacker.toLowerCase()]);
+    });
+
+    it("refuses a replayed message as duplicate gossip and processes it once (replay attack)", async () => {
+      const { node } = solo();
+      node.archive.push(A7());
+      const push = update(A3());
+      await node.overlay.handle(attacker, push);
+      await node.overlay.handle(attacker, structuredClone(push));
+      await node.overlay.handle(honest, structuredClone(push));
+      assert.equal(node.list.offers, 1, "the view was offered once");
+      assert.equal(node.list.version, 1);
+
+      const pull: Message = { kind: "view-pull", chainId: A.chainId.toString(), fromHeight: "3" };
+      await node.overlay.handle(attacker, pull);
+      await node.overlay.handle(attacker, structuredClone(pull));
+      assert.equal(node.pulls.length, 1, "viewsAfter ran once");
+      assert.deepEqual(byKind(node, "view-update"), [{ to: attacker, message: update(A7()) }], "answered once");
+      assert.deepEqual(reasons(node), ["duplicate gossip", "duplicate gossip", "duplicate gossip"]);
+    });
+
+    it("refuses more than maxPerPeerPerSecond messages from one peer in a second and admits it again a second later (gossip flood)", async () => {
+      const { clock, node } = solo({ maxPerPeerPerSecond: 5 });
+      const pull = (h: number): Message => ({ kind: "view-pull", chainId: A.chainId.toString(), fromHeight: h.toString() });
+      for (let h = 0; h < 7; h++) await node.overlay.handle(attacker, pull(h));
+      assert.equal(node.pulls.length, 5, "five served");
+      assert.deepEqual(reasons(node), ["gossip rate limited", "gossip rate limited"]);
+
+      await node.overlay.handle(honest, pull(100));
+      assert.equal(node.pulls.length, 6, "another peer is not limited");
+
+      await clock.advance(999);
+      await node.overlay.handle(attacker, pull(7));
+      assert.equal(node.pulls.length, 6, "still within the second");
+      await clock.advance(1);
+      await node.overlay.handle(attacker, pull(8));
+      assert.equal(node.pulls.length, 7, "admitted again one second later");
+      assert.equal(reasons(node).length, 3);
+      assert.deepEqual(node.overlay.cutOff, [], "being rate limited is not a strike");
+    });
+
+    it("strikes a peer whose view-update holds more views than systems × 64, without verifying any (oversized-update attack)", async () => {
+      const { node } = solo();
+      const views = Array.from({ length: SYSTEMS.size * 64 + 1 }, () => wire(A3()));
+      await node.overlay.handle(attacker, { kind: "view-update", views });
+      assert.deepEqual(reasons(node), ["oversized view update"]);
+      assert.equal(node.list.offers, 0);
+    });
+
+    // BUG (the ViewList.offer bug seen from the overlay): a view whose hash is not 32 bytes makes offer() throw, so
+    // handle() throws before striking and a peer can flood such views forever without being cut off.
+    // Fix: in ViewList.offer, compute the digest inside the try that parses the view and answer "invalid".
+    it("strikes and cuts off a peer flooding views with malformed fields instead of throwing (malformed-view flood)", async () => {
+      const { node } = solo({ maxStrikes: 3 });
+      const thrown: unknown[] = [];
+      for (let i = 0; i < 4; i++) {
+        const view = { ...toWireView(viewAt(A, 4 + i)), hashes: [...viewAt(A, 4 + i).hashes.slice(1), "0x1234" as Hex] };
+        await node.overlay.handle(attacker, { kind: "view-update", views: [{ view, signatures: [...A3().signatures] }] }).catch((error: unknown) => thrown.push(error));
+      }
+      assert.deepEqual(node.overlay.cutOff, [attacker.toLowerCase()], `cut off after 3 strikes; handle() threw ${thrown.length} times instead`);
+      assert.deepEqual(reasons(node), ["invalid view", "invalid view", "invalid view", "peer cut off"]);
+    });
+  });
+});
