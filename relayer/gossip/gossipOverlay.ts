@@ -3,7 +3,8 @@ import type { Clock } from "../clock.js";
 import type { Message, WireSignedView } from "../net/message.js";
 import type { RemoteSystem } from "../net/requestChannel.js";
 import { fanout } from "../net/requestChannel.js";
-import { toWireView } from "../view/wireView.js";
+import { relate } from "../view/relate.js";
+import { fromWireView, toWireView } from "../view/wireView.js";
 import type { Evidence, SignedView, ViewList } from "./viewList.js";
 
 export type GossipOptions = {
@@ -46,7 +47,7 @@ export class GossipOverlay {
   readonly #rate = new Map<string, { windowStart: number; count: number }>();
   readonly #strikes = new Map<string, number>();
   readonly #reported = new Set<bigint>();
-  #pushedVersion = -1;
+  #pushedVersion = 0;
   #lastFullPush = 0n;
   #pacemakerTurn: number | undefined;
 
@@ -70,7 +71,7 @@ export class GossipOverlay {
   onBlock(height: bigint): void {
     const others = [...this.#o.systems.keys()].filter((id) => id !== this.#o.chainId);
     if (others.length === 0) return;
-    if (height - this.#lastFullPush >= BigInt(this.#o.pacemakerBlocks)) {
+    if (height - this.#lastFullPush >= BigInt(this.#o.pacemakerBlocks) && this.#o.viewList.version > 0) {
       this.#lastFullPush = height;
       this.#pushedVersion = this.#o.viewList.version;
       this.#pacemakerTurn ??= Math.floor(this.#random() * others.length);
@@ -108,7 +109,9 @@ export class GossipOverlay {
     const peer = from.toLowerCase();
     if ((this.#strikes.get(peer) ?? 0) >= this.#o.maxStrikes) return this.#o.onRefused(from, "peer cut off");
     if (!this.#admit(peer)) return this.#o.onRefused(from, "gossip rate limited");
-    const id = keccak256(stringToHex(JSON.stringify(message)));
+    // The canonical id is the content: the same update or evidence from several peers is processed once.
+    // A pull is a question of one peer, so its id names the peer too.
+    const id = keccak256(stringToHex(message.kind === "view-pull" ? `${peer}:${JSON.stringify(message)}` : JSON.stringify(message)));
     if (this.#seen.has(id)) return this.#o.onRefused(from, "duplicate gossip");
     this.#remember(id);
 
@@ -123,6 +126,10 @@ export class GossipOverlay {
       const conflict = [a, b].find((o) => o.result === "conflict");
       if (conflict?.result === "conflict") return this.report(conflict.evidence);
       if (a.result === "invalid" || b.result === "invalid") return this.#strike(from, "invalid evidence");
+      if (a.result === "frozen" || b.result === "frozen") return;
+      // Both carry valid signatures (offer checked them) but may lie beyond what the list can connect to.
+      const evidence = { a: { view: fromWireView(message.a.view), signatures: message.a.signatures }, b: { view: fromWireView(message.b.view), signatures: message.b.signatures } };
+      if (evidence.a.view.chainId === evidence.b.view.chainId && relate(evidence.a.view, evidence.b.view) === "conflicting") this.report(evidence);
       return;
     }
     if (message.views.length > this.#o.systems.size * 64) return this.#strike(from, "oversized view update");

@@ -79,18 +79,20 @@ export class ViewList {
 
   async offer(wire: WireSignedView): Promise<Offer> {
     let signed: SignedView;
+    let digest: Hex;
+    let committee: Committee | undefined;
     try {
       signed = { view: fromWireView(wire.view), signatures: [...wire.signatures] };
+      committee = this.#committees.get(signed.view.chainId);
+      if (committee === undefined) return { result: "invalid", reason: `unknown chain ${signed.view.chainId}` };
+      digest = viewDigest(signed.view, committee.gateway);
     } catch {
       return { result: "invalid", reason: "malformed view" };
     }
     const chainId = signed.view.chainId;
-    const committee = this.#committees.get(chainId);
-    if (committee === undefined) return { result: "invalid", reason: `unknown chain ${chainId}` };
     if (this.#frozen.has(chainId)) return { result: "frozen" };
     const known = this.#views.get(chainId) ?? [];
     // A view already in the list was verified when it entered: most gossip repeats what is known.
-    const digest = viewDigest(signed.view, committee.gateway);
     if (known.some((k) => k.view.height === signed.view.height && viewDigest(k.view, committee.gateway) === digest)) return { result: "known" };
     try {
       await verifySignedView(signed.view, signed.signatures, committee);

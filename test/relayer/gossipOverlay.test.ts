@@ -241,9 +241,6 @@ describe("GossipOverlay", () => {
       for (const { message } of node.sent) assert.deepEqual(message, update(b5), "A and C did not change");
     });
 
-    // BUG: `#pushedVersion` starts at -1 while an empty list has version 0, so the first block "changes" and every node
-    // pushes an empty view-update (identical content from every node: all but the first are then refused as duplicates).
-    // Fix: initialize `#pushedVersion = 0` in GossipOverlay.
     it("pushes nothing while its view list is empty", () => {
       const { node } = solo({ sendRate: 1 });
       node.overlay.onBlock(1n);
@@ -338,10 +335,6 @@ describe("GossipOverlay", () => {
       assert.deepEqual(receiver.refused, []);
     });
 
-    // BUG: gossip is de-duplicated by message content alone, so the identical view-pull {chainId, fromHeight} of a second
-    // lagging peer is refused as "duplicate gossip" and only the first puller is answered (every receiver of one push
-    // pulls with the same content). Fix: key a view-pull's id by its sender too, e.g.
-    // `keccak256(stringToHex(message.kind === "view-pull" ? peer + JSON.stringify(message) : JSON.stringify(message)))`.
     it("answers the same view-pull from every lagging peer (identical pulls from different nodes)", async () => {
       const net = await network();
       const sender = net.node(A, 0);
@@ -445,10 +438,6 @@ describe("GossipOverlay", () => {
       assert.deepEqual(byKind(node, "evidence"), []);
     });
 
-    // BUG: the evidence branch of handle() offers both views to the view list and reports only an offer that says
-    // "conflict"; two conflicting views more than k ahead of the list are both "unverifiable" and the fork is ignored,
-    // for good (the same evidence from any other peer is then a duplicate). Fix: when neither offer is "invalid" or
-    // "frozen" (offer() verified the signatures), report when both are of one chain and relate(a, b) === "conflicting".
     it("calls onEvidence for two conflicting views more than k ahead of its list (fork the receiver cannot connect yet)", async () => {
       const { node } = solo();
       await node.overlay.learn(A3());
@@ -528,9 +517,6 @@ describe("GossipOverlay", () => {
       assert.equal(node.list.offers, 0);
     });
 
-    // BUG (the ViewList.offer bug seen from the overlay): a view whose hash is not 32 bytes makes offer() throw, so
-    // handle() throws before striking and a peer can flood such views forever without being cut off.
-    // Fix: in ViewList.offer, compute the digest inside the try that parses the view and answer "invalid".
     it("strikes and cuts off a peer flooding views with malformed fields instead of throwing (malformed-view flood)", async () => {
       const { node } = solo({ maxStrikes: 3 });
       const thrown: unknown[] = [];
