@@ -5,6 +5,8 @@ import { gatewayAbi } from "../../relayer/chain/abis.js";
 import type { Message } from "../../relayer/net/message.js";
 import type { Transport } from "../../relayer/net/transport.js";
 import { designatedFor } from "../../relayer/tasks/taskRunner.js";
+import { getStorageProof } from "../../relayer/chain/recordProof.js";
+import { recordSlot } from "../../relayer/chain/recordSlot.js";
 import { deploySystem, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, registerLeg, type Swap } from "../fixtures/swap.js";
 import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
@@ -151,21 +153,35 @@ describe("RelayerNode", function () {
     const [a, b] = chains as [Chain, Chain];
     // Every node of B but one forges: wrong value, wrong header, or another chain's proof.
     const forgers = new Map(b.committee.slice(0, 3).map((m, i) => [m.address.toLowerCase(), i]));
-    const forge = (inner: Transport, kind: number): Transport => ({
+    // kind 0: wrong value (tampered leaf); 1: wrong header; 2: another chain's proof (A's Gateway storage, same slot and height).
+    const forge = (inner: Transport, kind: number): Transport => {
+      const asked = new Map<string, Hex>(); // requestId → contractId
+      return {
       self: inner.self,
       start: () => inner.start(),
       stop: () => inner.stop(),
       connected: () => inner.connected(),
-      onMessage: (handler) => inner.onMessage(handler),
+      onMessage: (handler) =>
+        inner.onMessage((delivery) => {
+          if (delivery.message.kind === "request") asked.set(delivery.message.requestId, delivery.message.contractId);
+          handler(delivery);
+        }),
       send: (to, message: Message) => {
         if (message.kind !== "answer") return inner.send(to, message);
+        if (kind === 2) {
+          const slot = recordSlot(asked.get(message.requestId) ?? `0x${"00".repeat(32)}`);
+          void getStorageProof({ client: a.publicClient, address: a.gateway.address, slot, blockNumber: BigInt(message.height) })
+            .then((proof) => inner.send(to, { ...message, proof }))
+            .catch(() => inner.send(to, { ...message, proof: { ...message.proof, header: "0x" } }));
+          return 1;
+        }
         const proof = { ...message.proof };
         if (kind === 0) proof.storageProof = proof.storageProof.map((n, i, all) => (i === all.length - 1 ? flipByte(n, -1) : n));
         if (kind === 1) proof.header = flipByte(proof.header, 100);
-        if (kind === 2) proof.accountProof = proof.accountProof.slice(1);
         return inner.send(to, { ...message, proof });
       },
-    });
+      };
+    };
     network = new RelayerNetwork(chains.slice(0, 2), {
       wrapTransport: (transport, config) => {
         const kind = forgers.get(config.address.toLowerCase());
