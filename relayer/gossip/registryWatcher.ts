@@ -1,10 +1,9 @@
-import { decodeFunctionData, type Address, type PublicClient } from "viem";
+import { decodeFunctionData, type Address, type Hex, type PublicClient } from "viem";
 import { registryAbi } from "../chain/abis.js";
+import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
 import type { SignedView } from "./viewList.js";
 
-const CURSOR = "registry-scanned";
-const CHUNK = 2_000n;
 
 /**
  * Reads the views this node's own chain's ViewRegistry accepted (with their signatures, from the
@@ -24,28 +23,36 @@ export class RegistryWatcher {
 
   /** Scans up to `head`; hands over every accepted signed view and every frozen chain. */
   async scan(head: bigint, onView: (view: SignedView) => Promise<void>, onFrozen: (chainId: bigint) => void): Promise<void> {
-    let from = (this.#store.getCursor(CURSOR) ?? -1n) + 1n;
-    while (from <= head) {
-      const to = from + CHUNK - 1n < head ? from + CHUNK - 1n : head;
-      const range = { address: this.#registry, abi: registryAbi, fromBlock: from, toBlock: to } as const;
-      const [accepted, frozen] = await Promise.all([
-        this.#client.getContractEvents({ ...range, eventName: "ViewAccepted" }),
-        this.#client.getContractEvents({ ...range, eventName: "ChainFrozen" }),
-      ]);
-      for (const log of accepted) {
-        const tx = await this.#client.getTransaction({ hash: log.transactionHash });
-        try {
-          const { functionName, args } = decodeFunctionData({ abi: registryAbi, data: tx.input });
-          if (functionName !== "submitView") continue;
-          const [view, signatures] = args;
-          await onView({ view: { ...view, hashes: [...view.hashes] }, signatures: [...signatures] });
-        } catch {
-          // accepted through another entry point (registration): its genesis view is not gossiped
+    await scanBlocks({
+      store: this.#store,
+      name: "registry-scanned",
+      head,
+      visit: async (fromBlock, toBlock) => {
+        const range = { address: this.#registry, abi: registryAbi, fromBlock, toBlock } as const;
+        const [accepted, frozen] = await Promise.all([
+          this.#client.getContractEvents({ ...range, eventName: "ViewAccepted" }),
+          this.#client.getContractEvents({ ...range, eventName: "ChainFrozen" }),
+        ]);
+        for (const log of accepted) {
+          const tx = await this.#client.getTransaction({ hash: log.transactionHash });
+          const call = decodeSubmitView(tx.input);
+          // A view accepted through another entry point (a registration's genesis view) is not gossiped.
+          if (call !== undefined) await onView(call);
         }
-      }
-      for (const log of frozen) onFrozen(log.args.chainId!);
-      this.#store.setCursor(CURSOR, to);
-      from = to + 1n;
-    }
+        for (const log of frozen) onFrozen(log.args.chainId!);
+      },
+    });
+  }
+}
+
+/** The signed view of a `submitView` call's calldata, or undefined for any other call. */
+function decodeSubmitView(input: Hex): SignedView | undefined {
+  try {
+    const { functionName, args } = decodeFunctionData({ abi: registryAbi, data: input });
+    if (functionName !== "submitView") return undefined;
+    const [view, signatures] = args;
+    return { view: { ...view, hashes: [...view.hashes] }, signatures: [...signatures] };
+  } catch {
+    return undefined;
   }
 }

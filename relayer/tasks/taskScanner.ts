@@ -1,9 +1,7 @@
 import type { Address, PublicClient } from "viem";
 import { gatewayAbi } from "../chain/abis.js";
+import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
-
-const CURSOR = "scanned";
-const CHUNK = 2_000n;
 
 /**
  * Finds the contract transactions registered on this node's chain (ContractRegistered events) and
@@ -24,18 +22,19 @@ export class TaskScanner {
   /** Scans up to `head`; returns how many new tasks it found. */
   async scan(head: bigint): Promise<number> {
     let found = 0;
-    let from = (this.#store.getCursor(CURSOR) ?? -1n) + 1n;
-    while (from <= head) {
-      const to = from + CHUNK - 1n < head ? from + CHUNK - 1n : head;
-      const logs = await this.#client.getContractEvents({ address: this.#gateway, abi: gatewayAbi, eventName: "ContractRegistered", fromBlock: from, toBlock: to });
-      for (const { args } of logs) {
-        if (this.#store.task(args.contractId!) !== undefined) continue;
-        this.#store.upsertTask({ contractId: args.contractId!, counterparty: args.counterparty!, mirrorId: args.mirrorId!, h1: args.h1!, h2: args.h2!, state: "registered" });
-        found++;
-      }
-      this.#store.setCursor(CURSOR, to);
-      from = to + 1n;
-    }
+    await scanBlocks({
+      store: this.#store,
+      name: "scanned",
+      head,
+      visit: async (fromBlock, toBlock) => {
+        const logs = await this.#client.getContractEvents({ address: this.#gateway, abi: gatewayAbi, eventName: "ContractRegistered", fromBlock, toBlock });
+        for (const { args } of logs) {
+          if (this.#store.task(args.contractId!) !== undefined) continue;
+          this.#store.upsertTask({ contractId: args.contractId!, counterparty: args.counterparty!, mirrorId: args.mirrorId!, h1: args.h1!, h2: args.h2!, state: "registered" });
+          found++;
+        }
+      },
+    });
     return found;
   }
 }

@@ -15,15 +15,6 @@ async function statusOf(chain: Chain, id: Hex): Promise<number> {
   return (await chain.gateway.read.recordOf([id]))[0];
 }
 
-async function eventually(network: RelayerNetwork, what: string, check: () => Promise<boolean>, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}\n${network.logs.slice(-60).join("\n")}`);
-}
-
 async function frozenEvents(chain: Chain, target: bigint): Promise<number> {
   const logs = await chain.publicClient.getContractEvents({ address: chain.registry.address, abi: chain.registry.abi, eventName: "ChainFrozen", fromBlock: 0n });
   return logs.filter((l) => (l.args as { chainId: bigint }).chainId === target).length;
@@ -54,7 +45,7 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     );
     await registerLeg(swap.x, swap.regX);
     await registerLeg(swap.y, swap.regY);
-    await eventually(network, "the swap released on A and on b1", async () => (await statusOf(a, swap.idX)) === Status.Released && (await statusOf(b, swap.idY)) === Status.Released);
+    await network!.until("the swap released on A and on b1", async () => (await statusOf(a, swap.idX)) === Status.Released && (await statusOf(b, swap.idY)) === Status.Released);
     assert.equal(await b.token.read.balanceOf([alice]), 100n, "on b1 Alice got her tokens");
     const b1Seen = await a.registry.read.latestHeight([b.chainId]);
 
@@ -63,7 +54,7 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     await attack.switchToSecondBranch();
     assert.equal(await statusOf(b, swap.idY), Status.None, "b2 has no trace of Bob's side");
     assert.equal(await b.token.read.balanceOf([alice]), 0n, "on b2 Alice has nothing");
-    await eventually(network, "b2 growing past what A saw of b1", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > b1Seen + 4n);
+    await network!.until("b2 growing past what A saw of b1", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > b1Seen + 4n);
 
     // b2 is shown to C only, with a task on b2: Carol pays 100 tokens on C for 1 coin of Bob's on b2.
     const carol = c.users.carol;
@@ -81,14 +72,14 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     await c.gateway.write.precommit([onB2.idX, await recordProof(b, c, onB2.idY)]).catch(() => undefined); // may already be refused
 
     // The overlay carries A's b1 views and C's b2 views to each other: evidence, and B frozen everywhere.
-    await eventually(network, "B frozen on A and on C", async () => (await a.registry.read.isFrozen([b.chainId])) && (await c.registry.read.isFrozen([b.chainId])));
+    await network!.until("B frozen on A and on C", async () => (await a.registry.read.isFrozen([b.chainId])) && (await c.registry.read.isFrozen([b.chainId])));
     const detectedAfter = (await c.registry.read.frozenAt([b.chainId])) - shownFrom;
     console.log(`      fork detected on C ${detectedAfter} blocks after b2 was shown to it`);
     assert.equal(await frozenEvents(a, b.chainId), 1, "evidence from several nodes slashes once on A");
     assert.equal(await frozenEvents(c, b.chainId), 1, "evidence from several nodes slashes once on C");
 
     // C refuses to finish its task on b2: Carol's tokens come back.
-    await eventually(network, "C's task with B ended without paying B's side", async () => [Status.Refunded, Status.Cancelled].includes(await statusOf(c, onB2.idX) as 4 | 5));
+    await network!.until("C's task with B ended without paying B's side", async () => [Status.Refunded, Status.Cancelled].includes(await statusOf(c, onB2.idX) as 4 | 5));
     assert.equal(await c.token.read.balanceOf([carol.account.address]), 1000n);
 
     // Alice paid on A for tokens that b2 rewrote away: she is compensated from B's slashed bond on A.
@@ -119,10 +110,10 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     const attack = await ForkAttack.begin({ client: b.publicClient, chainId: b.chainId, gateway: b.gateway.address, k: K, colluders: b.committee });
     // b1 spreads to A through the overlay (B's nodes push their certified views).
     const nodesOfA = [...network.nodes.values()].filter((n) => n.config.chainId === a.chainId);
-    await eventually(network, "A's nodes holding B's views", async () => nodesOfA.every((n) => (n.viewList.newest(b.chainId)?.view.height ?? 0n) > attack.forkHeight + 2n));
+    await network!.until("A's nodes holding B's views", async () => nodesOfA.every((n) => (n.viewList.newest(b.chainId)?.view.height ?? 0n) > attack.forkHeight + 2n));
     await network.stopChain(b.chainId);
     await attack.switchToSecondBranch();
-    await eventually(network, "b2 past the fork", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > attack.forkHeight + BigInt(K));
+    await network!.until("b2 past the fork", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > attack.forkHeight + BigInt(K));
     const views = await attack.signedViews({ after: await c.registry.read.latestHeight([b.chainId]), to: await b.publicClient.getBlockNumber({ cacheTime: 0 }) });
     for (const { view, signatures } of views) await c.registry.write.submitView([view, signatures]);
 
@@ -133,7 +124,7 @@ describe("Fork attack (the paper's Proposition 4)", function () {
 
     isolated = false;
     const reconnectedAt = await c.publicClient.getBlockNumber();
-    await eventually(network, "B frozen on C and A once C's overlay links return", async () => (await c.registry.read.isFrozen([b.chainId])) && (await a.registry.read.isFrozen([b.chainId])));
+    await network!.until("B frozen on C and A once C's overlay links return", async () => (await c.registry.read.isFrozen([b.chainId])) && (await a.registry.read.isFrozen([b.chainId])));
     const hiddenFor = (await c.registry.read.frozenAt([b.chainId])) - reconnectedAt;
     console.log(`      fork noticed ${hiddenFor} blocks after C's overlay links returned (pacemaker: ${PACEMAKER} blocks)`);
     // B's views stopped changing, so only the pacemaker carries them: each node's full list reaches every

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { bytesToHex, getAddress, keccak256, stringToHex, type Address, type Hex } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { keccak256, stringToHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { GossipOverlay, type GossipOptions } from "../../relayer/gossip/gossipOverlay.js";
 import { ViewList, type Evidence, type Offer, type SignedView } from "../../relayer/gossip/viewList.js";
 import { MemoryHub, MemoryTransport } from "../../relayer/net/memoryTransport.js";
@@ -8,65 +8,20 @@ import type { Message, WireSignedView } from "../../relayer/net/message.js";
 import { fanout, type RemoteSystem } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { relate } from "../../relayer/view/relate.js";
-import { orderSignatures, signView } from "../../relayer/view/signView.js";
-import type { Committee } from "../../relayer/view/verifySignedView.js";
-import { buildView, type View } from "../../relayer/view/view.js";
 import { toWireView } from "../../relayer/view/wireView.js";
+import { branch, prng, Q, randomHash, signSynthetic, testChain, THRESHOLD, viewAt, wire, type TestChain } from "../fixtures/syntheticChain.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Synthetic systems: random block hashes, committees of q = 4 test keys, threshold ceil(2q/3) = 3, r = 2/3. No chain.
 // ---------------------------------------------------------------------------------------------------------------------
 
-const Q = 4;
-const THRESHOLD = 3;
 const R = { rNumerator: 2, rDenominator: 3 };
-
-/** mulberry32: a small seeded PRNG, for the chains' hashes and for each overlay's `random`. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const randomHash = (random: () => number): Hex => bytesToHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
-
-type TestChain = { chainId: bigint; k: number; accounts: PrivateKeyAccount[]; committee: Committee; hashes: Hex[]; random: () => number };
-
-function testChain(chainId: bigint, k: number, length = 40): TestChain {
-  const random = prng(Number(chainId) * 7919);
-  const accounts = Array.from({ length: Q }, (_, i) => privateKeyToAccount(keccak256(stringToHex(`gossip test/${chainId}/${i}`))));
-  const gateway: Address = getAddress(`0x${(0xee0000n + chainId).toString(16).padStart(40, "0")}`);
-  const committee: Committee = { gateway, members: accounts.map((a) => a.address), threshold: THRESHOLD, k };
-  return { chainId, k, accounts, committee, hashes: Array.from({ length }, () => randomHash(random)), random };
-}
-
-const viewAt = (chain: TestChain, height: number, hashes: readonly Hex[] = chain.hashes): View =>
-  buildView({ chainId: chain.chainId, k: chain.k, blockHashes: hashes.slice(0, height + 1) });
-
-/** The chain's history with block `height` replaced: another branch from there on. */
-function branch(chain: TestChain, height: number): Hex[] {
-  const hashes = [...chain.hashes];
-  hashes[height] = randomHash(chain.random);
-  return hashes;
-}
-
-async function sign(chain: TestChain, view: View, signers: readonly PrivateKeyAccount[] = chain.accounts.slice(0, THRESHOLD)): Promise<SignedView> {
-  const signatures = await Promise.all(signers.map((s) => signView(s, view, chain.committee.gateway)));
-  return { view, signatures: orderSignatures(signatures) };
-}
-
-const wire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: [...s.signatures] });
 const update = (...views: SignedView[]): Message => ({ kind: "view-update", views: views.map(wire) });
 const evidenceOf = (a: SignedView, b: SignedView): Message => ({ kind: "evidence", a: wire(a), b: wire(b) });
 
-const A = testChain(1001n, 4);
-const B = testChain(1002n, 8);
-const C = testChain(1003n, 4);
+const A = testChain(1001n, 4, { label: "gossip test", seed: Number(1001n) * 7919 });
+const B = testChain(1002n, 8, { label: "gossip test", seed: Number(1002n) * 7919 });
+const C = testChain(1003n, 4, { label: "gossip test", seed: Number(1003n) * 7919 });
 const CHAINS = [A, B, C];
 const chainOf = (chainId: bigint): TestChain => CHAINS.find((c) => c.chainId === chainId)!;
 const SYSTEMS: ReadonlyMap<bigint, RemoteSystem> = new Map(CHAINS.map((c) => [c.chainId, { members: c.committee.members, ...R }]));
@@ -194,12 +149,12 @@ describe("GossipOverlay", () => {
   let c3: SignedView;
 
   before(async () => {
-    for (const h of [3, 7, 11]) a.set(h, await sign(A, viewAt(A, h)));
-    for (let h = 4; h <= 27; h++) aEveryBlock.push(await sign(A, viewAt(A, h)));
-    fork7 = await sign(A, viewAt(A, 7, branch(A, 6)));
-    fork11 = await sign(A, viewAt(A, 11, branch(A, 10)));
-    b5 = await sign(B, viewAt(B, 5));
-    c3 = await sign(C, viewAt(C, 3));
+    for (const h of [3, 7, 11]) a.set(h, await signSynthetic(A, viewAt(A, h)));
+    for (let h = 4; h <= 27; h++) aEveryBlock.push(await signSynthetic(A, viewAt(A, h)));
+    fork7 = await signSynthetic(A, viewAt(A, 7, branch(A, 6)));
+    fork11 = await signSynthetic(A, viewAt(A, 11, branch(A, 10)));
+    b5 = await signSynthetic(B, viewAt(B, 5));
+    c3 = await signSynthetic(C, viewAt(C, 3));
     assert.equal(relate(a.get(7)!.view, fork7.view), "conflicting");
     assert.equal(FANOUT, 2, "(1 − 2/3)·4 + 1");
   });
@@ -376,7 +331,7 @@ describe("GossipOverlay", () => {
         assert.ok(!n.list.isFrozen(B.chainId) && !n.list.isFrozen(C.chainId));
       }
       // A third branch later changes nothing: the chain is frozen and reported.
-      const fork7b = await sign(A, viewAt(A, 7, branch(A, 5)));
+      const fork7b = await signSynthetic(A, viewAt(A, 7, branch(A, 5)));
       net.node(B, 3).send(witness.address, update(fork7b));
       await net.settle();
       assert.equal(witness.evidence.length, 1);
@@ -406,7 +361,7 @@ describe("GossipOverlay", () => {
       const { node } = solo();
       const borrowed = { view: fork7.view, signatures: A7().signatures }; // A7's signatures on the fork
       await node.overlay.handle(p1, evidenceOf(A7(), borrowed));
-      const byStrangers = await sign(A, fork7.view, STRANGERS);
+      const byStrangers = await signSynthetic(A, fork7.view, STRANGERS);
       await node.overlay.handle(p1, evidenceOf(byStrangers, A7()));
       assert.deepEqual(node.evidence, []);
       assert.ok(!node.list.isFrozen(A.chainId));
@@ -422,7 +377,7 @@ describe("GossipOverlay", () => {
       // C's committee signs a view with A's window and acc and one hash changed: "conflicting" if chainIds were ignored.
       const hashes = [...A7().view.hashes];
       hashes[1] = randomHash(C.random);
-      const lookalike = await sign(C, { ...A7().view, chainId: C.chainId, hashes });
+      const lookalike = await signSynthetic(C, { ...A7().view, chainId: C.chainId, hashes });
       assert.equal(relate(A7().view, lookalike.view), "conflicting", "relate alone compares windows only");
       await node.overlay.handle(p1, evidenceOf(A7(), lookalike));
       assert.deepEqual(node.evidence, []);

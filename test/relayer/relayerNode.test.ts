@@ -20,16 +20,6 @@ async function statusOf(chain: Chain, id: Hex): Promise<number> {
   return status;
 }
 
-/** Polls until `check` holds, or fails with `what` and the nodes' last log lines after `ms`. */
-async function eventually(network: RelayerNetwork, what: string, check: () => Promise<boolean>, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}\n${network.logs.slice(-60).join("\n")}`);
-}
-
 /** A user on x pays 100 tokens for 1 coin of a user on y. */
 async function tokenForCoin(x: Chain, y: Chain, salt: string): Promise<Swap> {
   const { alice, bob } = x.users;
@@ -104,8 +94,8 @@ describe("RelayerNode", function () {
     await registerBoth(swaps);
     await registerLeg(unmatched.x, unmatched.regX);
 
-    await eventually(network, "every matched swap released on both sides", () => released(swaps));
-    await eventually(network, "the unmatched contract cancelled", async () => (await statusOf(a, unmatched.idX)) === Status.Cancelled);
+    await network!.until("every matched swap released on both sides", () => released(swaps));
+    await network!.until("the unmatched contract cancelled", async () => (await statusOf(a, unmatched.idX)) === Status.Cancelled);
 
     for (const s of swaps) {
       assert.equal(await s.x.chain.token.read.balanceOf([s.x.chain.users.bob.account.address]), 100n);
@@ -132,7 +122,7 @@ describe("RelayerNode", function () {
     await registerBoth([swap]);
 
     // Kill it as soon as it has sent its pre-commit, before it could see the receipt.
-    await eventually(network, "the chosen node sending its pre-commit", async () => network!.nodes.get(chosen)?.store.sent(`${swap.idX}:precommit`) !== undefined);
+    await network!.until("the chosen node sending its pre-commit", async () => network!.nodes.get(chosen)?.store.sent(`${swap.idX}:precommit`) !== undefined);
     await network.stopNode(chosen);
     // Its chain's endpoint goes down for a while too: the other nodes retry and resume.
     const rpc = network.rpc.get(a.chainId)!;
@@ -141,7 +131,7 @@ describe("RelayerNode", function () {
     await rpc.up();
     const restarted = await network.startNode(config);
 
-    await eventually(network, "the swap released on both sides", () => released([swap]));
+    await network!.until("the swap released on both sides", () => released([swap]));
     assert.deepEqual(await gatewayCalls(a, swap.idX), { precommit: 1, terminate: 1 });
     assert.deepEqual(await gatewayCalls(b, swap.idY), { precommit: 1, terminate: 1 });
     const rpcErrors = [...network.nodes.values()].filter((n) => n.config.chainId === a.chainId).reduce((sum, n) => sum + Object.values(n.metrics.snapshot().rpcErrors).reduce((x, y) => x + y, 0), 0);
@@ -191,7 +181,7 @@ describe("RelayerNode", function () {
     await network.start();
     const swap = await tokenForCoin(a, b, "forged");
     await registerBoth([swap]);
-    await eventually(network, "the swap released on both sides", () => released([swap]));
+    await network!.until("the swap released on both sides", () => released([swap]));
     const refusedOnA = [...network.nodes.values()]
       .filter((n) => n.config.chainId === a.chainId)
       .reduce((sum, n) => sum + (n.metrics.snapshot().rejected["answer failed verification"] ?? 0), 0);

@@ -1,62 +1,14 @@
 import assert from "node:assert/strict";
-import { bytesToHex, getAddress, keccak256, stringToHex, type Address, type Hex } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { keccak256, stringToHex, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { ViewList, type Offer, type SignedView } from "../../relayer/gossip/viewList.js";
 import type { WireSignedView } from "../../relayer/net/message.js";
 import { relate } from "../../relayer/view/relate.js";
-import { orderSignatures, signView } from "../../relayer/view/signView.js";
-import type { Committee } from "../../relayer/view/verifySignedView.js";
-import { buildView, type View } from "../../relayer/view/view.js";
-import { toWireView } from "../../relayer/view/wireView.js";
+import { branch, signSynthetic, testChain, THRESHOLD, viewAt, wire, type TestChain } from "../fixtures/syntheticChain.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Synthetic chains: random block hashes, a committee of q = 4 test keys, threshold ceil(2q/3) = 3. No blockchain.
 // ---------------------------------------------------------------------------------------------------------------------
-
-const Q = 4;
-const THRESHOLD = 3;
-
-/** mulberry32: a small seeded PRNG, so that every run builds the same "random" chains. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const randomHash = (random: () => number): Hex => bytesToHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
-
-type TestChain = { chainId: bigint; k: number; accounts: PrivateKeyAccount[]; committee: Committee; hashes: Hex[]; random: () => number };
-
-function testChain(chainId: bigint, k: number, length = 40): TestChain {
-  const random = prng(Number(chainId));
-  const accounts = Array.from({ length: Q }, (_, i) => privateKeyToAccount(keccak256(stringToHex(`view list test/${chainId}/${i}`))));
-  const gateway: Address = getAddress(`0x${(0xee0000n + chainId).toString(16).padStart(40, "0")}`);
-  const committee: Committee = { gateway, members: accounts.map((a) => a.address), threshold: THRESHOLD, k };
-  return { chainId, k, accounts, committee, hashes: Array.from({ length }, () => randomHash(random)), random };
-}
-
-/** The chain's view at `height`, over its own history or over `hashes` (a branch). */
-const viewAt = (chain: TestChain, height: number, hashes: readonly Hex[] = chain.hashes): View =>
-  buildView({ chainId: chain.chainId, k: chain.k, blockHashes: hashes.slice(0, height + 1) });
-
-/** The chain's history with the block at `height` (and so every later acc) replaced: another branch. */
-function branch(chain: TestChain, height: number): Hex[] {
-  const hashes = [...chain.hashes];
-  hashes[height] = randomHash(chain.random);
-  return hashes;
-}
-
-async function sign(chain: TestChain, view: View, signers: readonly PrivateKeyAccount[] = chain.accounts.slice(0, THRESHOLD)): Promise<SignedView> {
-  const signatures = await Promise.all(signers.map((s) => signView(s, view, chain.committee.gateway)));
-  return { view, signatures: orderSignatures(signatures) };
-}
-
-const wire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: [...s.signatures] });
 
 const listOf = (...chains: TestChain[]) => new ViewList({ committees: new Map(chains.map((c) => [c.chainId, c.committee])) });
 
@@ -74,17 +26,17 @@ function assertInvalid(offer: Offer, reason?: RegExp): void {
 // ---------------------------------------------------------------------------------------------------------------------
 
 describe("ViewList", () => {
-  const A = testChain(1001n, 4);
-  const B = testChain(1002n, 8);
+  const A = testChain(1001n, 4, { label: "view list test", seed: Number(1001n) });
+  const B = testChain(1002n, 8, { label: "view list test", seed: Number(1002n) });
   /** Views of A every k blocks, each connecting to the one before, signed by the committee. */
   const honestA = new Map<number, SignedView>();
   let honestB5: SignedView;
   let honestB9: SignedView;
 
   before(async () => {
-    for (const h of [3, 7, 8, 11, 12, 15]) honestA.set(h, await sign(A, viewAt(A, h)));
-    honestB5 = await sign(B, viewAt(B, 5));
-    honestB9 = await sign(B, viewAt(B, 9));
+    for (const h of [3, 7, 8, 11, 12, 15]) honestA.set(h, await signSynthetic(A, viewAt(A, h)));
+    honestB5 = await signSynthetic(B, viewAt(B, 5));
+    honestB9 = await signSynthetic(B, viewAt(B, 9));
   });
   const a = (height: number): SignedView => honestA.get(height)!;
 
@@ -120,14 +72,14 @@ describe("ViewList", () => {
     for (const chain of [A, B]) {
       it(`takes a view exactly k = ${chain.k} ahead as new, and one k + 1 ahead as unverifiable from the newest known height`, async () => {
         const list = listOf(chain);
-        const start = await sign(chain, viewAt(chain, 3));
+        const start = await signSynthetic(chain, viewAt(chain, 3));
         assert.equal((await list.offer(wire(start))).result, "new");
-        const tooFar = await sign(chain, viewAt(chain, 3 + chain.k + 1));
+        const tooFar = await signSynthetic(chain, viewAt(chain, 3 + chain.k + 1));
         assert.deepEqual(await list.offer(wire(tooFar)), { result: "unverifiable", from: 3n });
         assert.equal(list.version, 1, "an unverifiable view does not enter");
         assert.deepEqual(list.newest(chain.chainId), start);
 
-        const justFar = await sign(chain, viewAt(chain, 3 + chain.k));
+        const justFar = await signSynthetic(chain, viewAt(chain, 3 + chain.k));
         assert.deepEqual(await list.offer(wire(justFar)), { result: "new" });
         assert.deepEqual(await list.offer(wire(tooFar)), { result: "new" }, "connects once the list caught up");
         assert.equal(list.newest(chain.chainId)?.view.height, BigInt(3 + chain.k + 1));
@@ -165,7 +117,7 @@ describe("ViewList", () => {
     it("answers conflict for a view of another branch at a height it covers (equivocating committee), with evidence that relates as conflicting", async () => {
       const list = listOf(A);
       await list.offer(wire(a(7)));
-      const fork = await sign(A, viewAt(A, 7, branch(A, 6)));
+      const fork = await signSynthetic(A, viewAt(A, 7, branch(A, 6)));
       const offer = await list.offer(wire(fork));
       assert.equal(offer.result, "conflict");
       if (offer.result !== "conflict") return;
@@ -180,7 +132,7 @@ describe("ViewList", () => {
       const list = listOf(A);
       await list.offer(wire(a(7)));
       // Block 5 replaced: the view at 10 (window 7..10) carries a different acc, the only trace of the fork.
-      const rewritten = await sign(A, viewAt(A, 10, branch(A, 5)));
+      const rewritten = await signSynthetic(A, viewAt(A, 10, branch(A, 5)));
       assert.deepEqual(rewritten.view.hashes, viewAt(A, 10).hashes, "same window as the honest view");
       const offer = await list.offer(wire(rewritten));
       assert.equal(offer.result, "conflict");
@@ -191,7 +143,7 @@ describe("ViewList", () => {
       const list = listOf(A);
       for (const h of [3, 7, 11, 15]) assert.equal((await list.offer(wire(a(h)))).result, "new");
       // A fork of block 9: consistent with the stored view at 7, conflicting with the one at 11, too far from 15.
-      const fork = await sign(A, viewAt(A, 9, branch(A, 9)));
+      const fork = await signSynthetic(A, viewAt(A, 9, branch(A, 9)));
       assert.equal(relate(a(15).view, fork.view), "unverifiable", "the newest alone would call it known");
       const offer = await list.offer(wire(fork));
       assert.equal(offer.result, "conflict");
@@ -205,7 +157,7 @@ describe("ViewList", () => {
     describe("refuses as invalid", () => {
       it("a view signed by fewer than the threshold (below-threshold attack)", async () => {
         const list = listOf(A);
-        assertInvalid(await list.offer(wire(await sign(A, viewAt(A, 3), A.accounts.slice(0, THRESHOLD - 1)))), /2 signatures, threshold 3/);
+        assertInvalid(await list.offer(wire(await signSynthetic(A, viewAt(A, 3), A.accounts.slice(0, THRESHOLD - 1)))), /2 signatures, threshold 3/);
         assertInvalid(await list.offer({ ...wire(a(3)), signatures: [] }), /threshold/);
         assert.equal(list.version, 0);
         assert.equal(list.newest(A.chainId), undefined);
@@ -214,7 +166,7 @@ describe("ViewList", () => {
       it("a view with a signature from outside the committee (unknown-signer attack)", async () => {
         const list = listOf(A);
         const stranger = privateKeyToAccount(keccak256(stringToHex("stranger")));
-        assertInvalid(await list.offer(wire(await sign(A, viewAt(A, 3), [...A.accounts.slice(0, 2), stranger]))), /not in the committee/);
+        assertInvalid(await list.offer(wire(await signSynthetic(A, viewAt(A, 3), [...A.accounts.slice(0, 2), stranger]))), /not in the committee/);
         assertInvalid(await list.offer({ ...wire(a(3)), signatures: a(3).signatures.map(corrupt) }), /not in the committee|unreadable/);
         assert.equal(list.version, 0);
       });
@@ -233,9 +185,9 @@ describe("ViewList", () => {
       });
 
       it("another chain's signed view relabelled as this chain's (cross-chain replay)", async () => {
-        const C = testChain(1003n, A.k);
+        const C = testChain(1003n, A.k, { label: "view list test", seed: Number(1003n) });
         const list = listOf(A, C);
-        const ofC = wire(await sign(C, viewAt(C, 7)));
+        const ofC = wire(await signSynthetic(C, viewAt(C, 7)));
         assert.equal((await listOf(C).offer(ofC)).result, "new", "valid as C's view");
         assertInvalid(await list.offer({ ...ofC, view: { ...ofC.view, chainId: A.chainId.toString() } }), /not in the committee/);
         assert.equal(list.version, 0);
@@ -249,12 +201,12 @@ describe("ViewList", () => {
           { ...good, view: { ...good.view, chainId: "0x" } },
           { ...good, view: undefined },
           { ...good, signatures: 42 },
-          { view: { ...good.view, hashes: good.view.hashes.slice(1) }, signatures: (await sign(A, { ...a(7).view, hashes: a(7).view.hashes.slice(1) })).signatures },
+          { view: { ...good.view, hashes: good.view.hashes.slice(1) }, signatures: (await signSynthetic(A, { ...a(7).view, hashes: a(7).view.hashes.slice(1) })).signatures },
           { ...good, signatures: good.signatures.map((s) => s.slice(0, 100)) },
         ];
         const young = viewAt(A, 2);
         const phantom = { ...young, acc: A.hashes[0]! };
-        malformed.push(wire(await sign(A, phantom)));
+        malformed.push(wire(await signSynthetic(A, phantom)));
         for (const m of malformed) assertInvalid(await list.offer(m as WireSignedView));
         assert.equal(list.version, 0);
         assert.deepEqual(list.entries(), []);
@@ -290,7 +242,7 @@ describe("ViewList", () => {
       assert.equal(list.isFrozen(A.chainId), true);
       assert.deepEqual(await list.offer(wire(a(7))), { result: "frozen" }, "a valid newer view");
       assert.deepEqual(await list.offer(wire(a(3))), { result: "frozen" }, "the stored view");
-      const fork = await sign(A, viewAt(A, 7, branch(A, 6)));
+      const fork = await signSynthetic(A, viewAt(A, 7, branch(A, 6)));
       assert.deepEqual(await list.offer(wire(fork)), { result: "frozen" }, "a conflicting view");
       assert.deepEqual(await list.offer({ ...wire(a(7)), signatures: [] }), { result: "frozen" }, "an unsigned view");
       assert.equal(list.version, 1);

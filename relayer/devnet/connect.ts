@@ -1,0 +1,54 @@
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type Chain,
+  type Hash,
+  type Hex,
+  type PrivateKeyAccount,
+  type PublicClient,
+  type TransactionReceipt,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { DevnetError } from "./devnetError.js";
+
+/** A JSON-RPC endpoint and an account that sends transactions there. */
+export type Connection = {
+  chainId: bigint;
+  rpcUrl: string;
+  publicClient: PublicClient<Transport, Chain>;
+  wallet: WalletClient<Transport, Chain, PrivateKeyAccount>;
+};
+
+/** Connects `key` to the endpoint at `rpcUrl`, whatever chain it serves. */
+export async function connect({ rpcUrl, key }: { rpcUrl: string; key: Hex }): Promise<Connection> {
+  const transport = http(rpcUrl);
+  let id: number;
+  try {
+    id = await createPublicClient({ transport }).getChainId();
+  } catch (error) {
+    throw new DevnetError(`no JSON-RPC answer from ${rpcUrl}`, { cause: error });
+  }
+  const chain = defineChain({
+    id,
+    name: `chain ${id}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+  return {
+    chainId: BigInt(id),
+    rpcUrl,
+    publicClient: createPublicClient({ chain, transport, pollingInterval: 100 }),
+    wallet: createWalletClient({ chain, transport, account: privateKeyToAccount(key) }),
+  };
+}
+
+/** Waits for the receipt of `hash`; throws DevnetError naming `what` when the transaction reverted. */
+export async function confirm(connection: Connection, hash: Hash, what: string): Promise<TransactionReceipt> {
+  const receipt = await connection.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new DevnetError(`${what} reverted on chain ${connection.chainId} (transaction ${hash})`);
+  return receipt;
+}

@@ -1,0 +1,331 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createPublicClient, createTestClient, formatEther, http, keccak256, parseEther, stringToHex, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { DEFAULT_GOSSIP, DEFAULT_RATES, parseNodeConfig, type NodeConfigFile } from "../config/nodeConfig.js";
+import { ChainProcess } from "./chainProcess.js";
+import { deployChain, type DeployedChain } from "./deployChain.js";
+import { DevnetError } from "./devnetError.js";
+import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes.js";
+import { registerChains } from "./registerChains.js";
+
+/** The first chain's id; chain i gets FIRST_CHAIN_ID + i. */
+export const FIRST_CHAIN_ID = 31001;
+/** The committees' threshold fraction: ceil(2q/3) signatures. */
+export const DEVNET_R = { numerator: 2, denominator: 3 } as const;
+export const DEVNET_BOND = parseEther("1000");
+const HOST = "127.0.0.1";
+const OWNER_BALANCE = parseEther("1000000");
+const VALIDATOR_BALANCE = parseEther("1000");
+
+export type DevnetUpParameters = {
+  /** Number of chains (systems). */
+  chains: number;
+  /** Committee size q of every chain; one relayer node per validator. */
+  validatorsPerChain: number;
+  /** Chain i listens on basePort + i; then come the relayers' listen ports, then their metrics ports. */
+  basePort: number;
+  /** Window size of every chain's views. */
+  k: number;
+  /** Milliseconds between blocks (interval mining). */
+  blockMs: number;
+  /** Where devnet.json, nodes/, stores/ and logs/ go. */
+  dir: string;
+  /** Bond each chain posts on every other one; default 1000 ETH. */
+  bond?: bigint;
+};
+
+export type DevnetMember = { address: Address; key: Hex };
+
+export type DevnetChain = {
+  chainId: string;
+  url: string;
+  port: number;
+  /** The `hardhat node` process. */
+  process: ProcessRecord;
+  log: string;
+  registry: Address;
+  gateway: Address;
+  token: Address;
+  /** In ascending address order (the registry's order). */
+  committee: DevnetMember[];
+};
+
+/** A relayer process a later step started from one of `nodeConfigs`. */
+export type DevnetRelayer = { config: string; process: ProcessRecord };
+
+/** dir/devnet.json: everything `down`, `status` and the relayers need. Devnet keys are derived from public strings: never use them elsewhere. */
+export type DevnetFile = {
+  createdAt: string;
+  k: number;
+  r: { numerator: number; denominator: number };
+  blockMs: number;
+  /** Wei, decimal. */
+  bond: string;
+  /** Deployer and owner of every chain's contracts. */
+  owner: DevnetMember;
+  chains: DevnetChain[];
+  /** One relayer configuration file per validator, for `npm run relayer -- --config <file>`. */
+  nodeConfigs: string[];
+  relayers: DevnetRelayer[];
+};
+
+export type DevnetStatus = {
+  chains: { chainId: string; url: string; pid: number; alive: boolean; height?: bigint }[];
+  relayers: { config: string; pid: number; alive: boolean }[];
+};
+
+export type DevnetOptions = {
+  /** Progress in words, one line per step. */
+  log?: (line: string) => void;
+  /** The repository root (hardhat, artifacts); default the one holding this file. */
+  root?: string;
+};
+
+/** A devnet of real processes: one `hardhat node` per chain, contracts deployed, every chain registered and bonded on every other. */
+export class Devnet {
+  readonly #log: (line: string) => void;
+  readonly #root: string;
+  #started: ChainProcess[] = [];
+
+  constructor({ log = () => {}, root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..") }: DevnetOptions = {}) {
+    this.#log = log;
+    this.#root = root;
+  }
+
+  /** The chain processes this instance started and has not stopped. */
+  get chains(): readonly ChainProcess[] {
+    return this.#started;
+  }
+
+  /** Starts the chains, deploys, registers, and writes dir/devnet.json and dir/nodes/<address>.json. On failure stops what it started. */
+  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND }: DevnetUpParameters): Promise<DevnetFile> {
+    assertInt("chains", n, 1, 1_000);
+    assertInt("validatorsPerChain", q, 1, 256);
+    assertInt("k", k, 1, 256);
+    assertInt("blockMs", blockMs, 1, 3_600_000);
+    const validators = n * q;
+    assertInt("basePort", basePort, 1, 65_535 - n - 2 * validators + 1);
+    dir = resolve(dir);
+    await this.#refuseIfRunning(dir);
+
+    const chainPorts = range(n).map((i) => basePort + i);
+    const listenPorts = range(validators).map((j) => basePort + n + j);
+    const metricsPorts = range(validators).map((j) => basePort + n + validators + j);
+    const busy: number[] = [];
+    for (const port of [...chainPorts, ...listenPorts, ...metricsPorts]) if (await portInUse(HOST, port)) busy.push(port);
+    if (busy.length > 0) {
+      throw new DevnetError(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on ${HOST} already in use; the devnet needs ${basePort}..${basePort + n + 2 * validators - 1}: stop what listens there or choose another base port`);
+    }
+
+    for (const sub of ["nodes", "stores", "logs"]) await rm(join(dir, sub), { recursive: true, force: true });
+    await mkdir(join(dir, "nodes"), { recursive: true });
+    await mkdir(join(dir, "stores"), { recursive: true });
+
+    try {
+      const processes = await this.#startChains(chainPorts, dir);
+      const owner = member(keccak256(stringToHex("devnet/owner")));
+      const committees = processes.map((p) =>
+        range(q)
+          .map((i) => member(keccak256(stringToHex(`devnet/${p.chainId}/validator/${i}`))))
+          .sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1)),
+      );
+
+      await Promise.all(
+        processes.map(async (p, i) => {
+          const test = createTestClient({ mode: "hardhat", transport: http(p.url) });
+          await test.setBalance({ address: owner.address, value: OWNER_BALANCE });
+          for (const m of committees[i]!) await test.setBalance({ address: m.address, value: VALIDATOR_BALANCE });
+        }),
+      );
+      this.#log(`funded the owner ${owner.address} and ${q} validators on each chain`);
+
+      const deployed = await Promise.all(
+        processes.map(async (p) => {
+          const chain = await deployChain({ rpcUrl: p.url, ownerKey: owner.key, root: this.#root });
+          this.#log(`chain ${p.chainId}: ViewRegistry at ${chain.registry}, Gateway at ${chain.gateway}, TestToken at ${chain.token}`);
+          return chain;
+        }),
+      );
+
+      await registerChains({
+        chains: processes.map((p, i) => ({
+          rpcUrl: p.url,
+          chainId: BigInt(p.chainId),
+          registry: deployed[i]!.registry,
+          gateway: deployed[i]!.gateway,
+          ownerKey: owner.key,
+          committeeKeys: committees[i]!.map((m) => m.key),
+        })),
+        k,
+        r: DEVNET_R,
+        bond,
+        root: this.#root,
+        onRegistered: (r) =>
+          this.#log(`chain ${r.on}: registered chain ${r.chainId} (genesis view at height ${r.genesisHeight}) with a bond of ${formatEther(r.bond)} ETH`),
+      });
+
+      for (const p of processes) await createTestClient({ mode: "hardhat", transport: http(p.url) }).setIntervalMining({ interval: blockMs });
+      this.#log(`interval mining: a block every ${blockMs} ms on each chain`);
+
+      const chains = processes.map((p, i) => devnetChain(p, deployed[i]!, committees[i]!));
+      const nodeConfigs = await writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts });
+      this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(dir, "nodes")}`);
+      const file: DevnetFile = { createdAt: new Date().toISOString(), k, r: { ...DEVNET_R }, blockMs, bond: bond.toString(), owner, chains, nodeConfigs, relayers: [] };
+      await writeFile(join(dir, "devnet.json"), JSON.stringify(file, null, 2) + "\n");
+      this.#log(`devnet ready: ${join(dir, "devnet.json")}`);
+      return file;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Stops the chain processes this instance started. */
+  async stop(): Promise<void> {
+    const started = this.#started;
+    this.#started = [];
+    await Promise.all(started.map((p) => p.stop()));
+  }
+
+  /** Stops every process recorded in dir/devnet.json, relayers first; returns how many were running. */
+  async down({ dir }: { dir: string }): Promise<number> {
+    const file = await readDevnetFile(dir);
+    let stopped = 0;
+    const stopOne = async (what: string, record: ProcessRecord) => {
+      if (await terminate(record)) {
+        stopped++;
+        this.#log(`stopped ${what} (pid ${record.pid})`);
+      } else this.#log(`${what} (pid ${record.pid}) was not running`);
+    };
+    await Promise.all(file.relayers.map((r) => stopOne(`relayer ${r.config}`, r.process)));
+    await Promise.all(file.chains.map((c) => stopOne(`chain ${c.chainId}`, c.process)));
+    this.#started = this.#started.filter((p) => p.running);
+    return stopped;
+  }
+
+  /** Each chain's process and head height, each relayer's process. */
+  async status({ dir }: { dir: string }): Promise<DevnetStatus> {
+    const file = await readDevnetFile(dir);
+    const chains = await Promise.all(
+      file.chains.map(async (c) => {
+        const alive = isRunning(c.process);
+        const height = alive
+          ? await createPublicClient({ transport: http(c.url, { retryCount: 0, timeout: 2_000 }) })
+              .getBlockNumber({ cacheTime: 0 })
+              .catch(() => undefined)
+          : undefined;
+        return { chainId: c.chainId, url: c.url, pid: c.process.pid, alive, ...(height === undefined ? {} : { height }) };
+      }),
+    );
+    const relayers = file.relayers.map((r) => ({ config: r.config, pid: r.process.pid, alive: isRunning(r.process) }));
+    return { chains, relayers };
+  }
+
+  async #startChains(ports: number[], dir: string): Promise<ChainProcess[]> {
+    const results = await Promise.allSettled(
+      ports.map(async (port, i) => {
+        const chainId = FIRST_CHAIN_ID + i;
+        const p = await ChainProcess.start({ chainId, port, host: HOST, root: this.#root, logFile: join(dir, "logs", `chain-${chainId}.log`) });
+        this.#started.push(p);
+        this.#log(`chain ${chainId} started on ${p.url} (pid ${p.pid}, log ${p.logFile})`);
+        return p;
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return results.map((r) => (r as PromiseFulfilledResult<ChainProcess>).value);
+  }
+
+  async #refuseIfRunning(dir: string): Promise<void> {
+    if (!existsSync(join(dir, "devnet.json"))) return;
+    const file = await readDevnetFile(dir);
+    const running = [...file.chains.map((c) => c.process), ...file.relayers.map((r) => r.process)].filter(isRunning);
+    if (running.length > 0) {
+      throw new DevnetError(`a devnet is already running in ${dir} (pids ${running.map((r) => r.pid).join(", ")}): run \`down\` first`);
+    }
+  }
+}
+
+/** Reads dir/devnet.json. */
+export async function readDevnetFile(dir: string): Promise<DevnetFile> {
+  const path = join(resolve(dir), "devnet.json");
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new DevnetError(`no devnet in ${resolve(dir)}: ${path} cannot be read (run \`up\` first)`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as DevnetFile;
+  } catch (error) {
+    throw new DevnetError(`${path} is not JSON`, { cause: error });
+  }
+}
+
+type WriteNodeConfigsParameters = {
+  dir: string;
+  chains: DevnetChain[];
+  k: number;
+  blockMs: number;
+  listenPorts: number[];
+  metricsPorts: number[];
+};
+
+/** One configuration per validator, every validator a peer of every other; each is validated before it is written. */
+async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts }: WriteNodeConfigsParameters): Promise<string[]> {
+  const validators = chains.flatMap((chain) => chain.committee.map((m) => ({ chain, ...m })));
+  const peers = validators.map((v, j) => ({ address: v.address, url: `ws://${HOST}:${listenPorts[j]}` }));
+  const chainConfigs = chains.map((c) => ({ chainId: c.chainId, gateway: c.gateway, registry: c.registry, committee: c.committee.map((m) => m.address), k }));
+  const paths: string[] = [];
+  for (const [j, v] of validators.entries()) {
+    const path = join(dir, "nodes", `${v.address}.json`);
+    const config: NodeConfigFile = {
+      chainId: v.chain.chainId,
+      key: v.key,
+      rpcUrl: v.chain.url,
+      listen: { host: HOST, port: listenPorts[j]! },
+      metrics: { host: HOST, port: metricsPorts[j]! },
+      store: join(dir, "stores", `${v.address}.sqlite`),
+      k,
+      r: { ...DEVNET_R },
+      chains: chainConfigs,
+      peers: peers.filter((p) => p.address !== v.address),
+      // Poll at least twice per block so a node sees every block soon after it is mined.
+      rates: { ...DEFAULT_RATES, pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, Math.floor(blockMs / 2))) },
+      gossip: { ...DEFAULT_GOSSIP },
+    };
+    parseNodeConfig(config, { source: path });
+    await writeFile(path, JSON.stringify(config, null, 2) + "\n");
+    paths.push(path);
+  }
+  return paths;
+}
+
+function devnetChain(p: ChainProcess, deployed: DeployedChain, committee: DevnetMember[]): DevnetChain {
+  return {
+    chainId: String(p.chainId),
+    url: p.url,
+    port: Number(new URL(p.url).port),
+    process: p.record,
+    log: p.logFile,
+    registry: deployed.registry,
+    gateway: deployed.gateway,
+    token: deployed.token,
+    committee,
+  };
+}
+
+function member(key: Hex): DevnetMember {
+  return { address: privateKeyToAccount(key).address, key };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+function assertInt(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new DevnetError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+}
