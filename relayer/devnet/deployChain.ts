@@ -1,4 +1,4 @@
-import type { Abi, Address, Hex } from "viem";
+import { getAddress, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type Artifact } from "./artifacts.js";
 import { confirm, connect, type Connection } from "./connect.js";
 import { DevnetError } from "./devnetError.js";
@@ -47,7 +47,7 @@ async function deploy(connection: Connection, artifact: Artifact, args: readonly
   const hash = await connection.wallet.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args });
   const receipt = await confirm(connection, hash, `deploying ${artifact.contractName}`);
   if (!receipt.contractAddress) throw new DevnetError(`deploying ${artifact.contractName} on chain ${connection.chainId} created no contract`);
-  return receipt.contractAddress;
+  return getAddress(receipt.contractAddress);
 }
 
 /** Sends `functionName(args)` to `address` and waits until it is mined. */

@@ -167,7 +167,8 @@ export class Devnet {
           this.#log(`chain ${r.on}: registered chain ${r.chainId} (genesis view at height ${r.genesisHeight}) with a bond of ${formatEther(r.bond)} ETH`),
       });
 
-      for (const p of processes) await createTestClient({ mode: "hardhat", transport: http(p.url) }).setIntervalMining({ interval: blockMs });
+      // The raw call: viem's setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
+      for (const p of processes) await createTestClient({ mode: "hardhat", transport: http(p.url) }).request({ method: "evm_setIntervalMining", params: [blockMs] });
       this.#log(`interval mining: a block every ${blockMs} ms on each chain`);
 
       const chains = processes.map((p, i) => devnetChain(p, deployed[i]!, committees[i]!));

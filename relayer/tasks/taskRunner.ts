@@ -29,7 +29,7 @@ export type TaskRunnerOptions = {
   clock: Clock;
   /** How long a node waits for the node ranked before it on a step before taking over. */
   takeoverMs: number;
-  /** Pause between two attempts of one step by this node (doubles up to 64 times that; a request from the counterparty about the task cuts it short). */
+  /** Pause between two attempts of one step by this node (doubles up to 16 times that; a request from the counterparty about the task cuts it short). */
   retryMs: number;
   client: PublicClient;
   gateway: Address;
@@ -128,7 +128,7 @@ export class TaskRunner {
     const rank = (index - designated + q) % q;
     if (now < entry.readyAt + rank * this.#o.takeoverMs || now < entry.nextAttempt) return false;
     entry.nextAttempt = now + entry.delay;
-    entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 64);
+    entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 16);
     return true;
   }
 

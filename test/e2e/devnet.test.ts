@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createPublicClient, http, parseAbi, type Address } from "viem";
+import { parseNodeConfig } from "../../relayer/config/nodeConfig.js";
+import { Devnet, DEVNET_BOND, type DevnetChain, type DevnetFile } from "../../relayer/devnet/devnet.js";
+import { DevnetError } from "../../relayer/devnet/devnetError.js";
+
+const registryAbi = parseAbi([
+  "function latestHeight(uint64 chainId) view returns (uint64)",
+  "function committeeOf(uint64 chainId) view returns (address[] committee, uint256 threshold, uint64 k)",
+  "function bondOf(uint64 chainId) view returns (uint256)",
+  "function gatewayOf(uint64 chainId) view returns (address)",
+]);
+
+const K = 16;
+const Q = 3;
+
+const clientOf = (chain: DevnetChain) => createPublicClient({ transport: http(chain.url) });
+
+describe("Devnet (real processes)", function () {
+  this.timeout(180_000);
+  const dir = mkdtempSync(join(tmpdir(), "fibc-devnet-"));
+  const devnet = new Devnet();
+  let file: DevnetFile;
+
+  before(async () => {
+    // 14 consecutive ports (2 chains, 6 relayer and 6 metrics ports) below the ephemeral range; up checks them all
+    // before it starts anything, so a range someone else holds is simply tried elsewhere.
+    for (let attempt = 1; ; attempt++) {
+      const basePort = 20_000 + Math.floor(Math.random() * 1_000) * 10;
+      try {
+        file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: K, blockMs: 200, dir });
+        return;
+      } catch (error) {
+        if (!(error instanceof DevnetError && error.message.includes("already in use")) || attempt === 5) throw error;
+      }
+    }
+  });
+
+  after(async () => {
+    await devnet.down({ dir }).catch(() => undefined); // nothing to read when up failed early
+    await devnet.stop();
+  });
+
+  describe("up", () => {
+    it("starts one hardhat node per chain, each answering its own chainId", async () => {
+      assert.equal(file.chains.length, 2);
+      assert.notEqual(file.chains[0]!.port, file.chains[1]!.port);
+      for (const chain of file.chains) assert.equal(await clientOf(chain).getChainId(), Number(chain.chainId));
+    });
+
+    it("registers every chain on every other with its committee, 2/3 threshold, k and a bond", async () => {
+      for (const local of file.chains) {
+        for (const remote of file.chains) {
+          if (remote === local) continue;
+          const client = clientOf(local);
+          const args = [BigInt(remote.chainId)] as const;
+          const [committee, threshold, k] = await client.readContract({ address: local.registry, abi: registryAbi, functionName: "committeeOf", args });
+          assert.deepEqual(committee, remote.committee.map((m) => m.address));
+          assert.equal(threshold, 2n);
+          assert.equal(k, BigInt(K));
+          assert.equal(await client.readContract({ address: local.registry, abi: registryAbi, functionName: "gatewayOf", args }), remote.gateway);
+          assert.equal(await client.readContract({ address: local.registry, abi: registryAbi, functionName: "bondOf", args }), DEVNET_BOND);
+          const height = await client.readContract({ address: local.registry, abi: registryAbi, functionName: "latestHeight", args });
+          assert.ok(height > 0n, "a genesis view past the deployment blocks");
+        }
+      }
+    });
+
+    it("writes one relayer configuration per validator that parseNodeConfig accepts", () => {
+      const files = readdirSync(join(dir, "nodes"));
+      assert.equal(files.length, 2 * Q);
+      assert.deepEqual(files.map((f) => join(dir, "nodes", f)).sort(), [...file.nodeConfigs].sort());
+      const validators = new Set<Address>(file.chains.flatMap((c) => c.committee.map((m) => m.address)));
+      for (const path of file.nodeConfigs) {
+        const config = parseNodeConfig(JSON.parse(readFileSync(path, "utf8")), { source: path });
+        const own = file.chains.find((c) => c.chainId === config.chainId.toString())!;
+        assert.equal(config.rpcUrl, own.url);
+        assert.ok(own.committee.some((m) => m.address === config.address));
+        assert.equal(config.peers.length, 2 * Q - 1);
+        assert.ok(config.peers.every((p) => validators.has(p.address)));
+        assert.ok(config.store.startsWith(dir));
+      }
+    });
+
+    it("refuses a base port already in use, naming the port", async () => {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as { port: number };
+      try {
+        await assert.rejects(
+          new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: port, k: K, blockMs: 200, dir: mkdtempSync(join(tmpdir(), "fibc-devnet-busy-")) }),
+          (error: unknown) => error instanceof DevnetError && error.message.includes(`${port}`) && error.message.includes("already in use"),
+        );
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+  });
+
+  describe("status", () => {
+    it("shows every chain alive with a growing head", async () => {
+      const before = await devnet.status({ dir });
+      await sleep(1_000);
+      const after = await devnet.status({ dir });
+      assert.equal(after.chains.length, 2);
+      for (const [i, chain] of after.chains.entries()) {
+        assert.ok(chain.alive, `chain ${chain.chainId} alive`);
+        assert.ok(chain.height! > before.chains[i]!.height!, `chain ${chain.chainId} mines on its own: ${before.chains[i]!.height} → ${chain.height}`);
+      }
+    });
+  });
+
+  describe("down", () => {
+    it("stops every chain process and leaves none alive", async () => {
+      assert.equal(await devnet.down({ dir }), 2);
+      for (const chain of file.chains) assert.throws(() => process.kill(chain.process.pid, 0), { code: "ESRCH" });
+      const status = await devnet.status({ dir });
+      assert.ok(status.chains.every((c) => !c.alive && c.height === undefined));
+    });
+  });
+});
