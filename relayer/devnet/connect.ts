@@ -1,4 +1,5 @@
 import {
+  BaseError,
   createPublicClient,
   createWalletClient,
   defineChain,
@@ -46,8 +47,15 @@ export async function connect({ rpcUrl, key }: { rpcUrl: string; key: Hex }): Pr
   };
 }
 
-/** Waits for the receipt of `hash`; throws DevnetError naming `what` when the transaction reverted. */
-export async function confirm(connection: Connection, hash: Hash, what: string): Promise<TransactionReceipt> {
+/** Sends a transaction and waits until it is mined; throws DevnetError naming `what` when sending fails or it reverts. */
+export async function transact(connection: Connection, what: string, send: () => Promise<Hash>): Promise<TransactionReceipt> {
+  let hash: Hash;
+  try {
+    hash = await send();
+  } catch (error) {
+    const reason = error instanceof BaseError ? (error.details || error.shortMessage) : String(error);
+    throw new DevnetError(`${what} on chain ${connection.chainId} failed: ${reason}`, { cause: error });
+  }
   const receipt = await connection.publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new DevnetError(`${what} reverted on chain ${connection.chainId} (transaction ${hash})`);
   return receipt;

@@ -1,6 +1,6 @@
 import { getAddress, type Abi, type Address, type Hex } from "viem";
 import { loadArtifact, type Artifact } from "./artifacts.js";
-import { confirm, connect, type Connection } from "./connect.js";
+import { connect, transact, type Connection } from "./connect.js";
 import { DevnetError } from "./devnetError.js";
 
 export type DeployChainParameters = {
@@ -44,8 +44,9 @@ export async function deployChain({
 }
 
 async function deploy(connection: Connection, artifact: Artifact, args: readonly unknown[]): Promise<Address> {
-  const hash = await connection.wallet.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args });
-  const receipt = await confirm(connection, hash, `deploying ${artifact.contractName}`);
+  const receipt = await transact(connection, `deploying ${artifact.contractName}`, () =>
+    connection.wallet.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args }),
+  );
   if (!receipt.contractAddress) throw new DevnetError(`deploying ${artifact.contractName} on chain ${connection.chainId} created no contract`);
   return getAddress(receipt.contractAddress);
 }
@@ -59,6 +60,7 @@ export async function call(
   args: readonly unknown[],
   value?: bigint,
 ): Promise<void> {
-  const hash = await connection.wallet.writeContract({ abi, address, functionName, args, ...(value === undefined ? {} : { value }) });
-  await confirm(connection, hash, functionName);
+  await transact(connection, functionName, () =>
+    connection.wallet.writeContract({ abi, address, functionName, args, ...(value === undefined ? {} : { value }) }),
+  );
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,9 +41,12 @@ describe("Devnet (real processes)", function () {
     }
   });
 
-  after(async () => {
+  after(async function () {
     await devnet.down({ dir }).catch(() => undefined); // nothing to read when up failed early
     await devnet.stop();
+    // The chains' logs stay for a failed run.
+    if (this.test!.parent!.tests.every((t) => t.state === "passed")) rmSync(dir, { recursive: true, force: true });
+    else console.log(`devnet logs kept in ${dir}`);
   });
 
   describe("up", () => {
@@ -93,7 +96,7 @@ describe("Devnet (real processes)", function () {
       const { port } = server.address() as { port: number };
       try {
         await assert.rejects(
-          new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: port, k: K, blockMs: 200, dir: mkdtempSync(join(tmpdir(), "fibc-devnet-busy-")) }),
+          new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: port, k: K, blockMs: 200, dir: join(dir, "busy") }),
           (error: unknown) => error instanceof DevnetError && error.message.includes(`${port}`) && error.message.includes("already in use"),
         );
       } finally {
