@@ -40,7 +40,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
     address private _gateway;
 
     constructor(address owner_, uint256 slashRewardBps_) Ownable(owner_) {
-        require(slashRewardBps_ <= 10_000, ViewRegistryInvalidThreshold(slashRewardBps_, 10_000));
+        require(slashRewardBps_ <= 10_000, ViewRegistryInvalidSlashReward(slashRewardBps_));
         slashRewardBps = slashRewardBps_;
     }
 
@@ -57,9 +57,9 @@ contract ViewRegistry is IViewRegistry, Ownable {
         require(r.k > 0 && r.k <= MAX_K, ViewRegistryInvalidWindow(r.k));
         uint256 q = r.committee.length;
         require(q > 0 && q <= MAX_COMMITTEE, ViewRegistryInvalidCommittee());
-        require(r.rDenominator > 0 && r.rNumerator <= r.rDenominator, ViewRegistryInvalidThreshold(0, q));
+        require(r.rDenominator > 0, ViewRegistryInvalidThreshold(0, q));
         uint256 threshold = (uint256(r.rNumerator) * q + r.rDenominator - 1) / r.rDenominator;
-        require(threshold > 0, ViewRegistryInvalidThreshold(threshold, q));
+        require(threshold > 0 && threshold <= q, ViewRegistryInvalidThreshold(threshold, q));
 
         address previous;
         for (uint256 i = 0; i < q; ++i) {

@@ -29,6 +29,7 @@ interface IViewRegistry {
     error ViewRegistryInvalidGateway();
     error ViewRegistryInvalidCommittee();
     error ViewRegistryInvalidThreshold(uint256 threshold, uint256 committeeSize);
+    error ViewRegistryInvalidSlashReward(uint256 bps);
     error ViewRegistryInvalidWindow(uint64 k);
     error ViewRegistryChainFrozen(uint64 chainId);
     error ViewRegistryWrongChain(uint64 expected, uint64 actual);
