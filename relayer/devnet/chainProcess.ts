@@ -5,7 +5,7 @@ import { delimiter, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPublicClient, http } from "viem";
 import { DevnetError } from "./devnetError.js";
-import { portInUse, type ProcessRecord } from "./processes.js";
+import { killOnExit, portInUse, type ProcessRecord } from "./processes.js";
 
 export type StartChainProcessParameters = {
   chainId: number;
@@ -19,21 +19,6 @@ export type StartChainProcessParameters = {
   /** How long to wait for the node to answer eth_chainId; default 60 s. */
   readyTimeoutMs?: number;
 };
-
-/** Children still running; killed when this process exits, however it exits normally. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killOnExit(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    process.on("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-    exitHookInstalled = true;
-  }
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-}
 
 /** One `hardhat node` child process: a real EVM chain behind HTTP and WebSocket JSON-RPC. */
 export class ChainProcess {
@@ -133,7 +118,8 @@ export class ChainProcess {
   }
 }
 
-function tail(file: string, lines = 20): string {
+/** The last `lines` lines of `file`, for error messages. */
+export function tail(file: string, lines = 20): string {
   try {
     return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
   } catch {

@@ -10,6 +10,7 @@ import { deployChain, type DeployedChain } from "./deployChain.js";
 import { DevnetError } from "./devnetError.js";
 import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes.js";
 import { registerChains } from "./registerChains.js";
+import { fetchStatus, RelayerProcess, summarize, type RelayerSummary } from "./relayerProcess.js";
 
 /** The first chain's id; chain i gets FIRST_CHAIN_ID + i. */
 export const FIRST_CHAIN_ID = 31001;
@@ -35,6 +36,10 @@ export type DevnetUpParameters = {
   dir: string;
   /** Bond each chain posts on every other one; default 1000 ETH. */
   bond?: bigint;
+  /** Start one relayer process per validator and wait until each answers GET /status; default true. */
+  relayers?: boolean;
+  /** How long to wait for each relayer's /status; default 60 s. */
+  relayerReadyTimeoutMs?: number;
 };
 
 export type DevnetMember = { address: Address; key: Hex };
@@ -53,8 +58,19 @@ export type DevnetChain = {
   committee: DevnetMember[];
 };
 
-/** A relayer process a later step started from one of `nodeConfigs`. */
-export type DevnetRelayer = { config: string; process: ProcessRecord };
+/** A relayer process `up` started from one of `nodeConfigs`. */
+export type DevnetRelayer = {
+  config: string;
+  chainId: string;
+  address: Address;
+  /** Its metrics server's GET /status. */
+  statusUrl: string;
+  /** How many peers its config lists (every other validator). */
+  peers: number;
+  log: string;
+  /** The tsx launcher; it leads its own process group (`group: true`), which holds the node it runs. */
+  process: ProcessRecord;
+};
 
 /** dir/devnet.json: everything `down`, `status` and the relayers need. Devnet keys are derived from public strings: never use them elsewhere. */
 export type DevnetFile = {
@@ -74,7 +90,7 @@ export type DevnetFile = {
 
 export type DevnetStatus = {
   chains: { chainId: string; url: string; pid: number; alive: boolean; height?: bigint }[];
-  relayers: { config: string; pid: number; alive: boolean }[];
+  relayers: { config: string; chainId: string; address: Address; pid: number; alive: boolean; status: RelayerSummary | "down" }[];
 };
 
 export type DevnetOptions = {
@@ -89,6 +105,7 @@ export class Devnet {
   readonly #log: (line: string) => void;
   readonly #root: string;
   #started: ChainProcess[] = [];
+  #relayers: RelayerProcess[] = [];
 
   constructor({ log = () => {}, root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..") }: DevnetOptions = {}) {
     this.#log = log;
@@ -100,8 +117,17 @@ export class Devnet {
     return this.#started;
   }
 
-  /** Starts the chains, deploys, registers, and writes dir/devnet.json and dir/nodes/<address>.json. On failure stops what it started. */
-  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND }: DevnetUpParameters): Promise<DevnetFile> {
+  /** The relayer processes this instance started and has not stopped. */
+  get relayers(): readonly RelayerProcess[] {
+    return this.#relayers;
+  }
+
+  /**
+   * Starts the chains, deploys, registers, writes dir/devnet.json and dir/nodes/<address>.json, then (unless
+   * `relayers: false`) starts one relayer process per validator and waits until each answers GET /status.
+   * On failure stops what it started.
+   */
+  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000 }: DevnetUpParameters): Promise<DevnetFile> {
     assertInt("chains", n, 1, 1_000);
     assertInt("validatorsPerChain", q, 1, 256);
     assertInt("k", k, 1, 256);
@@ -175,7 +201,14 @@ export class Devnet {
       const nodeConfigs = await writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts });
       this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(dir, "nodes")}`);
       const file: DevnetFile = { createdAt: new Date().toISOString(), k, r: { ...DEVNET_R }, blockMs, bond: bond.toString(), owner, chains, nodeConfigs, relayers: [] };
-      await writeFile(join(dir, "devnet.json"), JSON.stringify(file, null, 2) + "\n");
+      await writeDevnetFile(dir, file);
+      if (relayers) {
+        // Recorded as soon as spawned, so `down` from another shell finds them even while they start.
+        file.relayers = await this.#startRelayers(nodeConfigs, dir);
+        await writeDevnetFile(dir, file);
+        await Promise.all(this.#relayers.map((r) => r.ready(relayerReadyTimeoutMs)));
+        this.#log(`${this.#relayers.length} relayers answer on their /status`);
+      }
       this.#log(`devnet ready: ${join(dir, "devnet.json")}`);
       return file;
     } catch (error) {
@@ -184,8 +217,11 @@ export class Devnet {
     }
   }
 
-  /** Stops the chain processes this instance started. */
+  /** Stops the relayer processes, then the chain processes, this instance started. */
   async stop(): Promise<void> {
+    const relayers = this.#relayers;
+    this.#relayers = [];
+    await Promise.all(relayers.map((r) => r.stop()));
     const started = this.#started;
     this.#started = [];
     await Promise.all(started.map((p) => p.stop()));
@@ -203,11 +239,12 @@ export class Devnet {
     };
     await Promise.all(file.relayers.map((r) => stopOne(`relayer ${r.config}`, r.process)));
     await Promise.all(file.chains.map((c) => stopOne(`chain ${c.chainId}`, c.process)));
+    this.#relayers = this.#relayers.filter((r) => r.running);
     this.#started = this.#started.filter((p) => p.running);
     return stopped;
   }
 
-  /** Each chain's process and head height, each relayer's process. */
+  /** Each chain's process and head height; each relayer's process and a summary of its GET /status, or "down". */
   async status({ dir }: { dir: string }): Promise<DevnetStatus> {
     const file = await readDevnetFile(dir);
     const chains = await Promise.all(
@@ -221,7 +258,13 @@ export class Devnet {
         return { chainId: c.chainId, url: c.url, pid: c.process.pid, alive, ...(height === undefined ? {} : { height }) };
       }),
     );
-    const relayers = file.relayers.map((r) => ({ config: r.config, pid: r.process.pid, alive: isRunning(r.process) }));
+    const relayers = await Promise.all(
+      file.relayers.map(async (r) => {
+        const alive = isRunning(r.process);
+        const answer = alive ? await fetchStatus(r.statusUrl) : undefined;
+        return { config: r.config, chainId: r.chainId, address: r.address, pid: r.process.pid, alive, status: answer === undefined ? ("down" as const) : summarize(answer, r.peers) };
+      }),
+    );
     return { chains, relayers };
   }
 
@@ -240,6 +283,23 @@ export class Devnet {
     return results.map((r) => (r as PromiseFulfilledResult<ChainProcess>).value);
   }
 
+  /** Spawns one relayer per configuration (without waiting for them); returns their devnet.json records. */
+  async #startRelayers(nodeConfigs: string[], dir: string): Promise<DevnetRelayer[]> {
+    const records: DevnetRelayer[] = [];
+    for (const config of nodeConfigs) {
+      const node = parseNodeConfig(JSON.parse(await readFile(config, "utf8")), { source: config });
+      const { address } = node;
+      const metrics = node.metrics;
+      if (metrics === undefined) throw new DevnetError(`${config} has no metrics {host, port}: the devnet needs each relayer's GET /status`);
+      const log = join(dir, "logs", `relayer-${node.chainId}-${address}.log`);
+      const p = await RelayerProcess.spawn({ config, metrics, root: this.#root, logFile: log });
+      this.#relayers.push(p);
+      this.#log(`relayer ${address} of chain ${node.chainId} started (pid ${p.pid}, log ${log})`);
+      records.push({ config, chainId: node.chainId.toString(), address, statusUrl: p.statusUrl, peers: node.peers.length, log, process: p.record });
+    }
+    return records;
+  }
+
   async #refuseIfRunning(dir: string): Promise<void> {
     if (!existsSync(join(dir, "devnet.json"))) return;
     const file = await readDevnetFile(dir);
@@ -248,6 +308,10 @@ export class Devnet {
       throw new DevnetError(`a devnet is already running in ${dir} (pids ${running.map((r) => r.pid).join(", ")}): run \`down\` first`);
     }
   }
+}
+
+async function writeDevnetFile(dir: string, file: DevnetFile): Promise<void> {
+  await writeFile(join(dir, "devnet.json"), JSON.stringify(file, null, 2) + "\n");
 }
 
 /** Reads dir/devnet.json. */

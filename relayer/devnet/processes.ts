@@ -1,12 +1,40 @@
-import { readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DevnetError } from "./devnetError.js";
 
-/** A process a devnet started: its pid and the arguments that tell it apart from whatever reuses the pid later. */
-export type ProcessRecord = { pid: number; args: string[] };
+/**
+ * A process a devnet started: its pid and the arguments that tell it apart from whatever reuses the pid later.
+ * `group`: the process leads its own process group (spawned detached), and signals go to the whole group, so
+ * a launcher's children (tsx runs the script in a child node) are stopped with it.
+ */
+export type ProcessRecord = { pid: number; args: string[]; group?: boolean };
 
-/** True while `pid` exists (a process we may not signal counts as existing). */
+/** Children of this process still running; killed (their groups too) when this process exits. */
+const live = new Map<ChildProcess, boolean>();
+let exitHookInstalled = false;
+
+/** Kills `child` (with its process group when `group`) if this process exits while it runs. */
+export function killOnExit(child: ChildProcess, { group = false }: { group?: boolean } = {}): void {
+  if (!exitHookInstalled) {
+    process.on("exit", () => {
+      for (const [c, g] of live) {
+        if (g && c.pid !== undefined) signal(-c.pid, "SIGKILL");
+        else c.kill("SIGKILL");
+      }
+    });
+    exitHookInstalled = true;
+  }
+  live.set(child, group);
+  // A group outlives its leader only briefly (tsx relays the signal and waits), but kill it anyway once the leader exits.
+  child.once("exit", () => {
+    live.delete(child);
+    if (group && child.pid !== undefined) signal(-child.pid, "SIGKILL");
+  });
+}
+
+/** True while `pid` exists (a process we may not signal counts as existing); a negative pid asks about that process group. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -28,16 +56,59 @@ export function isRunning({ pid, args }: ProcessRecord): boolean {
   return cmdline.split("\0").join(" ").includes(args.join(" "));
 }
 
-/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process is gone. Returns false when it was not running. */
+/** SIGTERM, then SIGKILL (to the whole group for a group leader) after `timeoutMs`; resolves once the process (group) is gone. Returns false when it was not running. */
 export async function terminate(record: ProcessRecord, { timeoutMs = 5_000 }: { timeoutMs?: number } = {}): Promise<boolean> {
-  if (!isRunning(record)) return false;
-  signal(record.pid, "SIGTERM");
-  if (await gone(record.pid, timeoutMs)) return true;
-  signal(record.pid, "SIGKILL");
-  if (await gone(record.pid, 2_000)) return true;
+  if (!isRunning(record)) {
+    // A group whose leader is gone may still hold its children: finish them off, but report it as not running.
+    if (record.group && isAlive(-record.pid)) {
+      signal(-record.pid, "SIGKILL");
+      await gone(-record.pid, 2_000);
+    }
+    return false;
+  }
+  const target = record.group ? -record.pid : record.pid;
+  if (record.group) politeStop(record.pid);
+  else signal(record.pid, "SIGTERM");
+  if (await gone(target, timeoutMs)) return true;
+  signal(target, "SIGKILL");
+  if (await gone(target, 2_000)) return true;
   throw new DevnetError(`process ${record.pid} is still there after SIGKILL`);
 }
 
+/**
+ * SIGTERM for a launcher's group: to the launcher's children where /proc lists them, else to the launcher.
+ * tsx relays a SIGTERM it receives to its child but SIGKILLs that child unless it acknowledges within 30 ms, and a
+ * signal sent to both can reach the child twice (the second one exits it mid-shutdown): signalling the child alone
+ * lets it stop cleanly, and tsx exits with it.
+ */
+export function politeStop(leader: number): void {
+  const children = childrenOf(leader);
+  if (children.length === 0) signal(leader, "SIGTERM");
+  for (const child of children) signal(child, "SIGTERM");
+}
+
+/** Pids whose parent is `pid`, from /proc/<pid>/stat; empty where there is no /proc. */
+export function childrenOf(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((e) => /^[0-9]+$/.test(e));
+  } catch {
+    return [];
+  }
+  const children: number[] = [];
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/** Polls until `pid` (a negative one: every process of that group) is gone. */
 async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
@@ -47,7 +118,8 @@ async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-function signal(pid: number, name: NodeJS.Signals): void {
+/** Sends `name` to `pid` (negative: the process group); a process already gone is fine. */
+export function signal(pid: number, name: NodeJS.Signals): void {
   try {
     process.kill(pid, name);
   } catch (error) {

@@ -33,7 +33,7 @@ describe("Devnet (real processes)", function () {
     for (let attempt = 1; ; attempt++) {
       const basePort = 20_000 + Math.floor(Math.random() * 1_000) * 10;
       try {
-        file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: K, blockMs: 200, dir });
+        file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: K, blockMs: 200, dir, relayers: false });
         return;
       } catch (error) {
         if (!(error instanceof DevnetError && error.message.includes("already in use")) || attempt === 5) throw error;
@@ -96,7 +96,7 @@ describe("Devnet (real processes)", function () {
       const { port } = server.address() as { port: number };
       try {
         await assert.rejects(
-          new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: port, k: K, blockMs: 200, dir: join(dir, "busy") }),
+          new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: port, k: K, blockMs: 200, dir: join(dir, "busy"), relayers: false }),
           (error: unknown) => error instanceof DevnetError && error.message.includes(`${port}`) && error.message.includes("already in use"),
         );
       } finally {

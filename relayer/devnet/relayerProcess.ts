@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { tail } from "./chainProcess.js";
+import { DevnetError } from "./devnetError.js";
+import { killOnExit, politeStop, signal, type ProcessRecord } from "./processes.js";
+
+export type StartRelayerProcessParameters = {
+  /** The node's configuration file (`scripts/relayer.ts --config`). */
+  config: string;
+  /** Where its metrics server listens (the config's `metrics`): readiness is GET /status answering there. */
+  metrics: { host: string; port: number };
+  /** The repository root: the node runs there, with its node_modules/.bin first on PATH. */
+  root: string;
+  /** The node's stdout and stderr go here (appended). */
+  logFile: string;
+};
+
+/** What `status` shows of a relayer's GET /status. */
+export type RelayerSummary = {
+  head: string;
+  /** Height of the newest view of its chain its committee has signed, or null before the first. */
+  certifiedHeight: string | null;
+  tasks: Record<string, number>;
+  peers: { connected: number; expected: number };
+};
+
+/**
+ * One relayer node as a child process: `tsx scripts/relayer.ts --config <file>`. tsx runs the script in a child
+ * node of its own, so the process leads its own group and every signal goes to the group.
+ */
+export class RelayerProcess {
+  readonly config: string;
+  readonly statusUrl: string;
+  readonly pid: number;
+  readonly logFile: string;
+  readonly args: string[];
+  /** Resolves when the launcher has exited, with how it ended ("signal SIGTERM", "code 1"). */
+  readonly exited: Promise<string>;
+  #exitStatus: string | undefined;
+
+  private constructor(child: ChildProcess & { pid: number }, params: { config: string; statusUrl: string; logFile: string; args: string[] }) {
+    this.pid = child.pid;
+    this.config = params.config;
+    this.statusUrl = params.statusUrl;
+    this.logFile = params.logFile;
+    this.args = params.args;
+    this.exited = new Promise((resolve) =>
+      child.once("exit", (code, sig) => {
+        this.#exitStatus = sig !== null ? `signal ${sig}` : `code ${code}`;
+        resolve(this.#exitStatus);
+      }),
+    );
+    killOnExit(child, { group: true });
+  }
+
+  /** Spawns the node; does not wait for it (see `ready`). */
+  static async spawn({ config, metrics, root, logFile }: StartRelayerProcessParameters): Promise<RelayerProcess> {
+    const bin = join(root, "node_modules", ".bin");
+    const args = ["scripts/relayer.ts", "--config", config];
+    mkdirSync(dirname(logFile), { recursive: true });
+    const fd = openSync(logFile, "a");
+    let child: ChildProcess;
+    try {
+      child = spawn(join(bin, "tsx"), args, {
+        cwd: root,
+        env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
+        stdio: ["ignore", fd, fd],
+        detached: true,
+      });
+    } finally {
+      closeSync(fd);
+    }
+    if (child.pid === undefined) {
+      const [error] = (await once(child, "error")) as [Error];
+      throw new DevnetError(`cannot start ${join(bin, "tsx")} (run npm install first?): ${error.message}`, { cause: error });
+    }
+    return new RelayerProcess(child as ChildProcess & { pid: number }, { config, statusUrl: `http://${metrics.host}:${metrics.port}/status`, logFile, args });
+  }
+
+  get record(): ProcessRecord {
+    return { pid: this.pid, args: this.args, group: true };
+  }
+
+  get running(): boolean {
+    return this.#exitStatus === undefined;
+  }
+
+  /** Resolves once GET /status answers; throws DevnetError when the node ends first or `timeoutMs` passes. */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running) {
+        throw new DevnetError(`relayer ${this.config} ended (${this.#exitStatus}) before answering on ${this.statusUrl}; its last output:\n${tail(this.logFile)}`);
+      }
+      if ((await fetchStatus(this.statusUrl, 1_000)) !== undefined) return;
+      if (Date.now() > deadline) throw new DevnetError(`relayer ${this.config}: no answer on ${this.statusUrl} within ${timeoutMs} ms; see ${this.logFile}`);
+      await sleep(200);
+    }
+  }
+
+  /** SIGTERM to the node tsx runs (see `politeStop`), then SIGKILL to the group after `timeoutMs`; resolves once tsx has exited. */
+  async stop({ timeoutMs = 5_000 }: { timeoutMs?: number } = {}): Promise<void> {
+    if (!this.running) return;
+    politeStop(this.pid);
+    const stopped = await Promise.race([this.exited.then(() => true), sleep(timeoutMs, false, { ref: false })]);
+    if (!stopped) signal(-this.pid, "SIGKILL");
+    await this.exited;
+    signal(-this.pid, "SIGKILL"); // whatever of the group is left
+  }
+}
+
+/** GET `url` as JSON, or undefined when nothing (or no 200) answers within `timeoutMs`. */
+export async function fetchStatus(url: string, timeoutMs = 2_000): Promise<Record<string, unknown> | undefined> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) return undefined;
+    return (await response.json()) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parts of a relayer's /status that `status` shows; `expectedPeers` is the length of its config's peer list. */
+export function summarize(status: Record<string, unknown>, expectedPeers: number): RelayerSummary {
+  const tasks = typeof status.tasks === "object" && status.tasks !== null ? (status.tasks as Record<string, number>) : {};
+  return {
+    head: String(status.head ?? "?"),
+    certifiedHeight: typeof status.certifiedHeight === "string" ? status.certifiedHeight : null,
+    tasks,
+    peers: { connected: Array.isArray(status.peers) ? status.peers.length : 0, expected: expectedPeers },
+  };
+}
