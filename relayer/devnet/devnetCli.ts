@@ -1,0 +1,126 @@
+import { parseArgs } from "node:util";
+import { Devnet } from "./devnet.js";
+import { DevnetError } from "./devnetError.js";
+
+/** One paragraph for `--help`. */
+export const DEVNET_DESCRIPTION =
+  "A devnet of real processes: `up` starts one `hardhat node` per chain, deploys ViewRegistry, Gateway and TestToken on each over " +
+  "JSON-RPC, registers and bonds every chain on every other, writes <dir>/devnet.json and one relayer configuration per validator " +
+  "(<dir>/nodes/<address>.json) and, unless --no-relayers, starts one relayer process per validator (logs in <dir>/logs/). `up` stays " +
+  "in the foreground; Ctrl-C, or `down` from another shell, stops the relayers and then the chains. `status` shows each chain's head " +
+  "and each relayer's certified height, tasks and peers.";
+
+/** The options after `<up|down|status>`, for `usage: <prog> …`. */
+export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
+  status  [--dir .devnet]
+  down    [--dir .devnet]`;
+
+const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+
+/**
+ * `<up|down|status> [options]` (args without the program name): what scripts/devnet.ts and `fibc devnet` do. `prog` names the
+ * command in messages ("tsx scripts/devnet.ts", "fibc devnet"). Resolves with the exit code (`up`: once every chain has stopped).
+ */
+export async function devnetMain(args: string[], prog: string): Promise<number> {
+  const usage = `usage: ${prog} <up|down|status> [options]\n${DEVNET_OPTIONS_USAGE}`;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        chains: { type: "string", default: "3" },
+        validators: { type: "string", default: "4" },
+        "base-port": { type: "string", default: "8545" },
+        k: { type: "string", default: "16" },
+        "block-ms": { type: "string", default: "500" },
+        dir: { type: "string", default: ".devnet" },
+        "no-relayers": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help) {
+    console.log(`${usage}\n\n${DEVNET_DESCRIPTION}`);
+    return 0;
+  }
+  if (positionals.length !== 1 || !["up", "down", "status"].includes(command!)) {
+    console.error(usage);
+    return 2;
+  }
+
+  const devnet = new Devnet({ log: say });
+  const dir = values.dir;
+  const int = (name: "chains" | "validators" | "base-port" | "k" | "block-ms"): number => {
+    const text = values[name];
+    if (!/^[0-9]+$/.test(text)) throw new DevnetError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+
+  try {
+    if (command === "up") {
+      await up(devnet, prog, dir, {
+        chains: int("chains"),
+        validatorsPerChain: int("validators"),
+        basePort: int("base-port"),
+        k: int("k"),
+        blockMs: int("block-ms"),
+        relayers: !values["no-relayers"],
+      });
+    } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
+    else await printDevnetStatus(devnet, dir);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof DevnetError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
+}
+
+async function up(
+  devnet: Devnet,
+  prog: string,
+  dir: string,
+  params: { chains: number; validatorsPerChain: number; basePort: number; k: number; blockMs: number; relayers: boolean },
+): Promise<void> {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping the relayers and the chains`);
+    await devnet.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGHUP", () => void stop("SIGHUP"));
+
+  const file = await devnet.up({ ...params, dir });
+  if (file.relayers.length > 0) say(`${file.chains.length} chains and ${file.relayers.length} relayers up; \`${prog} status --dir ${dir}\` shows them`);
+  else say(`${file.chains.length} chains up; relayers: npm run relayer -- --config <one of ${file.nodeConfigs.length} files in ${dir}/nodes>`);
+  say(`Ctrl-C here, or \`${prog} down --dir ${dir}\` elsewhere, stops the devnet`);
+  for (const r of devnet.relayers) void r.exited.then((how) => !stopping && say(`relayer ${r.config} (pid ${r.pid}) exited: ${how}; see ${r.logFile}`));
+  await Promise.all(devnet.chains.map((c) => c.exited.then((how) => say(`chain ${c.chainId} (pid ${c.pid}) exited: ${how}`))));
+  if (!stopping) say("every chain has stopped");
+}
+
+/** Prints one line per chain (head) and per relayer (certified height, tasks, peers) of the devnet in `dir`. */
+export async function printDevnetStatus(devnet: Devnet, dir: string): Promise<void> {
+  const { chains, relayers } = await devnet.status({ dir });
+  for (const c of chains) {
+    console.log(`chain ${c.chainId}  ${c.url}  pid ${c.pid}  ${c.alive ? "alive" : "not running"}${c.height === undefined ? "" : `  height ${c.height}`}`);
+  }
+  for (const r of relayers) {
+    const s = r.status;
+    const detail =
+      s === "down"
+        ? "down"
+        : `certified ${s.certifiedHeight ?? "none"} (head ${s.head})  tasks ${Object.entries(s.tasks).filter(([, n]) => n > 0).map(([state, n]) => `${state} ${n}`).join(", ") || "none"}  peers ${s.peers.connected}/${s.peers.expected}`;
+    console.log(`relayer ${r.address} of chain ${r.chainId}  pid ${r.pid}  ${r.alive ? "alive" : "not running"}  ${detail}`);
+  }
+}

@@ -1,0 +1,263 @@
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hex } from "viem";
+import { Status } from "../chain/abis.js";
+import { connect, transact, type Connection } from "./connect.js";
+import type { DevnetFile } from "./devnet.js";
+import { DevnetError } from "./devnetError.js";
+
+/** Hardhat's well-known test account #1: pays on the --from chain unless devnet.json names user keys. */
+export const HARDHAT_ACCOUNT_1_KEY: Hex = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+/** Hardhat's well-known test account #2: pays on the --to chain. */
+export const HARDHAT_ACCOUNT_2_KEY: Hex = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+/** The Gateway's registration and its views (contracts/interfaces/IGateway.sol). */
+const swapGatewayAbi = parseAbi([
+  "struct Registration { address asset; uint256 amount; address beneficiary; address refundTo; bytes32 salt; bytes32 tx2; bytes32 tx2r; uint64 counterparty; uint64 h1; uint64 h2; }",
+  "function register(Registration r) payable returns (bytes32 contractId)",
+  "function txHashes(Registration r) view returns (bytes32 tx1, bytes32 tx1r)",
+  "function contractIds(Registration r) view returns (bytes32 contractId, bytes32 mirrorId)",
+  "function recordOf(bytes32 contractId) view returns (uint8 status, uint64 registeredAt, uint64 committedAt, uint64 finishedAt)",
+]);
+const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
+
+export type Registration = {
+  asset: Address;
+  amount: bigint;
+  beneficiary: Address;
+  refundTo: Address;
+  salt: Hex;
+  tx2: Hex;
+  tx2r: Hex;
+  counterparty: bigint;
+  h1: bigint;
+  h2: bigint;
+};
+
+/** What one side pays: `amount` base units (18 decimals) of the chain's test token or of its native coin. */
+export type SwapAmount = { asset: "token" | "coin"; amount: bigint };
+
+/** One side of a swap: the chain, its Gateway and test token, the payer's key and what the payer gives there. */
+export type SwapSide = { rpcUrl: string; gateway: Address; token: Address; payerKey: Hex; give: SwapAmount };
+
+export type SwapOutcome = "released" | "refunded" | "cancelled" | "registered" | "committed" | "none";
+
+export type SwapBalances = {
+  /** The --from payer's balance of what it gives (on --from) and of what it gets (on --to); likewise for the --to payer. */
+  fromPayer: { gives: bigint; gets: bigint };
+  toPayer: { gives: bigint; gets: bigint };
+};
+
+export type SwapResult = {
+  from: { chainId: bigint; contractId: Hex; payer: Address; registration: Registration; outcome: SwapOutcome };
+  to: { chainId: bigint; contractId: Hex; payer: Address; registration: Registration; outcome: SwapOutcome };
+  before: SwapBalances;
+  /** Absent with `wait: false`. */
+  after?: SwapBalances;
+};
+
+export type RunSwapParameters = {
+  from: SwapSide;
+  to: SwapSide;
+  /** Each side expires this many blocks after its chain's current head (h1 on its chain, h2 of its mirror). */
+  ttl: number;
+  /** Poll recordOf on both chains until both contracts are final; default true. */
+  wait?: boolean;
+  /** Default a random 32 bytes, so that two equal swaps get different contract ids. */
+  salt?: Hex;
+  pollMs?: number;
+  /**
+   * Stop waiting once both chains are this many blocks past their side's expiry without both contracts final (the relayers
+   * may be down); default 2 × ttl + 20.
+   */
+  graceBlocks?: number;
+  log?: (line: string) => void;
+};
+
+const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
+const GAS_RESERVE = parseEther("1");
+
+/**
+ * An atomic swap between two chains over JSON-RPC: builds the two mirror registrations (as test/fixtures/swap.ts does, the
+ * transaction hashes and contract ids from eth_call on each Gateway), mints the payers' test tokens where they lack them,
+ * approves, registers both sides and, unless `wait: false`, polls both records until both are final.
+ */
+export async function runSwap({ from, to, ttl, wait = true, salt = toHex(randomBytes(32)), pollMs = 250, graceBlocks = 2 * ttl + 20, log = () => {} }: RunSwapParameters): Promise<SwapResult> {
+  if (!Number.isInteger(ttl) || ttl < 1) throw new DevnetError(`ttl must be a whole number of blocks ≥ 1, got ${ttl}`);
+  const [x, y] = await Promise.all([connect({ rpcUrl: from.rpcUrl, key: from.payerKey }), connect({ rpcUrl: to.rpcUrl, key: to.payerKey })]);
+  if (x.chainId === y.chainId) throw new DevnetError(`both sides are on chain ${x.chainId}: a swap needs two chains`);
+  const payerX = x.wallet.account.address;
+  const payerY = y.wallet.account.address;
+  const assetOf = (side: SwapSide): Address => (side.give.asset === "token" ? side.token : zeroAddress);
+
+  // The payer on x also needs a (read-only) view of what it gets on y, and vice versa.
+  const balances = async (): Promise<SwapBalances> => {
+    const [xg, xr, yg, yr] = await Promise.all([
+      balanceOf(x, from, payerX),
+      balanceOf(y, to, payerX),
+      balanceOf(y, to, payerY),
+      balanceOf(x, from, payerY),
+    ]);
+    return { fromPayer: { gives: xg, gets: xr }, toPayer: { gives: yg, gets: yr } };
+  };
+
+  await Promise.all([fund(x, from, log), fund(y, to, log)]);
+  const before = await balances();
+
+  const [headX, headY] = await Promise.all([x.publicClient.getBlockNumber({ cacheTime: 0 }), y.publicClient.getBlockNumber({ cacheTime: 0 })]);
+  const expiryX = headX + BigInt(ttl);
+  const expiryY = headY + BigInt(ttl);
+  const draft = (side: SwapSide, beneficiary: Address, refundTo: Address, counterparty: bigint, h1: bigint, h2: bigint): Registration => ({
+    asset: assetOf(side),
+    amount: side.give.amount,
+    beneficiary,
+    refundTo,
+    salt,
+    tx2: zeroHash,
+    tx2r: zeroHash,
+    counterparty,
+    h1,
+    h2,
+  });
+  const draftX = draft(from, payerY, payerX, y.chainId, expiryX, expiryY);
+  const draftY = draft(to, payerX, payerY, x.chainId, expiryY, expiryX);
+  const [tx1, tx1r] = await read(x, from.gateway, "txHashes", [draftX]);
+  const [tx2, tx2r] = await read(y, to.gateway, "txHashes", [draftY]);
+  const regX: Registration = { ...draftX, tx2, tx2r };
+  const regY: Registration = { ...draftY, tx2: tx1, tx2r: tx1r };
+  const [idX, mirrorX] = await read(x, from.gateway, "contractIds", [regX]);
+  const [idY, mirrorY] = await read(y, to.gateway, "contractIds", [regY]);
+  if (mirrorX !== idY || mirrorY !== idX) throw new DevnetError("the mirror contract ids of the two registrations disagree");
+
+  await Promise.all([register(x, from.gateway, regX, log), register(y, to.gateway, regY, log)]);
+  log(`chain ${x.chainId}: registered contract ${idX} (expires at block ${expiryX})`);
+  log(`chain ${y.chainId}: registered contract ${idY} (expires at block ${expiryY})`);
+
+  const result: SwapResult = {
+    from: { chainId: x.chainId, contractId: idX, payer: payerX, registration: regX, outcome: "registered" },
+    to: { chainId: y.chainId, contractId: idY, payer: payerY, registration: regY, outcome: "registered" },
+    before,
+  };
+  if (!wait) return result;
+
+  let last: [number, number] = [Status.Registered, Status.Registered];
+  for (;;) {
+    const [[sx], [sy], hx, hy] = await Promise.all([
+      read(x, from.gateway, "recordOf", [idX]),
+      read(y, to.gateway, "recordOf", [idY]),
+      x.publicClient.getBlockNumber({ cacheTime: 0 }),
+      y.publicClient.getBlockNumber({ cacheTime: 0 }),
+    ]);
+    if (sx !== last[0] || sy !== last[1]) {
+      if (sx !== last[0]) log(`chain ${x.chainId}: contract ${idX.slice(0, 10)}… ${outcomeOf(sx)} at block ${hx}`);
+      if (sy !== last[1]) log(`chain ${y.chainId}: contract ${idY.slice(0, 10)}… ${outcomeOf(sy)} at block ${hy}`);
+      last = [sx, sy];
+    }
+    if (FINAL.includes(sx) && FINAL.includes(sy)) break;
+    if (hx > expiryX + BigInt(graceBlocks) && hy > expiryY + BigInt(graceBlocks)) {
+      log(`gave up waiting: both chains are ${graceBlocks} blocks past expiry (are the relayers running?)`);
+      break;
+    }
+    await sleep(pollMs);
+  }
+  result.from.outcome = outcomeOf(last[0]);
+  result.to.outcome = outcomeOf(last[1]);
+  result.after = await balances();
+  return result;
+}
+
+function outcomeOf(status: number): SwapOutcome {
+  const names: Record<number, SwapOutcome> = {
+    [Status.None]: "none",
+    [Status.Registered]: "registered",
+    [Status.Committed]: "committed",
+    [Status.Released]: "released",
+    [Status.Refunded]: "refunded",
+    [Status.Cancelled]: "cancelled",
+  };
+  return names[status] ?? "none";
+}
+
+function read<F extends "txHashes" | "contractIds" | "recordOf">(c: Connection, gateway: Address, functionName: F, args: readonly unknown[]) {
+  return c.publicClient.readContract({ address: gateway, abi: swapGatewayAbi, functionName, args } as never) as Promise<
+    F extends "recordOf" ? readonly [number, bigint, bigint, bigint] : readonly [Hex, Hex]
+  >;
+}
+
+/** The balance of `who` in what `side` gives on the chain of `c`. */
+async function balanceOf(c: Connection, side: SwapSide, who: Address): Promise<bigint> {
+  if (side.give.asset === "coin") return c.publicClient.getBalance({ address: who });
+  return c.publicClient.readContract({ address: side.token, abi: erc20Abi, functionName: "balanceOf", args: [who] });
+}
+
+/** Mints the payer's missing test tokens (TestToken.mint is open), or tops up its native coin on a Hardhat node when it lacks it. */
+async function fund(c: Connection, side: SwapSide, log: (line: string) => void): Promise<void> {
+  const payer = c.wallet.account.address;
+  const coins = await c.publicClient.getBalance({ address: payer });
+  const needCoins = GAS_RESERVE + (side.give.asset === "coin" ? side.give.amount : 0n);
+  if (coins < needCoins) {
+    try {
+      await c.publicClient.request({ method: "hardhat_setBalance" as never, params: [payer, toHex(needCoins + parseEther("10"))] as never });
+    } catch (error) {
+      throw new DevnetError(`${payer} holds ${formatUnits(coins, 18)} coin on chain ${c.chainId}, needs ${formatUnits(needCoins, 18)}, and the node refuses hardhat_setBalance`, { cause: error });
+    }
+    log(`chain ${c.chainId}: topped up ${payer}'s coin (hardhat_setBalance)`);
+  }
+  if (side.give.asset !== "token") return;
+  const tokens = await c.publicClient.readContract({ address: side.token, abi: erc20Abi, functionName: "balanceOf", args: [payer] });
+  if (tokens >= side.give.amount) return;
+  await transact(c, "minting test tokens", () =>
+    c.wallet.writeContract({ address: side.token, abi: mintAbi, functionName: "mint", args: [payer, side.give.amount - tokens] }),
+  );
+  log(`chain ${c.chainId}: minted ${formatUnits(side.give.amount - tokens, 18)} test tokens to ${payer}`);
+}
+
+/** The payer registers its side: approves the Gateway for the token, or sends the native coin. */
+async function register(c: Connection, gateway: Address, reg: Registration, log: (line: string) => void): Promise<void> {
+  if (reg.asset !== zeroAddress) {
+    await transact(c, "approving the Gateway", () =>
+      c.wallet.writeContract({ address: reg.asset, abi: erc20Abi, functionName: "approve", args: [gateway, reg.amount] }),
+    );
+    log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(reg.amount, 18)} tokens`);
+  }
+  await transact(c, "registering the contract", () =>
+    c.wallet.writeContract({ address: gateway, abi: swapGatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }),
+  );
+}
+
+/** "100token", "1.5coin" → base units (18 decimals) of the test token or the native coin. */
+export function parseSwapAmount(text: string): SwapAmount {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(token|coin)$/.exec(text.trim());
+  if (!match) throw new DevnetError(`${JSON.stringify(text)} is not <amount><token|coin>, e.g. 100token or 1.5coin`);
+  const amount = parseUnits(match[1]!, 18);
+  if (amount === 0n) throw new DevnetError(`${JSON.stringify(text)}: the amount must be positive`);
+  return { asset: match[2] as "token" | "coin", amount };
+}
+
+export function formatSwapAmount({ asset, amount }: SwapAmount): string {
+  return `${formatUnits(amount, 18)} ${asset}`;
+}
+
+/** Keys of the swap's two payers that a devnet.json may carry (`users: [{key}, …]`); Hardhat's test accounts #1 and #2 otherwise. */
+export function devnetPayerKeys(file: DevnetFile): { from: Hex; to: Hex } {
+  const users = (file as DevnetFile & { users?: { key: Hex }[] }).users;
+  if (users !== undefined && users.length >= 2) return { from: users[0]!.key, to: users[1]!.key };
+  return { from: HARDHAT_ACCOUNT_1_KEY, to: HARDHAT_ACCOUNT_2_KEY };
+}
+
+/** The two sides of a swap between chains `fromChainId` and `toChainId` of a devnet: URLs, Gateways and tokens from devnet.json. */
+export function devnetSwapSides(file: DevnetFile, fromChainId: string, toChainId: string, give: SwapAmount, get: SwapAmount): { from: SwapSide; to: SwapSide } {
+  const find = (id: string) => {
+    const chain = file.chains.find((c) => c.chainId === id);
+    if (chain === undefined) throw new DevnetError(`chain ${id} is not in the devnet (its chains: ${file.chains.map((c) => c.chainId).join(", ")})`);
+    return chain;
+  };
+  if (fromChainId === toChainId) throw new DevnetError(`--from and --to are both ${fromChainId}: a swap needs two chains`);
+  const a = find(fromChainId);
+  const b = find(toChainId);
+  const keys = devnetPayerKeys(file);
+  return {
+    from: { rpcUrl: a.url, gateway: a.gateway, token: a.token, payerKey: keys.from, give },
+    to: { rpcUrl: b.url, gateway: b.gateway, token: b.token, payerKey: keys.to, give: get },
+  };
+}

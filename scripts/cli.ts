@@ -1,0 +1,214 @@
+/**
+ * `fibc`: one command line for the devnet, a relayer node, the fork attack and a swap. bin/fibc.js runs this file with tsx
+ * under the repository's Node 24. Each subcommand is a thin wrapper over a library function; `fibc <command> --help` describes it.
+ * Exit codes: 0 done, 1 failed (or a swap that did not release on both sides), 2 usage error.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { AttackConfigError, RUN_ATTACK_DESCRIPTION, runAttack } from "../relayer/attack/runAttack.js";
+import { NodeConfigError } from "../relayer/config/nodeConfig.js";
+import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
+import { DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
+import { DevnetError } from "../relayer/devnet/devnetError.js";
+import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
+import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
+
+const SWAP_DESCRIPTION =
+  "An atomic swap between two chains of a running devnet, done by two users alone: the payer on --from gives --give there to the " +
+  "payer on --to, who gives --get on --to in return. It reads <dir>/devnet.json (chain URLs, Gateway and TestToken addresses; the " +
+  "payers' keys from its `users` when present, otherwise Hardhat's well-known test accounts #1 " +
+  "(0x70997970C51812dc3A010C7d01b50e0d17dc79C8, payer on --from) and #2 (0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC, payer on --to)), " +
+  "builds the two mirror registrations (transaction hashes and contract ids by eth_call on each Gateway), mints missing test tokens, " +
+  "approves, registers both sides, and prints the two contract ids. Each side expires --ttl blocks after its chain's head. Unless " +
+  "--no-wait it then polls both records until the relayers have released (or refunded, or cancelled) both, and prints the outcome " +
+  "with the payers' balances before and after; it exits 0 only when both sides are released. Amounts are <number><token|coin> " +
+  "in whole units of 18 decimals: 100token is 100 test tokens, 1.5coin is 1.5 ETH of the chain's native coin.";
+
+const STATUS_DESCRIPTION = "Each chain's process and head height, and each relayer's certified height, tasks and peers: the same as `fibc devnet status`.";
+
+type Command = { summary: string; usage: string; description: string; run: (args: string[]) => Promise<number> };
+
+const COMMANDS: Record<string, Command> = {
+  devnet: {
+    summary: "start, stop or inspect a devnet of real processes",
+    usage: `fibc devnet <up|down|status> [options]\n${DEVNET_OPTIONS_USAGE}`,
+    description: DEVNET_DESCRIPTION,
+    run: (args) => devnetMain(args, "fibc devnet"),
+  },
+  node: {
+    summary: "run one relayer node from its configuration file",
+    usage: "fibc node --config <node.json>",
+    description: RUN_NODE_DESCRIPTION,
+    run: nodeCommand,
+  },
+  attack: {
+    summary: "the fork attack of section VI.B against running endpoints",
+    usage: "fibc attack --config <attack.json>",
+    description: RUN_ATTACK_DESCRIPTION,
+    run: attackCommand,
+  },
+  swap: {
+    summary: "an atomic swap between two devnet chains, registered by two test users",
+    usage: "fibc swap [--dir .devnet] --from <chainId> --to <chainId> --give <amount><token|coin> --get <amount><token|coin> [--ttl 60] [--no-wait]",
+    description: SWAP_DESCRIPTION,
+    run: swapCommand,
+  },
+  status: {
+    summary: "the devnet's chains and relayers (= devnet status)",
+    usage: "fibc status [--dir .devnet]",
+    description: STATUS_DESCRIPTION,
+    run: statusCommand,
+  },
+};
+
+const MAIN_USAGE = `usage: fibc <command> [options]
+
+Finality-based inter-blockchain communication on EVM chains: a devnet of real processes, relayer nodes, the fork attack and swaps.
+
+commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`).join("\n")}
+
+\`fibc <command> --help\` describes a command.`;
+
+class UsageError extends Error {}
+
+function help(name: string): string {
+  const c = COMMANDS[name]!;
+  return `usage: ${c.usage}\n\n${c.description}`;
+}
+
+/** parseArgs for a subcommand, with --help; throws UsageError on unknown or malformed options. */
+function parse<O extends NonNullable<ParseArgsConfig["options"]>>(name: string, args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError(`fibc ${name}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function required(name: string, values: Record<string, unknown>, option: string): string {
+  const value = values[option];
+  if (typeof value !== "string" || value === "") throw new UsageError(`fibc ${name}: --${option} is required`);
+  return value;
+}
+
+async function nodeCommand(args: string[]): Promise<number> {
+  const { values } = parse("node", args, { config: { type: "string", short: "c" } });
+  if (values.help) return printHelp("node");
+  try {
+    await runNode({ config: required("node", values, "config") });
+    return new Promise<number>(() => {}); // runs until SIGINT/SIGTERM, which exit the process
+  } catch (error) {
+    if (!(error instanceof NodeConfigError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+}
+
+async function attackCommand(args: string[]): Promise<number> {
+  const { values } = parse("attack", args, { config: { type: "string", short: "c" } });
+  if (values.help) return printHelp("attack");
+  try {
+    console.log(JSON.stringify(await runAttack({ config: required("attack", values, "config") })));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof AttackConfigError)) throw error;
+    for (const issue of error.issues) console.error(issue);
+    return 2;
+  }
+}
+
+async function statusCommand(args: string[]): Promise<number> {
+  const { values } = parse("status", args, { dir: { type: "string", default: ".devnet" } });
+  if (values.help) return printHelp("status");
+  await printDevnetStatus(new Devnet(), values.dir);
+  return 0;
+}
+
+async function swapCommand(args: string[]): Promise<number> {
+  const { values } = parse("swap", args, {
+    dir: { type: "string", default: ".devnet" },
+    from: { type: "string" },
+    to: { type: "string" },
+    give: { type: "string" },
+    get: { type: "string" },
+    ttl: { type: "string", default: "60" },
+    "no-wait": { type: "boolean", default: false },
+  });
+  if (values.help) return printHelp("swap");
+  const from = required("swap", values, "from");
+  const to = required("swap", values, "to");
+  let give, get;
+  try {
+    give = parseSwapAmount(required("swap", values, "give"));
+    get = parseSwapAmount(required("swap", values, "get"));
+  } catch (error) {
+    if (error instanceof DevnetError) throw new UsageError(`fibc swap: ${error.message}`);
+    throw error;
+  }
+  if (!/^[0-9]+$/.test(values.ttl) || Number(values.ttl) < 1) throw new UsageError(`fibc swap: --ttl must be a whole number of blocks ≥ 1, got ${JSON.stringify(values.ttl)}`);
+
+  const file = await readDevnetFile(values.dir);
+  const sides = devnetSwapSides(file, from, to, give, get);
+  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  say(`swap: ${formatSwapAmount(give)} on chain ${from} for ${formatSwapAmount(get)} on chain ${to}, ttl ${values.ttl} blocks`);
+  const result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say });
+  console.log(`contract on chain ${result.from.chainId}: ${result.from.contractId}`);
+  console.log(`contract on chain ${result.to.chainId}: ${result.to.contractId}`);
+  if (values["no-wait"]) return 0;
+  console.log(`chain ${result.from.chainId}: ${result.from.outcome}`);
+  console.log(`chain ${result.to.chainId}: ${result.to.outcome}`);
+  printBalances(result, give.asset, get.asset);
+  return result.from.outcome === "released" && result.to.outcome === "released" ? 0 : 1;
+}
+
+function printBalances(result: SwapResult, gives: string, gets: string): void {
+  const after = result.after!;
+  const line = (who: string, pick: (b: SwapBalances) => bigint, what: string) =>
+    console.log(`  ${who.padEnd(60)} ${fmt(pick(result.before))} → ${fmt(pick(after))} ${what}`);
+  const fmt = (v: bigint) => (Number(v) / 1e18).toLocaleString("en-US", { maximumFractionDigits: 6 });
+  const x = result.from.chainId;
+  const y = result.to.chainId;
+  console.log("balances (before → after):");
+  line(`${result.from.payer} on chain ${x}`, (b) => b.fromPayer.gives, gives);
+  line(`${result.from.payer} on chain ${y}`, (b) => b.fromPayer.gets, gets);
+  line(`${result.to.payer} on chain ${y}`, (b) => b.toPayer.gives, gets);
+  line(`${result.to.payer} on chain ${x}`, (b) => b.toPayer.gets, gives);
+}
+
+function printHelp(name: string): number {
+  console.log(help(name));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    if (name === "help" && rest[0] !== undefined && rest[0] in COMMANDS) return printHelp(rest[0]);
+    if (name === undefined) {
+      console.error(MAIN_USAGE);
+      return 2;
+    }
+    console.log(MAIN_USAGE);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    console.error(`fibc: unknown command ${JSON.stringify(name)}; the commands are ${Object.keys(COMMANDS).join(", ")} (see fibc --help)`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\nusage: ${command.usage}`);
+      return 2;
+    }
+    if (error instanceof DevnetError) {
+      console.error(`fibc ${name}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
