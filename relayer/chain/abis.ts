@@ -3,6 +3,10 @@ import { parseAbi } from "viem";
 /** The part of the Gateway a relayer uses; contracts/interfaces/IGateway.sol is the full interface. */
 export const gatewayAbi = parseAbi([
   "struct StorageProof { bytes header; bytes[] accountProof; bytes[] storageProof; }",
+  "struct Registration { address asset; uint256 amount; address beneficiary; address refundTo; bytes32 salt; bytes32 tx2; bytes32 tx2r; uint64 counterparty; uint64 h1; uint64 h2; }",
+  "function register(Registration r) payable returns (bytes32 contractId)",
+  "function txHashes(Registration r) view returns (bytes32 tx1, bytes32 tx1r)",
+  "function contractIds(Registration r) view returns (bytes32 contractId, bytes32 mirrorId)",
   "function recordOf(bytes32 contractId) view returns (uint8 status, uint64 registeredAt, uint64 committedAt, uint64 finishedAt)",
   "function recordSlot(bytes32 contractId) pure returns (bytes32)",
   "function provenMirror(bytes32 contractId, StorageProof proof) view returns (uint8 status, uint64 committedAt, uint64 proofHeight)",

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hex } from "viem";
-import { Status } from "../chain/abis.js";
+import { gatewayAbi, Status } from "../chain/abis.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
@@ -11,14 +11,6 @@ export const HARDHAT_ACCOUNT_1_KEY: Hex = "0x59c6995e998f97a5a0044966f0945389dc9
 /** Hardhat's well-known test account #2: pays on the --to chain. */
 export const HARDHAT_ACCOUNT_2_KEY: Hex = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
-/** The Gateway's registration and its views (contracts/interfaces/IGateway.sol). */
-const swapGatewayAbi = parseAbi([
-  "struct Registration { address asset; uint256 amount; address beneficiary; address refundTo; bytes32 salt; bytes32 tx2; bytes32 tx2r; uint64 counterparty; uint64 h1; uint64 h2; }",
-  "function register(Registration r) payable returns (bytes32 contractId)",
-  "function txHashes(Registration r) view returns (bytes32 tx1, bytes32 tx1r)",
-  "function contractIds(Registration r) view returns (bytes32 contractId, bytes32 mirrorId)",
-  "function recordOf(bytes32 contractId) view returns (uint8 status, uint64 registeredAt, uint64 committedAt, uint64 finishedAt)",
-]);
 const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
 
 export type Registration = {
@@ -179,7 +171,7 @@ function outcomeOf(status: number): SwapOutcome {
 }
 
 function read<F extends "txHashes" | "contractIds" | "recordOf">(c: Connection, gateway: Address, functionName: F, args: readonly unknown[]) {
-  return c.publicClient.readContract({ address: gateway, abi: swapGatewayAbi, functionName, args } as never) as Promise<
+  return c.publicClient.readContract({ address: gateway, abi: gatewayAbi, functionName, args } as never) as Promise<
     F extends "recordOf" ? readonly [number, bigint, bigint, bigint] : readonly [Hex, Hex]
   >;
 }
@@ -221,7 +213,7 @@ async function register(c: Connection, gateway: Address, reg: Registration, log:
     log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(reg.amount, 18)} tokens`);
   }
   await transact(c, "registering the contract", () =>
-    c.wallet.writeContract({ address: gateway, abi: swapGatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }),
+    c.wallet.writeContract({ address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }),
   );
 }
 
