@@ -5,7 +5,7 @@ import { delimiter, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPublicClient, http } from "viem";
 import { DevnetError } from "./devnetError.js";
-import { killOnExit, portInUse, type ProcessRecord } from "./processes.js";
+import { killOnExit, watchExit, portInUse, type ProcessRecord } from "./processes.js";
 
 export type StartChainProcessParameters = {
   chainId: number;
@@ -31,7 +31,7 @@ export class ChainProcess {
   /** Resolves when the process has exited, with how it ended ("signal SIGTERM", "code 1"). */
   readonly exited: Promise<string>;
   readonly #child: ChildProcess;
-  #exitStatus: string | undefined;
+  readonly #exitStatus: () => string | undefined;
 
   private constructor(child: ChildProcess & { pid: number }, params: { chainId: number; url: string; logFile: string; args: string[] }) {
     this.#child = child;
@@ -40,12 +40,9 @@ export class ChainProcess {
     this.url = params.url;
     this.logFile = params.logFile;
     this.args = params.args;
-    this.exited = new Promise((resolve) =>
-      child.once("exit", (code, signal) => {
-        this.#exitStatus = signal !== null ? `signal ${signal}` : `code ${code}`;
-        resolve(this.#exitStatus);
-      }),
-    );
+    const exit = watchExit(child);
+    this.exited = exit.exited;
+    this.#exitStatus = exit.status;
     killOnExit(child);
   }
 
@@ -87,7 +84,7 @@ export class ChainProcess {
   }
 
   get running(): boolean {
-    return this.#exitStatus === undefined;
+    return this.#exitStatus() === undefined;
   }
 
   /** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process has exited. */
@@ -105,7 +102,7 @@ export class ChainProcess {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.running) {
-        throw new DevnetError(`chain ${this.chainId}: hardhat node ended (${this.#exitStatus}) before answering on ${this.url}; its last output:\n${tail(this.logFile)}`);
+        throw new DevnetError(`chain ${this.chainId}: hardhat node ended (${this.#exitStatus()}) before answering on ${this.url}; its last output:\n${tail(this.logFile)}`);
       }
       const answered = await client.getChainId().catch(() => undefined);
       if (answered === this.chainId) return;

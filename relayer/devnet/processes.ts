@@ -16,6 +16,18 @@ const live = new Map<ChildProcess, boolean>();
 let exitHookInstalled = false;
 
 /** Kills `child` (with its process group when `group`) if this process exits while it runs. */
+/** How a child ended, once it has: `exited` resolves with "signal SIGTERM" or "code 1", `status()` is undefined while it runs. */
+export function watchExit(child: ChildProcess): { exited: Promise<string>; status: () => string | undefined } {
+  let how: string | undefined;
+  const exited = new Promise<string>((resolve) =>
+    child.once("exit", (code, sig) => {
+      how = sig !== null ? `signal ${sig}` : `code ${code}`;
+      resolve(how);
+    }),
+  );
+  return { exited, status: () => how };
+}
+
 export function killOnExit(child: ChildProcess, { group = false }: { group?: boolean } = {}): void {
   if (!exitHookInstalled) {
     process.on("exit", () => {

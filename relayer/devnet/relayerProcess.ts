@@ -5,7 +5,7 @@ import { delimiter, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tail } from "./chainProcess.js";
 import { DevnetError } from "./devnetError.js";
-import { killOnExit, politeStop, signal, type ProcessRecord } from "./processes.js";
+import { killOnExit, watchExit, politeStop, signal, type ProcessRecord } from "./processes.js";
 
 export type StartRelayerProcessParameters = {
   /** The node's configuration file (`scripts/relayer.ts --config`). */
@@ -39,7 +39,7 @@ export class RelayerProcess {
   readonly args: string[];
   /** Resolves when the launcher has exited, with how it ended ("signal SIGTERM", "code 1"). */
   readonly exited: Promise<string>;
-  #exitStatus: string | undefined;
+  readonly #exitStatus: () => string | undefined;
 
   private constructor(child: ChildProcess & { pid: number }, params: { config: string; statusUrl: string; logFile: string; args: string[] }) {
     this.pid = child.pid;
@@ -47,12 +47,9 @@ export class RelayerProcess {
     this.statusUrl = params.statusUrl;
     this.logFile = params.logFile;
     this.args = params.args;
-    this.exited = new Promise((resolve) =>
-      child.once("exit", (code, sig) => {
-        this.#exitStatus = sig !== null ? `signal ${sig}` : `code ${code}`;
-        resolve(this.#exitStatus);
-      }),
-    );
+    const exit = watchExit(child);
+    this.exited = exit.exited;
+    this.#exitStatus = exit.status;
     killOnExit(child, { group: true });
   }
 
@@ -85,7 +82,7 @@ export class RelayerProcess {
   }
 
   get running(): boolean {
-    return this.#exitStatus === undefined;
+    return this.#exitStatus() === undefined;
   }
 
   /** Resolves once GET /status answers; throws DevnetError when the node ends first or `timeoutMs` passes. */
@@ -93,7 +90,7 @@ export class RelayerProcess {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (!this.running) {
-        throw new DevnetError(`relayer ${this.config} ended (${this.#exitStatus}) before answering on ${this.statusUrl}; its last output:\n${tail(this.logFile)}`);
+        throw new DevnetError(`relayer ${this.config} ended (${this.#exitStatus()}) before answering on ${this.statusUrl}; its last output:\n${tail(this.logFile)}`);
       }
       if ((await fetchStatus(this.statusUrl, 1_000)) !== undefined) return;
       if (Date.now() > deadline) throw new DevnetError(`relayer ${this.config}: no answer on ${this.statusUrl} within ${timeoutMs} ms; see ${this.logFile}`);

@@ -30,6 +30,7 @@ export class ViewList {
   readonly #committees: ReadonlyMap<bigint, Committee>;
   readonly #history: number;
   readonly #views = new Map<bigint, SignedView[]>(); // oldest first, newest last
+  readonly #digests = new WeakMap<SignedView, Hex>(); // digest of each view in the list, computed once
   readonly #frozen = new Set<bigint>();
   readonly #changedAt = new Map<bigint, number>(); // chainId → version at which its newest view entered
   #version = 0;
@@ -71,12 +72,6 @@ export class ViewList {
     return this.#frozen.has(chainId);
   }
 
-  /** The canonical id of a signed view: chain, height and digest (signatures aside). */
-  idOf(view: View): string {
-    const committee = this.#committees.get(view.chainId);
-    return `${view.chainId}:${view.height}:${committee ? viewDigest(view, committee.gateway) : "?"}`;
-  }
-
   async offer(wire: WireSignedView): Promise<Offer> {
     let signed: SignedView;
     let digest: Hex;
@@ -93,7 +88,7 @@ export class ViewList {
     if (this.#frozen.has(chainId)) return { result: "frozen" };
     const known = this.#views.get(chainId) ?? [];
     // A view already in the list was verified when it entered: most gossip repeats what is known.
-    if (known.some((k) => k.view.height === signed.view.height && viewDigest(k.view, committee.gateway) === digest)) return { result: "known" };
+    if (known.some((k) => k.view.height === signed.view.height && this.#digests.get(k) === digest)) return { result: "known" };
     try {
       await verifySignedView(signed.view, signed.signatures, committee);
     } catch (error) {
@@ -107,6 +102,7 @@ export class ViewList {
       if (signed.view.height <= newest.view.height) return { result: "known" };
       if (relate(newest.view, signed.view) === "unverifiable") return { result: "unverifiable", from: newest.view.height };
     }
+    this.#digests.set(signed, digest);
     this.#views.set(chainId, [...known, signed].slice(-this.#history));
     this.#changedAt.set(chainId, ++this.#version);
     return { result: "new" };
