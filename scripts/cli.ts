@@ -1,5 +1,5 @@
 /**
- * `fibc`: one command line for the devnet, a relayer node, the fork attack and a swap. bin/fibc.js runs this file with tsx
+ * `fibc`: one command line for the devnet, deploying on running chains, a relayer node, the fork attack and a swap. bin/fibc.js runs this file with tsx
  * under the repository's Node 24. Each subcommand is a thin wrapper over a library function; `fibc <command> --help` describes it.
  * Exit codes: 0 done, 1 failed (or a swap that did not release on both sides), 2 usage error.
  */
@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AttackConfigError, RUN_ATTACK_DESCRIPTION, runAttack } from "../relayer/attack/runAttack.js";
 import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
-import { DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
+import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
@@ -33,6 +33,12 @@ const COMMANDS: Record<string, Command> = {
     usage: `fibc devnet <up|down|status> [options]\n${DEVNET_OPTIONS_USAGE}`,
     description: DEVNET_DESCRIPTION,
     run: (args) => devnetMain(args, "fibc devnet"),
+  },
+  deploy: {
+    summary: "deploy, register and start relayers on chains already running (any JSON-RPC endpoints)",
+    usage: DEPLOY_USAGE,
+    description: DEPLOY_DESCRIPTION,
+    run: deployMain,
   },
   node: {
     summary: "run one relayer node from its configuration file",

@@ -4,7 +4,7 @@ import { orderSignatures, signView } from "../view/signView.js";
 import { buildView } from "../view/view.js";
 
 /** Test RPC methods of Hardhat and Anvil: the fork is made with a snapshot and a revert. */
-type TestRequest = (args: { method: "evm_snapshot" | "evm_revert"; params?: unknown[] }) => Promise<unknown>;
+type TestRequest = (args: { method: "evm_snapshot" | "evm_revert" | "hardhat_mine"; params?: unknown[] }) => Promise<unknown>;
 
 export type ForkAttackParameters = {
   /** The misbehaving chain: any endpoint that offers evm_snapshot and evm_revert. */
@@ -54,6 +54,17 @@ export class ForkAttack {
     const reverted = await request({ method: "evm_revert", params: [this.#snapshot] });
     if (reverted !== true) throw new Error(`evm_revert to ${this.#snapshot} failed`);
     this.#onSecondBranch = true;
+  }
+
+  /**
+   * The colluders make their branch as long as they like, as fast as they like: mines blocks at once (hardhat_mine, which
+   * Hardhat and Anvil both offer) until the head is at least `height`.
+   */
+  async mineTo(height: bigint): Promise<void> {
+    const head = await this.#p.client.getBlockNumber({ cacheTime: 0 });
+    if (head >= height) return;
+    const request = this.#p.client.request as unknown as TestRequest;
+    await request({ method: "hardhat_mine", params: [`0x${(height - head).toString(16)}`] });
   }
 
   /** Signed views of the branch the chain is on now, from above `after` up to `to`, at most k apart. */

@@ -6,11 +6,13 @@ import { createPublicClient, createTestClient, formatEther, http, keccak256, par
 import { privateKeyToAccount } from "viem/accounts";
 import { DEFAULT_GOSSIP, DEFAULT_RATES, parseNodeConfig, type NodeConfigFile } from "../config/nodeConfig.js";
 import { ChainProcess } from "./chainProcess.js";
+import { connect, transact } from "./connect.js";
 import { deployChain, type DeployedChain } from "./deployChain.js";
 import { DevnetError } from "./devnetError.js";
 import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes.js";
 import { registerChains } from "./registerChains.js";
 import { fetchStatus, RelayerProcess, summarize, type RelayerSummary } from "./relayerProcess.js";
+import { HARDHAT_ACCOUNT_0_KEY } from "./testAccounts.js";
 
 /** The first chain's id; chain i gets FIRST_CHAIN_ID + i. */
 export const FIRST_CHAIN_ID = 31001;
@@ -19,7 +21,8 @@ export const DEVNET_R = { numerator: 2, denominator: 3 } as const;
 export const DEVNET_BOND = parseEther("1000");
 const HOST = "127.0.0.1";
 const OWNER_BALANCE = parseEther("1000000");
-const VALIDATOR_BALANCE = parseEther("1000");
+/** Native coin each validator gets for the gas of its relayer's transactions. */
+const VALIDATOR_FUNDS = parseEther("10");
 
 export type DevnetUpParameters = {
   /** Number of chains (systems). */
@@ -42,15 +45,32 @@ export type DevnetUpParameters = {
   relayerReadyTimeoutMs?: number;
 };
 
+export type DevnetDeployParameters = {
+  /** One JSON-RPC endpoint per chain: any EVM node (Hardhat, Anvil, …) whose chains mine blocks by themselves. */
+  rpcUrls: string[];
+  /** Committee size q of every chain; one relayer node per validator. */
+  validatorsPerChain: number;
+  /** The relayers listen on basePort.., their metrics servers come after. */
+  basePort: number;
+  k: number;
+  /** About how many milliseconds pass between blocks: the relayers poll twice per block. */
+  blockMs: number;
+  dir: string;
+  /** Deploys, owns, posts the bonds and funds the validators; default Hardhat's and Anvil's test account #0. */
+  ownerKey?: Hex;
+  bond?: bigint;
+  relayers?: boolean;
+  relayerReadyTimeoutMs?: number;
+};
+
 export type DevnetMember = { address: Address; key: Hex };
 
 export type DevnetChain = {
   chainId: string;
   url: string;
-  port: number;
-  /** The `hardhat node` process. */
-  process: ProcessRecord;
-  log: string;
+  /** The `hardhat node` process `up` started; absent for a chain `deploy` found running. */
+  process?: ProcessRecord;
+  log?: string;
   registry: Address;
   gateway: Address;
   token: Address;
@@ -89,7 +109,8 @@ export type DevnetFile = {
 };
 
 export type DevnetStatus = {
-  chains: { chainId: string; url: string; pid: number; alive: boolean; height?: bigint }[];
+  /** `pid` is absent for a chain the devnet did not start. */
+  chains: { chainId: string; url: string; pid?: number; alive: boolean; height?: bigint }[];
   relayers: { config: string; chainId: string; address: Address; pid: number; alive: boolean; status: RelayerSummary | "down" }[];
 };
 
@@ -132,85 +153,62 @@ export class Devnet {
     assertInt("validatorsPerChain", q, 1, 256);
     assertInt("k", k, 1, 256);
     assertInt("blockMs", blockMs, 1, 3_600_000);
-    const validators = n * q;
-    assertInt("basePort", basePort, 1, 65_535 - n - 2 * validators + 1);
+    assertInt("basePort", basePort, 1, 65_535 - n - 2 * n * q + 1);
     dir = resolve(dir);
     await this.#refuseIfRunning(dir);
-
     const chainPorts = range(n).map((i) => basePort + i);
-    const listenPorts = range(validators).map((j) => basePort + n + j);
-    const metricsPorts = range(validators).map((j) => basePort + n + validators + j);
-    const busy: number[] = [];
-    for (const port of [...chainPorts, ...listenPorts, ...metricsPorts]) if (await portInUse(HOST, port)) busy.push(port);
-    if (busy.length > 0) {
-      throw new DevnetError(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on ${HOST} already in use; the devnet needs ${basePort}..${basePort + n + 2 * validators - 1}: stop what listens there or choose another base port`);
-    }
-
-    for (const sub of ["nodes", "stores", "logs"]) await rm(join(dir, sub), { recursive: true, force: true });
-    await mkdir(join(dir, "nodes"), { recursive: true });
-    await mkdir(join(dir, "stores"), { recursive: true });
+    await assertPortsFree(chainPorts, `${basePort}..${basePort + n + 2 * n * q - 1}`);
+    const relayerPorts = await this.#relayerPorts(basePort + n, n * q);
 
     try {
       const processes = await this.#startChains(chainPorts, dir);
       const owner = member(keccak256(stringToHex("devnet/owner")));
-      const committees = processes.map((p) =>
-        range(q)
-          .map((i) => member(keccak256(stringToHex(`devnet/${p.chainId}/validator/${i}`))))
-          .sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1)),
-      );
-
       await Promise.all(
-        processes.map(async (p, i) => {
-          const test = createTestClient({ mode: "hardhat", transport: http(p.url) });
-          await test.setBalance({ address: owner.address, value: OWNER_BALANCE });
-          for (const m of committees[i]!) await test.setBalance({ address: m.address, value: VALIDATOR_BALANCE });
-        }),
+        processes.map((p) => createTestClient({ mode: "hardhat", transport: http(p.url) }).setBalance({ address: owner.address, value: OWNER_BALANCE })),
       );
-      this.#log(`funded the owner ${owner.address} and ${q} validators on each chain`);
-
-      const deployed = await Promise.all(
-        processes.map(async (p) => {
-          const chain = await deployChain({ rpcUrl: p.url, ownerKey: owner.key, root: this.#root });
-          this.#log(`chain ${p.chainId}: ViewRegistry at ${chain.registry}, Gateway at ${chain.gateway}, TestToken at ${chain.token}`);
-          return chain;
-        }),
-      );
-
-      await registerChains({
-        chains: processes.map((p, i) => ({
-          rpcUrl: p.url,
-          chainId: BigInt(p.chainId),
-          registry: deployed[i]!.registry,
-          gateway: deployed[i]!.gateway,
-          ownerKey: owner.key,
-          committeeKeys: committees[i]!.map((m) => m.key),
-        })),
-        k,
-        r: DEVNET_R,
-        bond,
-        root: this.#root,
-        onRegistered: (r) =>
-          this.#log(`chain ${r.on}: registered chain ${r.chainId} (genesis view at height ${r.genesisHeight}) with a bond of ${formatEther(r.bond)} ETH`),
-      });
-
+      this.#log(`funded the owner ${owner.address} on each chain`);
+      const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond });
       // The raw call: viem's setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
       for (const p of processes) await createTestClient({ mode: "hardhat", transport: http(p.url) }).request({ method: "evm_setIntervalMining", params: [blockMs] });
       this.#log(`interval mining: a block every ${blockMs} ms on each chain`);
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs });
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
 
-      const chains = processes.map((p, i) => devnetChain(p, deployed[i]!, committees[i]!));
-      const nodeConfigs = await writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts });
-      this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(dir, "nodes")}`);
-      const file: DevnetFile = { createdAt: new Date().toISOString(), k, r: { ...DEVNET_R }, blockMs, bond: bond.toString(), owner, chains, nodeConfigs, relayers: [] };
-      await writeDevnetFile(dir, file);
-      if (relayers) {
-        // Recorded as soon as spawned, so `down` from another shell finds them even while they start.
-        file.relayers = await this.#startRelayers(nodeConfigs, dir);
-        await writeDevnetFile(dir, file);
-        await Promise.all(this.#relayers.map((r) => r.ready(relayerReadyTimeoutMs)));
-        this.#log(`${this.#relayers.length} relayers answer on their /status`);
-      }
-      this.#log(`devnet ready: ${join(dir, "devnet.json")}`);
-      return file;
+  /**
+   * What `up` does after starting its chains, against chains someone else runs: any EVM JSON-RPC endpoints (Hardhat, Anvil,
+   * a testnet node). The owner key deploys, registers, posts the bonds and funds each validator with `validatorFunds` by a
+   * plain transfer, so it needs (chains − 1) × bond + q × validatorFunds of native coin on each chain, plus gas. The chains
+   * mine as they are set up to; `blockMs` only sets how often the relayers poll. `down` stops the relayers it started, never
+   * the chains. On failure stops the relayers it started.
+   */
+  async deploy({
+    rpcUrls,
+    validatorsPerChain: q,
+    basePort,
+    k,
+    blockMs,
+    dir,
+    ownerKey = HARDHAT_ACCOUNT_0_KEY,
+    bond = DEVNET_BOND,
+    relayers = true,
+    relayerReadyTimeoutMs = 60_000,
+  }: DevnetDeployParameters): Promise<DevnetFile> {
+    assertInt("chains", rpcUrls.length, 1, 1_000);
+    assertInt("validatorsPerChain", q, 1, 256);
+    assertInt("k", k, 1, 256);
+    assertInt("blockMs", blockMs, 1, 3_600_000);
+    assertInt("basePort", basePort, 1, 65_535 - 2 * rpcUrls.length * q + 1);
+    dir = resolve(dir);
+    await this.#refuseIfRunning(dir);
+    const relayerPorts = await this.#relayerPorts(basePort, rpcUrls.length * q);
+    try {
+      const owner = member(ownerKey);
+      const chains = await this.#deployAndRegister({ endpoints: rpcUrls.map((url) => ({ url })), owner, q, k, bond });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs });
     } catch (error) {
       await this.stop();
       throw error;
@@ -227,6 +225,14 @@ export class Devnet {
     await Promise.all(started.map((p) => p.stop()));
   }
 
+  /** Stops the relayer processes of chain `chainId` this instance started (its committee falls silent); returns how many. */
+  async stopRelayersOf(chainId: string): Promise<number> {
+    const ofChain = this.#relayers.filter((r) => r.chainId === chainId);
+    this.#relayers = this.#relayers.filter((r) => r.chainId !== chainId);
+    await Promise.all(ofChain.map((r) => r.stop()));
+    return ofChain.length;
+  }
+
   /** Stops every process recorded in dir/devnet.json, relayers first; returns how many were running. */
   async down({ dir }: { dir: string }): Promise<number> {
     const file = await readDevnetFile(dir);
@@ -238,7 +244,7 @@ export class Devnet {
       } else this.#log(`${what} (pid ${record.pid}) was not running`);
     };
     await Promise.all(file.relayers.map((r) => stopOne(`relayer ${r.config}`, r.process)));
-    await Promise.all(file.chains.map((c) => stopOne(`chain ${c.chainId}`, c.process)));
+    await Promise.all(file.chains.map((c) => (c.process === undefined ? undefined : stopOne(`chain ${c.chainId}`, c.process))));
     this.#relayers = this.#relayers.filter((r) => r.running);
     this.#started = this.#started.filter((p) => p.running);
     return stopped;
@@ -249,13 +255,13 @@ export class Devnet {
     const file = await readDevnetFile(dir);
     const chains = await Promise.all(
       file.chains.map(async (c) => {
-        const alive = isRunning(c.process);
-        const height = alive
+        const height = c.process === undefined || isRunning(c.process)
           ? await createPublicClient({ transport: http(c.url, { retryCount: 0, timeout: 2_000 }) })
               .getBlockNumber({ cacheTime: 0 })
               .catch(() => undefined)
           : undefined;
-        return { chainId: c.chainId, url: c.url, pid: c.process.pid, alive, ...(height === undefined ? {} : { height }) };
+        const alive = c.process === undefined ? height !== undefined : isRunning(c.process);
+        return { chainId: c.chainId, url: c.url, ...(c.process === undefined ? {} : { pid: c.process.pid }), alive, ...(height === undefined ? {} : { height }) };
       }),
     );
     const relayers = await Promise.all(
@@ -266,6 +272,84 @@ export class Devnet {
       }),
     );
     return { chains, relayers };
+  }
+
+  /** Listen and metrics ports of `count` relayers from `first` on, checked free before anything starts. */
+  async #relayerPorts(first: number, count: number): Promise<{ listen: number[]; metrics: number[] }> {
+    const listen = range(count).map((j) => first + j);
+    const metrics = range(count).map((j) => first + count + j);
+    await assertPortsFree([...listen, ...metrics], `${first}..${first + 2 * count - 1}`);
+    return { listen, metrics };
+  }
+
+  /** Deploys on every endpoint, funds q derived validator keys per chain from the owner and registers every chain on every other. */
+  async #deployAndRegister({ endpoints, owner, q, k, bond }: { endpoints: { url: string; process?: ChainProcess }[]; owner: DevnetMember; q: number; k: number; bond: bigint }): Promise<DevnetChain[]> {
+    const deployed = await Promise.all(
+      endpoints.map(async ({ url }) => {
+        const connection = await connect({ rpcUrl: url, key: owner.key });
+        const need = BigInt(endpoints.length - 1) * bond + BigInt(q) * VALIDATOR_FUNDS;
+        const has = await connection.publicClient.getBalance({ address: owner.address });
+        if (has < need) {
+          throw new DevnetError(`the owner ${owner.address} holds ${formatEther(has)} ETH on chain ${connection.chainId} (${url}); it needs ${formatEther(need)} ETH plus gas for the bonds and the validators' gas`);
+        }
+        const chain = await deployChain({ rpcUrl: url, ownerKey: owner.key, root: this.#root });
+        this.#log(`chain ${chain.chainId}: ViewRegistry at ${chain.registry}, Gateway at ${chain.gateway}, TestToken at ${chain.token}`);
+        const committee = range(q)
+          .map((i) => member(keccak256(stringToHex(`devnet/${chain.chainId}/validator/${i}`))))
+          .sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
+        for (const m of committee) {
+          await transact(connection, `funding validator ${m.address}`, () => connection.wallet.sendTransaction({ to: m.address, value: VALIDATOR_FUNDS }));
+        }
+        this.#log(`chain ${chain.chainId}: funded its ${q} validators with ${formatEther(VALIDATOR_FUNDS)} ETH each`);
+        return { chain, committee };
+      }),
+    );
+    await registerChains({
+      chains: endpoints.map(({ url }, i) => ({
+        rpcUrl: url,
+        chainId: deployed[i]!.chain.chainId,
+        registry: deployed[i]!.chain.registry,
+        gateway: deployed[i]!.chain.gateway,
+        ownerKey: owner.key,
+        committeeKeys: deployed[i]!.committee.map((m) => m.key),
+      })),
+      k,
+      r: DEVNET_R,
+      bond,
+      root: this.#root,
+      onRegistered: (r) => this.#log(`chain ${r.on}: registered chain ${r.chainId} (genesis view at height ${r.genesisHeight}) with a bond of ${formatEther(r.bond)} ETH`),
+    });
+    return endpoints.map(({ url, process }, i) => devnetChain(url, deployed[i]!.chain, deployed[i]!.committee, process));
+  }
+
+  /** Writes the relayer configurations and devnet.json, then starts the relayers unless told not to. */
+  async #configureRelayers(p: {
+    dir: string;
+    chains: DevnetChain[];
+    owner: DevnetMember;
+    k: number;
+    blockMs: number;
+    bond: bigint;
+    relayerPorts: { listen: number[]; metrics: number[] };
+    relayers: boolean;
+    relayerReadyTimeoutMs: number;
+  }): Promise<DevnetFile> {
+    for (const sub of ["nodes", "stores", "logs"]) await rm(join(p.dir, sub), { recursive: true, force: true });
+    await mkdir(join(p.dir, "nodes"), { recursive: true });
+    await mkdir(join(p.dir, "stores"), { recursive: true });
+    const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics });
+    this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(p.dir, "nodes")}`);
+    const file: DevnetFile = { createdAt: new Date().toISOString(), k: p.k, r: { ...DEVNET_R }, blockMs: p.blockMs, bond: p.bond.toString(), owner: p.owner, chains: p.chains, nodeConfigs, relayers: [] };
+    await writeDevnetFile(p.dir, file);
+    if (p.relayers) {
+      // Recorded as soon as spawned, so `down` from another shell finds them even while they start.
+      file.relayers = await this.#startRelayers(nodeConfigs, p.dir);
+      await writeDevnetFile(p.dir, file);
+      await Promise.all(this.#relayers.map((r) => r.ready(p.relayerReadyTimeoutMs)));
+      this.#log(`${this.#relayers.length} relayers answer on their /status`);
+    }
+    this.#log(`devnet ready: ${join(p.dir, "devnet.json")}`);
+    return file;
   }
 
   async #startChains(ports: number[], dir: string): Promise<ChainProcess[]> {
@@ -292,7 +376,7 @@ export class Devnet {
       const metrics = node.metrics;
       if (metrics === undefined) throw new DevnetError(`${config} has no metrics {host, port}: the devnet needs each relayer's GET /status`);
       const log = join(dir, "logs", `relayer-${node.chainId}-${address}.log`);
-      const p = await RelayerProcess.spawn({ config, metrics, root: this.#root, logFile: log });
+      const p = await RelayerProcess.spawn({ config, chainId: node.chainId.toString(), metrics, root: this.#root, logFile: log });
       this.#relayers.push(p);
       this.#log(`relayer ${address} of chain ${node.chainId} started (pid ${p.pid}, log ${log})`);
       records.push({ config, chainId: node.chainId.toString(), address, statusUrl: p.statusUrl, peers: node.peers.length, log, process: p.record });
@@ -303,7 +387,7 @@ export class Devnet {
   async #refuseIfRunning(dir: string): Promise<void> {
     if (!existsSync(join(dir, "devnet.json"))) return;
     const file = await readDevnetFile(dir);
-    const running = [...file.chains.map((c) => c.process), ...file.relayers.map((r) => r.process)].filter(isRunning);
+    const running = [...file.chains.flatMap((c) => (c.process === undefined ? [] : [c.process])), ...file.relayers.map((r) => r.process)].filter(isRunning);
     if (running.length > 0) {
       throw new DevnetError(`a devnet is already running in ${dir} (pids ${running.map((r) => r.pid).join(", ")}): run \`down\` first`);
     }
@@ -358,8 +442,14 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
       r: { ...DEVNET_R },
       chains: chainConfigs,
       peers: peers.filter((p) => p.address !== v.address),
-      // Poll at least twice per block so a node sees every block soon after it is mined.
-      rates: { ...DEFAULT_RATES, pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, Math.floor(blockMs / 2))) },
+      // Poll at least twice per block so a node sees every block soon after it is mined; a request and a takeover wait a
+      // number of blocks rather than seconds, so that fast devnet chains still leave a swap time to settle before it expires.
+      rates: {
+        ...DEFAULT_RATES,
+        pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, Math.floor(blockMs / 2))),
+        requestTimeoutMs: Math.max(3_000, Math.min(DEFAULT_RATES.requestTimeoutMs, 10 * blockMs)),
+        takeoverMs: Math.max(5_000, Math.min(DEFAULT_RATES.takeoverMs, 20 * blockMs)),
+      },
       gossip: { ...DEFAULT_GOSSIP },
     };
     parseNodeConfig(config, { source: path });
@@ -369,13 +459,11 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
   return paths;
 }
 
-function devnetChain(p: ChainProcess, deployed: DeployedChain, committee: DevnetMember[]): DevnetChain {
+function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMember[], process?: ChainProcess): DevnetChain {
   return {
-    chainId: String(p.chainId),
-    url: p.url,
-    port: Number(new URL(p.url).port),
-    process: p.record,
-    log: p.logFile,
+    chainId: deployed.chainId.toString(),
+    url,
+    ...(process === undefined ? {} : { process: process.record, log: process.logFile }),
     registry: deployed.registry,
     gateway: deployed.gateway,
     token: deployed.token,
@@ -385,6 +473,15 @@ function devnetChain(p: ChainProcess, deployed: DeployedChain, committee: Devnet
 
 function member(key: Hex): DevnetMember {
   return { address: privateKeyToAccount(key).address, key };
+}
+
+/** Throws DevnetError naming every port of `ports` something already listens on; `range` describes what the devnet needs. */
+async function assertPortsFree(ports: number[], range: string): Promise<void> {
+  const busy: number[] = [];
+  for (const port of ports) if (await portInUse(HOST, port)) busy.push(port);
+  if (busy.length > 0) {
+    throw new DevnetError(`port${busy.length > 1 ? "s" : ""} ${busy.join(", ")} on ${HOST} already in use; the devnet needs ${range}: stop what listens there or choose another base port`);
+  }
 }
 
 function range(n: number): number[] {

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { Devnet } from "./devnet.js";
+import type { Hex } from "viem";
+import { Devnet, type DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 
 /** One paragraph for `--help`. */
@@ -64,14 +65,16 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
 
   try {
     if (command === "up") {
-      await up(devnet, prog, dir, {
+      const params = {
         chains: int("chains"),
         validatorsPerChain: int("validators"),
         basePort: int("base-port"),
         k: int("k"),
         blockMs: int("block-ms"),
         relayers: !values["no-relayers"],
-      });
+        dir,
+      };
+      await foreground(devnet, prog, dir, () => devnet.up(params));
     } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
     else await printDevnetStatus(devnet, dir);
     return 0;
@@ -82,17 +85,13 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
   }
 }
 
-async function up(
-  devnet: Devnet,
-  prog: string,
-  dir: string,
-  params: { chains: number; validatorsPerChain: number; basePort: number; k: number; blockMs: number; relayers: boolean },
-): Promise<void> {
+/** Starts the devnet (`start`), then stays in the foreground until its processes end or a signal stops them. */
+async function foreground(devnet: Devnet, prog: string, dir: string, start: () => Promise<DevnetFile>): Promise<void> {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    say(`${signal}: stopping the relayers and the chains`);
+    say(`${signal}: stopping the relayers${devnet.chains.length > 0 ? " and the chains" : ""}`);
     await devnet.stop();
     process.exit(0);
   };
@@ -100,20 +99,98 @@ async function up(
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGHUP", () => void stop("SIGHUP"));
 
-  const file = await devnet.up({ ...params, dir });
+  const file = await start();
   if (file.relayers.length > 0) say(`${file.chains.length} chains and ${file.relayers.length} relayers up; \`${prog} status --dir ${dir}\` shows them`);
-  else say(`${file.chains.length} chains up; relayers: npm run relayer -- --config <one of ${file.nodeConfigs.length} files in ${dir}/nodes>`);
-  say(`Ctrl-C here, or \`${prog} down --dir ${dir}\` elsewhere, stops the devnet`);
+  else say(`${file.chains.length} chains ready; relayers: fibc node --config <one of ${file.nodeConfigs.length} files in ${dir}/nodes>`);
+  if (devnet.chains.length === 0 && devnet.relayers.length === 0) return;
+  say(`Ctrl-C here, or \`fibc devnet down --dir ${dir}\` elsewhere, stops ${devnet.chains.length > 0 ? "the devnet" : "the relayers"}`);
   for (const r of devnet.relayers) void r.exited.then((how) => !stopping && say(`relayer ${r.config} (pid ${r.pid}) exited: ${how}; see ${r.logFile}`));
-  await Promise.all(devnet.chains.map((c) => c.exited.then((how) => say(`chain ${c.chainId} (pid ${c.pid}) exited: ${how}`))));
-  if (!stopping) say("every chain has stopped");
+  await Promise.all([
+    ...devnet.chains.map((c) => c.exited.then((how) => say(`chain ${c.chainId} (pid ${c.pid}) exited: ${how}`))),
+    ...(devnet.chains.length === 0 ? devnet.relayers.map((r) => r.exited) : []),
+  ]);
+  if (!stopping) say(devnet.chains.length > 0 ? "every chain has stopped" : "every relayer has stopped");
+}
+
+/** One paragraph for `--help`. */
+export const DEPLOY_DESCRIPTION =
+  "Deploys ViewRegistry, Gateway and TestToken on chains someone else runs (any EVM JSON-RPC endpoint: Hardhat, Anvil, a " +
+  "testnet node; one --rpc per chain), registers and bonds every chain on every other, funds q validator keys per chain, writes " +
+  "<dir>/devnet.json and one relayer configuration per validator, and, unless --no-relayers, starts one relayer process per " +
+  "validator and stays in the foreground with them (Ctrl-C or `fibc devnet down` stops the relayers, never the chains). The " +
+  "owner key (default the test account #0 of Hardhat and Anvil) pays for everything: (chains − 1) × 1000 ETH of bonds and " +
+  "10 ETH per validator on each chain. The chains must mine blocks by themselves; --block-ms tells the relayers how often to look. " +
+  "`fibc swap` and `fibc status` then work against <dir> as against a devnet `up` started.";
+
+export const DEPLOY_USAGE =
+  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers]";
+
+/** `fibc deploy [options]`: resolves with the exit code (with relayers: once they have all stopped). */
+export async function deployMain(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        rpc: { type: "string", multiple: true, default: [] },
+        validators: { type: "string", default: "4" },
+        "base-port": { type: "string", default: "9545" },
+        k: { type: "string", default: "16" },
+        "block-ms": { type: "string", default: "1000" },
+        dir: { type: "string", default: ".devnet" },
+        "owner-key": { type: "string" },
+        "no-relayers": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    console.error(`fibc deploy: ${error instanceof Error ? error.message : String(error)}\nusage: ${DEPLOY_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(`usage: ${DEPLOY_USAGE}\n\n${DEPLOY_DESCRIPTION}`);
+    return 0;
+  }
+  const int = (name: "validators" | "base-port" | "k" | "block-ms"): number => {
+    const text = values[name];
+    if (!/^[0-9]+$/.test(text)) throw new DevnetError(`--${name} must be a whole number, got ${JSON.stringify(text)}`);
+    return Number(text);
+  };
+  const ownerKey = values["owner-key"];
+  if (ownerKey !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(ownerKey)) {
+    console.error(`fibc deploy: --owner-key must be 32 bytes of hex (0x + 64 digits)\nusage: ${DEPLOY_USAGE}`);
+    return 2;
+  }
+  if (values.rpc.length < 2) {
+    console.error(`fibc deploy: give at least two chains, one --rpc <url> each\nusage: ${DEPLOY_USAGE}`);
+    return 2;
+  }
+  const devnet = new Devnet({ log: say });
+  try {
+    const params = {
+      rpcUrls: values.rpc,
+      validatorsPerChain: int("validators"),
+      basePort: int("base-port"),
+      k: int("k"),
+      blockMs: int("block-ms"),
+      dir: values.dir,
+      relayers: !values["no-relayers"],
+      ...(ownerKey === undefined ? {} : { ownerKey: ownerKey as Hex }),
+    };
+    await foreground(devnet, "fibc", values.dir, () => devnet.deploy(params));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof DevnetError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
 }
 
 /** Prints one line per chain (head) and per relayer (certified height, tasks, peers) of the devnet in `dir`. */
 export async function printDevnetStatus(devnet: Devnet, dir: string): Promise<void> {
   const { chains, relayers } = await devnet.status({ dir });
   for (const c of chains) {
-    console.log(`chain ${c.chainId}  ${c.url}  pid ${c.pid}  ${c.alive ? "alive" : "not running"}${c.height === undefined ? "" : `  height ${c.height}`}`);
+    console.log(`chain ${c.chainId}  ${c.url}  ${c.pid === undefined ? "external" : `pid ${c.pid}`}  ${c.alive ? "alive" : "not running"}${c.height === undefined ? "" : `  height ${c.height}`}`);
   }
   for (const r of relayers) {
     const s = r.status;

@@ -10,6 +10,8 @@ import { killOnExit, watchExit, politeStop, signal, type ProcessRecord } from ".
 export type StartRelayerProcessParameters = {
   /** The node's configuration file (`scripts/relayer.ts --config`). */
   config: string;
+  /** The chain whose committee the node belongs to (its config's chainId). */
+  chainId: string;
   /** Where its metrics server listens (the config's `metrics`): readiness is GET /status answering there. */
   metrics: { host: string; port: number };
   /** The repository root: the node runs there, with its node_modules/.bin first on PATH. */
@@ -33,6 +35,7 @@ export type RelayerSummary = {
  */
 export class RelayerProcess {
   readonly config: string;
+  readonly chainId: string;
   readonly statusUrl: string;
   readonly pid: number;
   readonly logFile: string;
@@ -41,9 +44,10 @@ export class RelayerProcess {
   readonly exited: Promise<string>;
   readonly #exitStatus: () => string | undefined;
 
-  private constructor(child: ChildProcess & { pid: number }, params: { config: string; statusUrl: string; logFile: string; args: string[] }) {
+  private constructor(child: ChildProcess & { pid: number }, params: { config: string; chainId: string; statusUrl: string; logFile: string; args: string[] }) {
     this.pid = child.pid;
     this.config = params.config;
+    this.chainId = params.chainId;
     this.statusUrl = params.statusUrl;
     this.logFile = params.logFile;
     this.args = params.args;
@@ -54,7 +58,7 @@ export class RelayerProcess {
   }
 
   /** Spawns the node; does not wait for it (see `ready`). */
-  static async spawn({ config, metrics, root, logFile }: StartRelayerProcessParameters): Promise<RelayerProcess> {
+  static async spawn({ config, chainId, metrics, root, logFile }: StartRelayerProcessParameters): Promise<RelayerProcess> {
     const bin = join(root, "node_modules", ".bin");
     const args = ["scripts/relayer.ts", "--config", config];
     mkdirSync(dirname(logFile), { recursive: true });
@@ -74,7 +78,7 @@ export class RelayerProcess {
       const [error] = (await once(child, "error")) as [Error];
       throw new DevnetError(`cannot start ${join(bin, "tsx")} (run npm install first?): ${error.message}`, { cause: error });
     }
-    return new RelayerProcess(child as ChildProcess & { pid: number }, { config, statusUrl: `http://${metrics.host}:${metrics.port}/status`, logFile, args });
+    return new RelayerProcess(child as ChildProcess & { pid: number }, { config, chainId, statusUrl: `http://${metrics.host}:${metrics.port}/status`, logFile, args });
   }
 
   get record(): ProcessRecord {

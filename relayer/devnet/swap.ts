@@ -5,11 +5,8 @@ import { gatewayAbi, Status } from "../chain/abis.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
+import { HARDHAT_ACCOUNT_1_KEY, HARDHAT_ACCOUNT_2_KEY } from "./testAccounts.js";
 
-/** Hardhat's well-known test account #1: pays on the --from chain unless devnet.json names user keys. */
-export const HARDHAT_ACCOUNT_1_KEY: Hex = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-/** Hardhat's well-known test account #2: pays on the --to chain. */
-export const HARDHAT_ACCOUNT_2_KEY: Hex = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
 const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
 
@@ -40,9 +37,13 @@ export type SwapBalances = {
   toPayer: { gives: bigint; gets: bigint };
 };
 
+/** One side of a swap once registered; `fees` is the native coin its payer spent on gas after `before` was read. */
+export type SwapSideResult = { chainId: bigint; contractId: Hex; payer: Address; registration: Registration; outcome: SwapOutcome; fees: bigint };
+
 export type SwapResult = {
-  from: { chainId: bigint; contractId: Hex; payer: Address; registration: Registration; outcome: SwapOutcome };
-  to: { chainId: bigint; contractId: Hex; payer: Address; registration: Registration; outcome: SwapOutcome };
+  from: SwapSideResult;
+  /** With `matched: false` the --to side is never registered: its outcome stays "none" and its fees 0. */
+  to: SwapSideResult;
   before: SwapBalances;
   /** Absent with `wait: false`. */
   after?: SwapBalances;
@@ -64,6 +65,11 @@ export type RunSwapParameters = {
    */
   graceBlocks?: number;
   log?: (line: string) => void;
+  /**
+   * False: only the --from payer registers, as when the other user walks away; the relayers must then cancel the --from
+   * contract once it has expired, and waiting ends when they have. Default true.
+   */
+  matched?: boolean;
 };
 
 const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
@@ -74,7 +80,17 @@ const GAS_RESERVE = parseEther("1");
  * transaction hashes and contract ids from eth_call on each Gateway), mints the payers' test tokens where they lack them,
  * approves, registers both sides and, unless `wait: false`, polls both records until both are final.
  */
-export async function runSwap({ from, to, ttl, wait = true, salt = toHex(randomBytes(32)), pollMs = 250, graceBlocks = 2 * ttl + 20, log = () => {} }: RunSwapParameters): Promise<SwapResult> {
+export async function runSwap({
+  from,
+  to,
+  ttl,
+  wait = true,
+  salt = toHex(randomBytes(32)),
+  pollMs = 250,
+  graceBlocks = 2 * ttl + 20,
+  log = () => {},
+  matched = true,
+}: RunSwapParameters): Promise<SwapResult> {
   if (!Number.isInteger(ttl) || ttl < 1) throw new DevnetError(`ttl must be a whole number of blocks ≥ 1, got ${ttl}`);
   const [x, y] = await Promise.all([connect({ rpcUrl: from.rpcUrl, key: from.payerKey }), connect({ rpcUrl: to.rpcUrl, key: to.payerKey })]);
   if (x.chainId === y.chainId) throw new DevnetError(`both sides are on chain ${x.chainId}: a swap needs two chains`);
@@ -121,18 +137,19 @@ export async function runSwap({ from, to, ttl, wait = true, salt = toHex(randomB
   const [idY, mirrorY] = await read(y, to.gateway, "contractIds", [regY]);
   if (mirrorX !== idY || mirrorY !== idX) throw new DevnetError("the mirror contract ids of the two registrations disagree");
 
-  await Promise.all([register(x, from.gateway, regX, log), register(y, to.gateway, regY, log)]);
+  const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX, log), matched ? register(y, to.gateway, regY, log) : 0n]);
   log(`chain ${x.chainId}: registered contract ${idX} (expires at block ${expiryX})`);
-  log(`chain ${y.chainId}: registered contract ${idY} (expires at block ${expiryY})`);
+  if (matched) log(`chain ${y.chainId}: registered contract ${idY} (expires at block ${expiryY})`);
+  else log(`chain ${y.chainId}: contract ${idY} left unregistered on purpose`);
 
   const result: SwapResult = {
-    from: { chainId: x.chainId, contractId: idX, payer: payerX, registration: regX, outcome: "registered" },
-    to: { chainId: y.chainId, contractId: idY, payer: payerY, registration: regY, outcome: "registered" },
+    from: { chainId: x.chainId, contractId: idX, payer: payerX, registration: regX, outcome: "registered", fees: feesX },
+    to: { chainId: y.chainId, contractId: idY, payer: payerY, registration: regY, outcome: matched ? "registered" : "none", fees: feesY },
     before,
   };
   if (!wait) return result;
 
-  let last: [number, number] = [Status.Registered, Status.Registered];
+  let last: [number, number] = [Status.Registered, matched ? Status.Registered : Status.None];
   for (;;) {
     const [[sx], [sy], hx, hy] = await Promise.all([
       read(x, from.gateway, "recordOf", [idX]),
@@ -145,7 +162,7 @@ export async function runSwap({ from, to, ttl, wait = true, salt = toHex(randomB
       if (sy !== last[1]) log(`chain ${y.chainId}: contract ${idY.slice(0, 10)}… ${outcomeOf(sy)} at block ${hy}`);
       last = [sx, sy];
     }
-    if (FINAL.includes(sx) && FINAL.includes(sy)) break;
+    if (FINAL.includes(sx) && (FINAL.includes(sy) || !matched)) break;
     if (hx > expiryX + BigInt(graceBlocks) && hy > expiryY + BigInt(graceBlocks)) {
       log(`gave up waiting: both chains are ${graceBlocks} blocks past expiry (are the relayers running?)`);
       break;
@@ -204,17 +221,20 @@ async function fund(c: Connection, side: SwapSide, log: (line: string) => void):
   log(`chain ${c.chainId}: minted ${formatUnits(side.give.amount - tokens, 18)} test tokens to ${payer}`);
 }
 
-/** The payer registers its side: approves the Gateway for the token, or sends the native coin. */
-async function register(c: Connection, gateway: Address, reg: Registration, log: (line: string) => void): Promise<void> {
+/** The payer registers its side: approves the Gateway for the token, or sends the native coin. Resolves with the gas fees paid. */
+async function register(c: Connection, gateway: Address, reg: Registration, log: (line: string) => void): Promise<bigint> {
+  let fees = 0n;
   if (reg.asset !== zeroAddress) {
-    await transact(c, "approving the Gateway", () =>
+    const approved = await transact(c, "approving the Gateway", () =>
       c.wallet.writeContract({ address: reg.asset, abi: erc20Abi, functionName: "approve", args: [gateway, reg.amount] }),
     );
+    fees += approved.gasUsed * approved.effectiveGasPrice;
     log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(reg.amount, 18)} tokens`);
   }
-  await transact(c, "registering the contract", () =>
+  const registered = await transact(c, "registering the contract", () =>
     c.wallet.writeContract({ address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }),
   );
+  return fees + registered.gasUsed * registered.effectiveGasPrice;
 }
 
 /** "100token", "1.5coin" → base units (18 decimals) of the test token or the native coin. */

@@ -52,7 +52,7 @@ describe("Devnet (real processes)", function () {
   describe("up", () => {
     it("starts one hardhat node per chain, each answering its own chainId", async () => {
       assert.equal(file.chains.length, 2);
-      assert.notEqual(file.chains[0]!.port, file.chains[1]!.port);
+      assert.notEqual(file.chains[0]!.url, file.chains[1]!.url);
       for (const chain of file.chains) assert.equal(await clientOf(chain).getChainId(), Number(chain.chainId));
     });
 
@@ -121,7 +121,7 @@ describe("Devnet (real processes)", function () {
   describe("down", () => {
     it("stops every chain process and leaves none alive", async () => {
       assert.equal(await devnet.down({ dir }), 2);
-      for (const chain of file.chains) assert.throws(() => process.kill(chain.process.pid, 0), { code: "ESRCH" });
+      for (const chain of file.chains) assert.throws(() => process.kill(chain.process!.pid, 0), { code: "ESRCH" });
       const status = await devnet.status({ dir });
       assert.ok(status.chains.every((c) => !c.alive && c.height === undefined));
     });

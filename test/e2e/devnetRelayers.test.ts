@@ -58,7 +58,7 @@ describe("Devnet with relayer processes", function () {
     const settledMs = Date.now() - started - upMs;
     for (const r of status.relayers) assert.equal(r.status !== "down" && r.status.peers.expected, 2 * Q - 1);
 
-    const pids = [...file.chains.map((c) => c.process.pid), ...file.relayers.map((r) => r.process.pid)];
+    const pids = [...file.chains.map((c) => c.process!.pid), ...file.relayers.map((r) => r.process.pid)];
     assert.equal(await devnet.down({ dir }), 2 + 2 * Q);
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still alive`);
     // The relayers' process groups hold the node each tsx launcher ran: none of them is left either.

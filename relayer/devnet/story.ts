@@ -1,0 +1,246 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { createPublicClient, erc20Abi, http, keccak256, parseEther, stringToHex, zeroAddress, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ForkAttack } from "../attack/forkAttack.js";
+import { gatewayAbi, registryAbi } from "../chain/abis.js";
+import { connect, transact, type Connection } from "./connect.js";
+import { Devnet, type DevnetChain, type DevnetFile } from "./devnet.js";
+import { DevnetError } from "./devnetError.js";
+import { fetchStatus } from "./relayerProcess.js";
+import { gasByStep, type GasByStep } from "./gasByStep.js";
+import { runSwap, type SwapResult, type SwapSide } from "./swap.js";
+
+export type StoryParameters = {
+  /** Number of chains, at least 3: the misbehaving chain shows its second branch to one honest chain, and the overlay must carry it to another. */
+  chains: number;
+  validatorsPerChain: number;
+  blockMs: number;
+  k: number;
+  /** Where the devnet lives (devnet.json, logs). */
+  dir: string;
+  basePort: number;
+  /** Blocks from registration to expiry of every contract. */
+  ttl: number;
+  /** The devnet to run the story on; its `stop()` is the caller's to call on Ctrl-C. */
+  devnet: Devnet;
+  log: (line: string) => void;
+};
+
+export type StoryReport = {
+  chains: number[];
+  validatorsPerChain: number;
+  swaps: { settled: number; refunded: number; failed: number };
+  /** Messages the relayers sent while the swaps ran, per contract transaction (each side of a swap, and the unmatched contract). */
+  messagesPerTask: { requests: number; answers: number; gossip: number };
+  /** Every message kind the relayers sent during the swaps: count and bytes. */
+  messages: Record<string, { count: number; bytes: number }>;
+  /** Mean gas of each contract call made during the story, read back from the chains' receipts. */
+  gas: GasByStep;
+  fork: { chain: number; detectedAfterBlocks: number; frozenOn: number[]; slashed: string; compensated: string };
+  /** Every swap user's balances moved by exactly what their contracts' outcomes say (less their gas), and no honest Gateway holds anything back. */
+  balancesConserved: boolean;
+  /** Per-user balance mismatches, when balancesConserved is false. */
+  balanceErrors: string[];
+  durationSeconds: number;
+};
+
+const POLL_MS = 250;
+
+/**
+ * The whole story of the README's first command, on a devnet of real processes: start the chains, deploy and register, start
+ * q relayer processes per chain; a swap between every pair of chains (ERC-20 against native coin, alternating) and one
+ * contract nobody matches; then the second chain's committee signs two branches, the relayers of the honest chains gossip
+ * the evidence, and the chain is frozen and slashed everywhere while the user it harmed claims compensation.
+ */
+export async function runStory(p: StoryParameters): Promise<StoryReport> {
+  if (p.chains < 3) throw new DevnetError(`the story needs at least 3 chains (the fork is shown to one and must reach another), got ${p.chains}`);
+  const started = Date.now();
+  const { log } = p;
+  log(`step 1/5: ${p.chains} chains as hardhat node processes; ViewRegistry, Gateway and a token deployed on each; every chain registers the others with a bond`);
+  log(`step 2/5: ${p.validatorsPerChain} relayer processes per chain, connected over WebSockets`);
+  const file = await p.devnet.up({ chains: p.chains, validatorsPerChain: p.validatorsPerChain, basePort: p.basePort, k: p.k, blockMs: p.blockMs, dir: p.dir });
+  const chains = file.chains;
+
+  log("step 3/5: users register swaps between every pair of chains, and one contract nobody matches");
+  const pairs: [DevnetChain, DevnetChain][] = [];
+  for (let i = 0; i < chains.length; i++) for (let j = i + 1; j < chains.length; j++) pairs.push([chains[i]!, chains[j]!]);
+  const runs = pairs.map(([x, y], n) =>
+    runSwap({
+      ...sides(x, y, `swap/${n}`, n % 2 === 0 ? "token" : "coin"),
+      ttl: p.ttl,
+      pollMs: POLL_MS,
+      log: (line) => log(`  [swap ${x.chainId} ↔ ${y.chainId}] ${line}`),
+    }),
+  );
+  const [a, b, c] = chains as [DevnetChain, DevnetChain, DevnetChain];
+  const unmatchedRun = runSwap({
+    ...sides(a, b, "unmatched", "token"),
+    ttl: p.ttl,
+    pollMs: POLL_MS,
+    matched: false,
+    log: (line) => log(`  [unmatched ${a.chainId} → ${b.chainId}] ${line}`),
+  });
+  log(`step 4/5: the relayers pre-commit and terminate each swap, and cancel the unmatched contract once it expires (ttl ${p.ttl} blocks)`);
+  const results = await Promise.all(runs);
+  const unmatched = await unmatchedRun;
+  const settled = results.filter((r) => r.from.outcome === "released" && r.to.outcome === "released").length;
+  const refunded = unmatched.from.outcome === "cancelled" ? 1 : 0;
+  log(`  ${settled} of ${results.length} swaps settled on both chains; the unmatched contract ${refunded ? "was cancelled and its payer refunded" : `ended ${unmatched.from.outcome}`}`);
+  const messages = await relayerMessagesSent(file);
+
+  log(`step 5/5: chain ${b.chainId}'s committee turns: it signs two branches`);
+  const fork = await forkStory(p, file, a, b, c);
+
+  const balanceErrors = [...results, unmatched].flatMap(balanceMismatches);
+  for (const chain of chains) {
+    if (chain === b) continue;
+    const held = await escrowHeld(chain);
+    if (held !== undefined) balanceErrors.push(held);
+  }
+  const tasks = results.length * 2 + 1;
+  const sum = (...kinds: string[]) => kinds.reduce((total, kind) => total + (messages[kind]?.count ?? 0), 0);
+  log("reading the gas of every contract call back from the chains");
+  const report: StoryReport = {
+    chains: chains.map((ch) => Number(ch.chainId)),
+    validatorsPerChain: p.validatorsPerChain,
+    swaps: { settled, refunded, failed: results.length - settled + (1 - refunded) },
+    messagesPerTask: {
+      requests: round(sum("request") / tasks),
+      answers: round(sum("answer", "answer-error") / tasks),
+      gossip: round(sum("view-update", "view-pull", "evidence") / tasks),
+    },
+    messages,
+    gas: await gasByStep(chains),
+    fork,
+    balancesConserved: balanceErrors.length === 0,
+    balanceErrors,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+  };
+  return report;
+}
+
+/** Section VI.B on the devnet: b1 carries a swap with `a`, b2 erases it and is shown to `c` only; the overlay must freeze `b` on both. */
+async function forkStory(p: StoryParameters, file: DevnetFile, a: DevnetChain, b: DevnetChain, c: DevnetChain): Promise<StoryReport["fork"]> {
+  const { log } = p;
+  const victim = await connect({ rpcUrl: c.url, key: file.owner.key });
+  const onB = await connect({ rpcUrl: b.url, key: file.owner.key });
+  const onA = await connect({ rpcUrl: a.url, key: file.owner.key });
+  const attack = await ForkAttack.begin({
+    client: onB.publicClient,
+    chainId: BigInt(b.chainId),
+    gateway: b.gateway,
+    k: file.k,
+    colluders: b.committee.map((m) => privateKeyToAccount(m.key)),
+  });
+  log(`  snapshot of chain ${b.chainId} at block ${attack.forkHeight}: branch b1 starts`);
+  // The payer on a gives coin for b's tokens: b2 will erase the tokens, so the payer is the user the fork harms.
+  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`) });
+  if (b1.from.outcome !== "released" || b1.to.outcome !== "released") throw new DevnetError(`the swap on branch b1 did not settle (${b1.from.outcome} / ${b1.to.outcome})`);
+  const b1Top = await readRegistry(onA, a.registry, "latestHeight", b.chainId);
+  const silenced = await p.devnet.stopRelayersOf(b.chainId);
+  await attack.switchToSecondBranch();
+  log(`  chain ${b.chainId}'s ${silenced} relayers fall silent; the chain is rewound to block ${attack.forkHeight} and goes on along b2, where that swap never happened; its committee mines b2 past b1's last view (block ${b1Top}) at once`);
+  await attack.mineTo(b1Top + 5n);
+
+  const shownAt = await victim.publicClient.getBlockNumber({ cacheTime: 0 });
+  const views = await attack.signedViews({ after: await readRegistry(victim, c.registry, "latestHeight", b.chainId), to: await onB.publicClient.getBlockNumber({ cacheTime: 0 }) });
+  for (const { view, signatures } of views) {
+    await transact(victim, "posting b2's view", () => victim.wallet.writeContract({ address: c.registry, abi: registryAbi, functionName: "submitView", args: [view, signatures] }));
+  }
+  log(`  b2 shown to chain ${c.chainId} only: ${views.length} signed views posted to its registry at block ${shownAt}`);
+
+  const honest = file.chains.filter((ch) => ch !== b);
+  const frozenOn: number[] = [];
+  // Generous: the fork tests see a freeze within about a dozen blocks.
+  const deadline = Date.now() + 200 * p.blockMs;
+  while (frozenOn.length < honest.length && Date.now() < deadline) {
+    for (const ch of honest) {
+      if (frozenOn.includes(Number(ch.chainId))) continue;
+      const connection = ch === a ? onA : ch === c ? victim : await connect({ rpcUrl: ch.url, key: file.owner.key });
+      if (await readRegistry(connection, ch.registry, "isFrozen", b.chainId)) {
+        frozenOn.push(Number(ch.chainId));
+        log(`  chain ${ch.chainId} froze chain ${b.chainId} on the gossiped fork evidence`);
+      }
+    }
+    await sleep(POLL_MS);
+  }
+  const detectedAfterBlocks = frozenOn.includes(Number(c.chainId)) ? Number((await readRegistry(victim, c.registry, "frozenAt", b.chainId)) - shownAt) : -1;
+
+  let slashed = 0n;
+  for (const ch of honest) {
+    const connection = ch === a ? onA : ch === c ? victim : await connect({ rpcUrl: ch.url, key: file.owner.key });
+    const logs = await connection.publicClient.getContractEvents({ address: ch.registry, abi: registryAbi, eventName: "ChainFrozen", args: { chainId: BigInt(b.chainId) }, fromBlock: 0n });
+    for (const event of logs) slashed += event.args.slashed ?? 0n;
+  }
+
+  let compensated = 0n;
+  if (frozenOn.includes(Number(a.chainId))) {
+    const before = await onA.publicClient.getBalance({ address: b1.from.payer });
+    // Anyone may claim; the Gateway pays the contract's refundTo, the payer b2 robbed.
+    await transact(onA, "claiming compensation", () => onA.wallet.writeContract({ address: a.gateway, abi: gatewayAbi, functionName: "claimCompensation", args: [b1.from.contractId] }));
+    compensated = (await onA.publicClient.getBalance({ address: b1.from.payer })) - before;
+    log(`  the payer of b1's swap on chain ${a.chainId} claimed ${Number(compensated) / 1e18} coin of compensation from chain ${b.chainId}'s slashed bond`);
+  }
+  return { chain: Number(b.chainId), detectedAfterBlocks, frozenOn, slashed: slashed.toString(), compensated: compensated.toString() };
+}
+
+/** A swap between x and y with payers of its own (keys derived from `label`), so that every user's balance tells one swap's story. */
+function sides(x: DevnetChain, y: DevnetChain, label: string, xGives: "token" | "coin"): { from: SwapSide; to: SwapSide } {
+  const token = { asset: "token" as const, amount: parseEther("100") };
+  const coin = { asset: "coin" as const, amount: parseEther("1") };
+  const key = (side: string): Hex => keccak256(stringToHex(`story/${label}/${side}`));
+  return {
+    from: { rpcUrl: x.url, gateway: x.gateway, token: x.token, payerKey: key("from"), give: xGives === "token" ? token : coin },
+    to: { rpcUrl: y.url, gateway: y.gateway, token: y.token, payerKey: key("to"), give: xGives === "token" ? coin : token },
+  };
+}
+
+/** What the payers' four balances should have become, by the two contracts' outcomes; one line per balance that differs. */
+function balanceMismatches(r: SwapResult): string[] {
+  if (r.after === undefined) return [`swap ${r.from.contractId}: never finished, no final balances`];
+  const paidOut = (outcome: string, amount: bigint) => (outcome === "released" ? amount : 0n);
+  const gx = r.from.registration;
+  const gy = r.to.registration;
+  const coinFees = (reg: typeof gx, fees: bigint) => (reg.asset === zeroAddress ? fees : 0n);
+  const expected = {
+    fromGives: r.before.fromPayer.gives - paidOut(r.from.outcome, gx.amount) - coinFees(gx, r.from.fees),
+    fromGets: r.before.fromPayer.gets + paidOut(r.to.outcome, gy.amount),
+    toGives: r.before.toPayer.gives - paidOut(r.to.outcome, gy.amount) - coinFees(gy, r.to.fees),
+    toGets: r.before.toPayer.gets + paidOut(r.from.outcome, gx.amount),
+  };
+  const actual = { fromGives: r.after.fromPayer.gives, fromGets: r.after.fromPayer.gets, toGives: r.after.toPayer.gives, toGets: r.after.toPayer.gets };
+  return (Object.keys(expected) as (keyof typeof expected)[])
+    .filter((key) => expected[key] !== actual[key])
+    .map((key) => `swap ${r.from.chainId}→${r.to.chainId} ${r.from.contractId.slice(0, 10)}…: ${key} is ${actual[key]}, expected ${expected[key]}`);
+}
+
+/** Undefined when the chain's Gateway holds neither tokens nor coin, i.e. every contract on it has ended. */
+async function escrowHeld(chain: DevnetChain): Promise<string | undefined> {
+  const publicClient = createPublicClient({ transport: http(chain.url) });
+  const [coin, token] = await Promise.all([
+    publicClient.getBalance({ address: chain.gateway }),
+    publicClient.readContract({ address: chain.token, abi: erc20Abi, functionName: "balanceOf", args: [chain.gateway] }),
+  ]);
+  return coin === 0n && token === 0n ? undefined : `chain ${chain.chainId}: its Gateway still holds ${coin} wei and ${token} token units`;
+}
+
+/** Sum over every relayer's GET /status of the messages it sent, by kind. */
+async function relayerMessagesSent(file: DevnetFile): Promise<Record<string, { count: number; bytes: number }>> {
+  const total: Record<string, { count: number; bytes: number }> = {};
+  for (const r of file.relayers) {
+    const status = await fetchStatus(r.statusUrl);
+    const sent = (status?.metrics as { messages?: { sent?: Record<string, { count: number; bytes: number }> } } | undefined)?.messages?.sent ?? {};
+    for (const [kind, { count, bytes }] of Object.entries(sent)) {
+      const entry = (total[kind] ??= { count: 0, bytes: 0 });
+      entry.count += count;
+      entry.bytes += bytes;
+    }
+  }
+  return total;
+}
+
+function readRegistry<F extends "latestHeight" | "isFrozen" | "frozenAt">(c: Connection, registry: Address, functionName: F, chainId: string) {
+  return c.publicClient.readContract({ address: registry, abi: registryAbi, functionName, args: [BigInt(chainId)] } as never) as Promise<F extends "isFrozen" ? boolean : bigint>;
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { DevnetFile } from "../../relayer/devnet/devnet.js";
+import { isRunning } from "../../relayer/devnet/processes.js";
+import type { StoryReport } from "../../relayer/devnet/story.js";
+
+const exec = promisify(execFile);
+const CHAINS = 3;
+const Q = 3;
+
+/**
+ * The README's first command with small parameters: `tsx scripts/demo.ts` as a user runs it, on real `hardhat node` and relayer
+ * processes, then the figures of the report it writes.
+ */
+describe("the demo story on real processes (3 chains, q = 3)", function () {
+  this.timeout(600_000);
+  const dir = mkdtempSync(join(tmpdir(), "fibc-story-"));
+  const reportPath = join(dir, "report.json");
+  let report: StoryReport;
+  let output = "";
+
+  before(async () => {
+    const basePort = 40_000 + Math.floor(Math.random() * 500) * 40;
+    const args = ["scripts/demo.ts", "--chains", String(CHAINS), "--validators", String(Q), "--block-ms", "500", "--base-port", String(basePort), "--dir", join(dir, "devnet"), "--report", reportPath];
+    try {
+      ({ stdout: output } = await exec(join("node_modules", ".bin", "tsx"), args, { timeout: 540_000, maxBuffer: 64 * 1024 * 1024 }));
+    } catch (error) {
+      output = `${(error as { stdout?: string }).stdout ?? ""}\n${(error as { stderr?: string }).stderr ?? ""}`;
+      if (!existsSync(reportPath)) throw new Error(`the demo wrote no report; its output:\n${output.slice(-4_000)}`);
+    }
+    report = JSON.parse(readFileSync(reportPath, "utf8")) as StoryReport;
+  });
+
+  after(function () {
+    if (this.test!.parent!.tests.every((t) => t.state === "passed")) rmSync(dir, { recursive: true, force: true });
+    else console.log(`story logs kept in ${dir}; the demo printed:\n${output.slice(-4_000)}`);
+  });
+
+  it("settles the swap between every pair of chains and fails none", () => {
+    assert.deepEqual(report.swaps, { settled: (CHAINS * (CHAINS - 1)) / 2, refunded: 1, failed: 0 });
+    assert.equal(report.chains.length, CHAINS);
+    assert.equal(report.validatorsPerChain, Q);
+  });
+
+  it("detects the fork and freezes and slashes the forked chain on every other chain, compensating the harmed user", () => {
+    const honest = report.chains.filter((id) => id !== report.fork.chain).sort();
+    assert.deepEqual([...report.fork.frozenOn].sort(), honest);
+    assert.ok(report.fork.detectedAfterBlocks >= 0, `detected after ${report.fork.detectedAfterBlocks} blocks`);
+    // Each honest chain slashes the whole 1000 ETH bond it holds for the forked chain.
+    assert.equal(BigInt(report.fork.slashed), BigInt(honest.length) * 1000n * 10n ** 18n);
+    assert.equal(report.fork.compensated, (10n ** 18n).toString());
+  });
+
+  it("conserves every user's and escrow's balances", () => {
+    assert.deepEqual(report.balanceErrors, []);
+    assert.equal(report.balancesConserved, true);
+  });
+
+  it("counts the relayers' messages and the gas of every protocol step", () => {
+    assert.ok(report.messagesPerTask.requests >= 1, `requests per task ${report.messagesPerTask.requests}`);
+    assert.ok(report.messagesPerTask.answers >= 1);
+    assert.ok(report.messagesPerTask.gossip > 0);
+    for (const step of ["register", "precommit", "terminate", "cancel", "submitView", "submitForkEvidence", "claimCompensation"]) {
+      assert.ok((report.gas[step]?.calls ?? 0) > 0, `no ${step} call in the report's gas`);
+      assert.ok(report.gas[step]!.meanGas > 21_000, `${step}: ${report.gas[step]!.meanGas} gas`);
+    }
+  });
+
+  it("leaves no chain or relayer process running", () => {
+    const file = JSON.parse(readFileSync(join(dir, "devnet", "devnet.json"), "utf8")) as DevnetFile;
+    const records = [...file.chains.flatMap((c) => (c.process ? [c.process] : [])), ...file.relayers.map((r) => r.process)];
+    assert.equal(records.length, CHAINS + CHAINS * Q);
+    assert.deepEqual(records.filter(isRunning).map((r) => r.pid), []);
+  });
+});
