@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPublicClient, createTestClient, formatEther, http, keccak256, parseEther, stringToHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { DEFAULT_GOSSIP, DEFAULT_RATES, parseNodeConfig, type NodeConfigFile } from "../config/nodeConfig.js";
+import { DEFAULT_GOSSIP, DEFAULT_RATES, parseNodeConfig, type GossipConfig, type NodeConfigFile } from "../config/nodeConfig.js";
 import { ChainProcess } from "./chainProcess.js";
 import { connect, transact } from "./connect.js";
 import { deployChain, type DeployedChain } from "./deployChain.js";
@@ -43,6 +43,8 @@ export type DevnetUpParameters = {
   relayers?: boolean;
   /** How long to wait for each relayer's /status; default 60 s. */
   relayerReadyTimeoutMs?: number;
+  /** Gossip settings of every relayer (send rate, pacemaker…) over the defaults. */
+  gossip?: Partial<GossipConfig>;
 };
 
 export type DevnetDeployParameters = {
@@ -148,7 +150,7 @@ export class Devnet {
    * `relayers: false`) starts one relayer process per validator and waits until each answers GET /status.
    * On failure stops what it started.
    */
-  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000 }: DevnetUpParameters): Promise<DevnetFile> {
+  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {} }: DevnetUpParameters): Promise<DevnetFile> {
     assertInt("chains", n, 1, 1_000);
     assertInt("validatorsPerChain", q, 1, 256);
     assertInt("k", k, 1, 256);
@@ -171,7 +173,7 @@ export class Devnet {
       // The raw call: viem's setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
       for (const p of processes) await createTestClient({ mode: "hardhat", transport: http(p.url) }).request({ method: "evm_setIntervalMining", params: [blockMs] });
       this.#log(`interval mining: a block every ${blockMs} ms on each chain`);
-      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs, gossip });
     } catch (error) {
       await this.stop();
       throw error;
@@ -208,7 +210,7 @@ export class Devnet {
     try {
       const owner = member(ownerKey);
       const chains = await this.#deployAndRegister({ endpoints: rpcUrls.map((url) => ({ url })), owner, q, k, bond });
-      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs, gossip: {} });
     } catch (error) {
       await this.stop();
       throw error;
@@ -333,11 +335,12 @@ export class Devnet {
     relayerPorts: { listen: number[]; metrics: number[] };
     relayers: boolean;
     relayerReadyTimeoutMs: number;
+    gossip: Partial<GossipConfig>;
   }): Promise<DevnetFile> {
     for (const sub of ["nodes", "stores", "logs"]) await rm(join(p.dir, sub), { recursive: true, force: true });
     await mkdir(join(p.dir, "nodes"), { recursive: true });
     await mkdir(join(p.dir, "stores"), { recursive: true });
-    const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics });
+    const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics, gossip: p.gossip });
     this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(p.dir, "nodes")}`);
     const file: DevnetFile = { createdAt: new Date().toISOString(), k: p.k, r: { ...DEVNET_R }, blockMs: p.blockMs, bond: p.bond.toString(), owner: p.owner, chains: p.chains, nodeConfigs, relayers: [] };
     await writeDevnetFile(p.dir, file);
@@ -421,10 +424,11 @@ type WriteNodeConfigsParameters = {
   blockMs: number;
   listenPorts: number[];
   metricsPorts: number[];
+  gossip: Partial<GossipConfig>;
 };
 
 /** One configuration per validator, every validator a peer of every other; each is validated before it is written. */
-async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts }: WriteNodeConfigsParameters): Promise<string[]> {
+async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts, gossip }: WriteNodeConfigsParameters): Promise<string[]> {
   const validators = chains.flatMap((chain) => chain.committee.map((m) => ({ chain, ...m })));
   const peers = validators.map((v, j) => ({ address: v.address, url: `ws://${HOST}:${listenPorts[j]}` }));
   const chainConfigs = chains.map((c) => ({ chainId: c.chainId, gateway: c.gateway, registry: c.registry, committee: c.committee.map((m) => m.address), k }));
@@ -442,15 +446,17 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
       r: { ...DEVNET_R },
       chains: chainConfigs,
       peers: peers.filter((p) => p.address !== v.address),
-      // Poll at least twice per block so a node sees every block soon after it is mined; a request and a takeover wait a
-      // number of blocks rather than seconds, so that fast devnet chains still leave a swap time to settle before it expires.
+      // Poll at least twice per block so a node sees every block soon after it is mined; a takeover waits a number of
+      // blocks rather than seconds, so that on fast devnet chains a silent designated node still leaves a swap time to settle.
       rates: {
         ...DEFAULT_RATES,
         pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, Math.floor(blockMs / 2))),
-        requestTimeoutMs: Math.max(3_000, Math.min(DEFAULT_RATES.requestTimeoutMs, 10 * blockMs)),
+        // A certified view about once a second: co-signing every block of a fast devnet chain costs the relayers more CPU
+        // (one signature and q − 1 recoveries per view) than everything else they do.
+        viewSignEvery: Math.max(1, Math.min(Math.floor(k / 2), Math.round(1000 / blockMs))),
         takeoverMs: Math.max(5_000, Math.min(DEFAULT_RATES.takeoverMs, 20 * blockMs)),
       },
-      gossip: { ...DEFAULT_GOSSIP },
+      gossip: { ...DEFAULT_GOSSIP, ...gossip },
     };
     parseNodeConfig(config, { source: path });
     await writeFile(path, JSON.stringify(config, null, 2) + "\n");

@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isAlive } from "../util/isAlive.js";
 import { DevnetError } from "./devnetError.js";
 
 /**
@@ -46,15 +47,6 @@ export function killOnExit(child: ChildProcess, { group = false }: { group?: boo
   });
 }
 
-/** True while `pid` exists (a process we may not signal counts as existing); a negative pid asks about that process group. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** True while the recorded process runs. Where /proc exists, its command line must still contain the recorded arguments. */
 export function isRunning({ pid, args }: ProcessRecord): boolean {

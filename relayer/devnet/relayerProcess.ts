@@ -4,6 +4,7 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tail } from "./chainProcess.js";
+import { EXIT_WITH_PID_ENV } from "../node/runNode.js";
 import { DevnetError } from "./devnetError.js";
 import { killOnExit, watchExit, politeStop, signal, type ProcessRecord } from "./processes.js";
 
@@ -67,7 +68,7 @@ export class RelayerProcess {
     try {
       child = spawn(join(bin, "tsx"), args, {
         cwd: root,
-        env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
+        env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`, [EXIT_WITH_PID_ENV]: String(process.pid) },
         stdio: ["ignore", fd, fd],
         detached: true,
       });

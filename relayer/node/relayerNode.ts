@@ -202,6 +202,12 @@ export class RelayerNode {
       certifiedHeight: latest?.height.toString() ?? null,
       tasks: this.store.countTasksByState(),
       peers: this.#transport.connected(),
+      // The height of the newest signed view of each other chain this node holds: how far behind it sees them.
+      viewList: Object.fromEntries(
+        this.config.chains
+          .filter((c) => c.chainId !== this.config.chainId)
+          .map((c) => [c.chainId.toString(), this.viewList.newest(c.chainId)?.view.height.toString() ?? null]),
+      ),
     };
   }
 

@@ -1,7 +1,15 @@
 import { privateKeyToAccount } from "viem/accounts";
 import { loadNodeConfig } from "../config/nodeConfig.js";
 import { WsTransport } from "../net/wsTransport.js";
+import { isAlive } from "../util/isAlive.js";
 import { RelayerNode } from "./relayerNode.js";
+
+/**
+ * Environment variable naming the pid of the process that started this node (the devnet, the demo): when that process is gone,
+ * however it ended, the node stops too, so that a killed devnet leaves no relayer behind.
+ */
+export const EXIT_WITH_PID_ENV = "FIBC_EXIT_WITH_PID";
+const STOP_DEADLINE_MS = 5_000;
 
 /** One paragraph for `--help`. */
 export const RUN_NODE_DESCRIPTION =
@@ -31,12 +39,30 @@ export async function runNode({ config: path, log = (line) => console.log(`${new
   const node = new RelayerNode({ config, transport, log });
   await node.start();
   if (node.metricsPort !== undefined) console.log(`metrics: http://${config.metrics!.host}:${node.metricsPort}/metrics and /status`);
-  const stop = async (signal: string) => {
-    console.log(`${signal}: stopping`);
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${why}: stopping`);
+    // A dead RPC endpoint or peer must not keep the process alive: exit anyway once the deadline passes.
+    const deadline = setTimeout(() => {
+      console.log(`node did not stop within ${STOP_DEADLINE_MS} ms: exiting anyway`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS);
     await node.stop();
+    clearTimeout(deadline);
     process.exit(0);
   };
   process.once("SIGINT", () => void stop("SIGINT"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
+  const parent = Number(process.env[EXIT_WITH_PID_ENV]);
+  if (Number.isInteger(parent) && parent > 0) {
+    const watch = setInterval(() => {
+      if (isAlive(parent)) return;
+      clearInterval(watch);
+      void stop(`process ${parent} that started this node is gone`);
+    }, 1_000);
+    watch.unref();
+  }
   return node;
 }

@@ -1,9 +1,10 @@
-import { recoverTypedDataAddress, type Address, type Hex, type LocalAccount } from "viem";
+import type { Address, Hex, LocalAccount } from "viem";
 import type { Message } from "../net/message.js";
 import type { Store } from "../store/store.js";
 import { orderSignatures, signView } from "./signView.js";
 import type { View } from "./view.js";
-import { VIEW_TYPES, viewDomain } from "./viewDigest.js";
+import { recoverViewSigner } from "./recoverViewSigner.js";
+import { viewDigest } from "./viewDigest.js";
 import { toWireView } from "./wireView.js";
 
 type Cosign = Extract<Message, { kind: "cosign" }>;
@@ -84,13 +85,7 @@ export class Cosigner {
     const height = BigInt(message.height);
     const view = this.#own.get(height)!;
     try {
-      const signer = await recoverTypedDataAddress({
-        domain: viewDomain(view.chainId, this.#o.gateway),
-        types: VIEW_TYPES,
-        primaryType: "View",
-        message: view,
-        signature: message.signature,
-      });
+      const signer = await recoverViewSigner(viewDigest(view, this.#o.gateway), message.signature);
       // A signature over any other view recovers to some other address: not counted.
       if (signer.toLowerCase() !== message.signer.toLowerCase()) return false;
     } catch {

@@ -1,6 +1,7 @@
-import { recoverTypedDataAddress, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
+import { recoverViewSigner } from "./recoverViewSigner.js";
 import type { View } from "./view.js";
-import { VIEW_TYPES, viewDomain } from "./viewDigest.js";
+import { viewDigest } from "./viewDigest.js";
 
 export class SignedViewError extends Error {
   constructor(reason: string) {
@@ -26,6 +27,7 @@ export async function verifySignedView(view: View, signatures: readonly Hex[], c
     throw new SignedViewError(`${signatures.length} signatures, threshold ${committee.threshold}`);
   }
   const members = new Set(committee.members.map((m) => m.toLowerCase()));
+  const digest = viewDigest(view, committee.gateway);
   let previous = 0n;
   for (const signature of signatures) {
     // The registry's OpenZeppelin ECDSA takes only 65-byte signatures with low s and v of 27 or 28.
@@ -35,13 +37,7 @@ export async function verifySignedView(view: View, signatures: readonly Hex[], c
     }
     let signer: Address;
     try {
-      signer = await recoverTypedDataAddress({
-        domain: viewDomain(view.chainId, committee.gateway),
-        types: VIEW_TYPES,
-        primaryType: "View",
-        message: view,
-        signature,
-      });
+      signer = await recoverViewSigner(digest, signature);
     } catch (cause) {
       throw new SignedViewError(`unreadable signature (${(cause as Error).message})`);
     }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Devnet, type DevnetFile, type DevnetStatus } from "../../relayer/devnet/devnet.js";
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
-import { isAlive } from "../../relayer/devnet/processes.js";
+import { isAlive } from "../../relayer/util/isAlive.js";
 
 const Q = 3;
 

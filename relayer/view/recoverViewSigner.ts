@@ -1,0 +1,21 @@
+import { recoverAddress, type Address, type Hex } from "viem";
+
+/** Recoveries remembered per process: a few blocks' worth of every chain's committee signatures, reached through every path. */
+const CAPACITY = 20_000;
+const recovered = new Map<string, Address>();
+
+/**
+ * The address that made `signature` over the view digest `digest`. A node meets the same signature many times (as a co-signature,
+ * then in the certified view from several gossip peers, in check() answers and read back from its registry), and a secp256k1
+ * recovery is the costliest thing it does, so each result is remembered: recovery is a pure function of its two inputs.
+ * Throws on an unreadable signature, which is never remembered.
+ */
+export async function recoverViewSigner(digest: Hex, signature: Hex): Promise<Address> {
+  const key = `${digest}${signature.slice(2)}`.toLowerCase();
+  const known = recovered.get(key);
+  if (known !== undefined) return known;
+  const signer = await recoverAddress({ hash: digest, signature });
+  if (recovered.size >= CAPACITY) recovered.delete(recovered.keys().next().value!);
+  recovered.set(key, signer);
+  return signer;
+}
