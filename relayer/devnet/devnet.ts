@@ -170,9 +170,15 @@ export class Devnet {
       );
       this.#log(`funded the owner ${owner.address} on each chain`);
       const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond });
-      // The raw call: viem's setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
-      for (const p of processes) await createTestClient({ mode: "hardhat", transport: http(p.url) }).request({ method: "evm_setIntervalMining", params: [blockMs] });
-      this.#log(`interval mining: a block every ${blockMs} ms on each chain`);
+      // Deployment ran with automine (a block per transaction, fast); from here on a block comes every blockMs and only
+      // then, as on a real chain, so that expiries in blocks mean the same time whatever the load. The raw call: viem's
+      // setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
+      for (const p of processes) {
+        const test = createTestClient({ mode: "hardhat", transport: http(p.url) });
+        await test.request({ method: "evm_setIntervalMining", params: [blockMs] });
+        await test.setAutomine(false);
+      }
+      this.#log(`interval mining: a block every ${blockMs} ms on each chain, transactions wait for it`);
       return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs, gossip });
     } catch (error) {
       await this.stop();

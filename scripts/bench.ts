@@ -1,0 +1,90 @@
+/**
+ * The benchmarks of the paper's section VII and against the alternatives, in one run:
+ *   1. the paper's grid (Table I, Figures 5 and 6) on the relayer's own protocol code over in-memory transports and a simulated clock;
+ *   2. the same measurement on real chains: hardhat node and relayer processes over WebSockets, side by side with the
+ *      simulation of the same cells and parameters (skipped by --quick);
+ *   3. gas: one swap of this framework against a hashed-timelock swap on the same chains, and submitView by committee size.
+ * Writes bench-results.json and the SVG charts under docs/bench/ (paths in the JSON), which the README shows.
+ *   npm run bench                the 27 cells × 10,000 blocks, real cells 3_1_3 and 5_1_3 (minutes)
+ *   npm run bench -- --quick     five cells × 200 blocks, n = 3 and n = 10 among them, no real chains (under 2 minutes)
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { simulateCell } from "../relayer/sim/gridCell.js";
+import { writeCharts } from "./bench/charts.js";
+import { measureGasCosts } from "./bench/gasCosts.js";
+import { measureRealCell, type RealCellResult } from "./bench/realCell.js";
+import { cellName, FULL_BLOCKS, FULL_CELLS, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
+
+const RESULTS = fileURLToPath(new URL("../bench-results.json", import.meta.url));
+const CHARTS = fileURLToPath(new URL("../docs/bench/", import.meta.url));
+/** Real cells: the paper's 5_1_3 and the same rates at n = 3; q = 3 keeps 5 chains' 15 relayer processes within 2 cores. */
+const REAL_CELLS: readonly CellSpec[] = [
+  { n: 3, taskRate: 0.1, sendRate: 0.3 },
+  { n: 5, taskRate: 0.1, sendRate: 0.3 },
+];
+const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: 2 } as const;
+
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const started = Date.now();
+const say = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}`);
+
+say(`1/3 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system`);
+const grid = await simulateGrid({ cells: values.quick ? QUICK_CELLS : FULL_CELLS, blocks: values.quick ? QUICK_BLOCKS : FULL_BLOCKS, log: (line) => say(`  ${line}`) });
+
+const real: { cell: string; real: RealCellResult; simulated: ReturnType<typeof sideOf> }[] = [];
+if (values.quick) say("2/3 real chains: skipped with --quick");
+else {
+  say(`2/3 real chains: cells ${REAL_CELLS.map(cellName).join(", ")} on hardhat node and relayer processes (q = ${REAL.q}, ${REAL.blocks} blocks of ${REAL.blockMs} ms)`);
+  for (const [i, spec] of REAL_CELLS.entries()) {
+    const measured = await measureRealCell({ ...spec, ...REAL, basePort: 24_000 + i * 100, dir: fileURLToPath(new URL(`../.devnet/bench-${cellName(spec)}`, import.meta.url)), seed: 7, log: (line) => say(`  ${line}`) });
+    const simulated = await simulateCell({ ...spec, q: REAL.q, k: REAL.k, blocks: REAL.blocks, blockMs: REAL.blockMs, signEvery: REAL.signEvery, expiryBlocks: REAL.ttl, seed: 7 });
+    real.push({ cell: cellName(spec), real: measured, simulated: sideOf(simulated) });
+    say(`  ${cellName(spec)}: real ${measured.requestsPerTask} requests/task, gap mean ${measured.gap.mean.toFixed(2)} p95 ${measured.gap.p95}; simulated ${simulated.requestsPerTask.toFixed(2)} requests/task, gap mean ${simulated.gap.mean.toFixed(2)} p95 ${simulated.gap.p95}`);
+  }
+}
+
+say("3/3 gas: a swap of this framework and a hashed-timelock swap on the same chains; submitView by committee size");
+const gas = await measureGasCosts({ log: (line) => say(`  ${line}`) });
+
+await mkdir(CHARTS, { recursive: true });
+const charts = writeCharts(grid, CHARTS);
+const results = {
+  quick: values.quick,
+  grid: grid.cells.map(({ systems: _systems, histogram: _histogram, ...cell }) => cell),
+  scaleRatio: grid.scaleRatio,
+  claims: {
+    /** The paper: messages per task do not change with n. */
+    messagesPerTaskIndependentOfN: grid.scaleRatio.map((r) => ({ cell: `${r.taskRate * 10}_${r.sendRate * 10}`, ratio: Number(r.ratio.toFixed(3)) })),
+    /** The paper: in 5_1_3 the expected gap is below 3 and k = 5 covers the worst case. */
+    gap5_1_3: (() => {
+      const cell = grid.cells.find((c) => c.name === "5_1_3");
+      return cell === undefined ? null : { mean: cell.gap.mean, p95: cell.gap.p95, max: cell.gap.max, meanBelow3: cell.gap.mean < 3, maxWithinK5: cell.gap.max <= 5 };
+    })(),
+  },
+  simulation: { blocks: grid.blocks, q: grid.q, k: grid.k, signEvery: grid.signEvery, seed: grid.seed, work: grid.work, wallSeconds: Math.round(grid.wallMs / 1000) },
+  real,
+  swapWallTime: real.map((r) => ({ cell: r.cell, ...r.real.swapTime })),
+  gas: { swap: gas.swap, htlcSwap: gas.htlcSwap, submitView: gas.submitView, submitForkEvidence: gas.submitForkEvidence },
+  charts,
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+};
+await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+say(`scale ratio (messages per task, n = ${grid.scaleRatio[0]?.to ?? "?"} over n = ${grid.scaleRatio[0]?.from ?? "?"}): ${grid.scaleRatio.map((r) => `${r.taskRate * 10}_${r.sendRate * 10} ${r.ratio.toFixed(2)}`).join(", ")}`);
+say(`gas of one swap: ${gas.swap.total.toLocaleString("en-US")} (framework) vs ${gas.htlcSwap.total.toLocaleString("en-US")} (HTLC)`);
+say(`charts: ${charts.join(", ")}`);
+say(`results written to ${RESULTS}`);
+
+/** What the simulation says of a cell, in the real measurement's terms. */
+function sideOf(c: Awaited<ReturnType<typeof simulateCell>>) {
+  const mean = (pick: (s: (typeof c.systems)[number]) => number) => c.systems.reduce((sum, s) => sum + pick(s), 0) / c.systems.length;
+  return {
+    tasks: c.tasks,
+    successfulTasks: c.successfulTasks,
+    requestsPerTask: Number(c.requestsPerTask.toFixed(2)),
+    requestsPerSystem: Number(mean((s) => s.requests).toFixed(1)),
+    gossipPerSystem: Number(mean((s) => s.gossip).toFixed(1)),
+    gap: c.gap,
+  };
+}
