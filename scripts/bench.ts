@@ -7,8 +7,10 @@
  * Writes bench-results.json and the SVG charts under docs/bench/ (paths in the JSON), which the README shows.
  *   npm run bench                the 27 cells × 10,000 blocks, real cells 3_1_3 and 5_1_3 (minutes)
  *   npm run bench -- --quick     five cells × 200 blocks, n = 3 and n = 10 among them, no real chains (under 2 minutes)
+ *   npm run bench -- --parts real,gas   only those parts; the other parts of an existing bench-results.json are kept
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { simulateCell } from "../relayer/sim/gridCell.js";
@@ -26,54 +28,81 @@ const REAL_CELLS: readonly CellSpec[] = [
 ];
 const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: 2 } as const;
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+const PARTS = ["grid", "real", "gas"] as const;
+type Part = (typeof PARTS)[number];
+const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, parts: { type: "string", default: PARTS.join(",") } } });
+const parts = new Set(values.parts.split(",").map((p) => p.trim()));
+for (const p of parts) {
+  if (!(PARTS as readonly string[]).includes(p)) {
+    console.error(`--parts: unknown part ${JSON.stringify(p)}; the parts are ${PARTS.join(", ")}`);
+    process.exit(2);
+  }
+}
+const runs = (part: Part) => parts.has(part);
+/** What an earlier run wrote: the parts this run skips are kept from it. */
+const earlier: Record<string, unknown> = existsSync(RESULTS) ? (JSON.parse(await readFile(RESULTS, "utf8")) as Record<string, unknown>) : {};
 const started = Date.now();
 const say = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}`);
 
-say(`1/3 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system`);
-const grid = await simulateGrid({ cells: values.quick ? QUICK_CELLS : FULL_CELLS, blocks: values.quick ? QUICK_BLOCKS : FULL_BLOCKS, log: (line) => say(`  ${line}`) });
+let gridPart: Record<string, unknown> | undefined;
+if (!runs("grid")) say("1/3 the paper's grid: not run (--parts); kept from the last run");
+else {
+  say(`1/3 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system`);
+  const grid = await simulateGrid({ cells: values.quick ? QUICK_CELLS : FULL_CELLS, blocks: values.quick ? QUICK_BLOCKS : FULL_BLOCKS, log: (line) => say(`  ${line}`) });
+  await mkdir(CHARTS, { recursive: true });
+  const charts = writeCharts(grid, CHARTS);
+  const c513 = grid.cells.find((c) => c.name === "5_1_3");
+  gridPart = {
+    grid: grid.cells.map(({ systems: _systems, histogram: _histogram, ...cell }) => cell),
+    scaleRatio: grid.scaleRatio,
+    claims: {
+      // The paper: for a given task rate, messages per task do not change with n (1 means they do not).
+      messagesPerTaskIndependentOfN: grid.scaleRatio.map((r) => ({ cell: `${r.taskRate * 10}_${r.sendRate * 10}`, ratio: Number(r.ratio.toFixed(3)) })),
+      // The paper: in 5_1_3 the expected gap is below 3 and k = 5 covers the worst case.
+      gap5_1_3: c513 === undefined ? null : { mean: c513.gap.mean, p95: c513.gap.p95, max: c513.gap.max, meanBelow3: c513.gap.mean < 3, maxWithinK5: c513.gap.max <= 5 },
+    },
+    simulation: { quick: values.quick, blocks: grid.blocks, q: grid.q, k: grid.k, signEvery: grid.signEvery, seed: grid.seed, work: grid.work, wallSeconds: Math.round(grid.wallMs / 1000) },
+    charts,
+  };
+  say(`scale ratio (messages per task, largest n over smallest): ${grid.scaleRatio.map((r) => `${r.taskRate * 10}_${r.sendRate * 10} ${r.ratio.toFixed(2)}`).join(", ")}`);
+}
 
 const real: { cell: string; real: RealCellResult; simulated: ReturnType<typeof sideOf> }[] = [];
-if (values.quick) say("2/3 real chains: skipped with --quick");
+if (!runs("real") || values.quick) say(`2/3 real chains: not run (${values.quick ? "--quick" : "--parts"})`);
 else {
   say(`2/3 real chains: cells ${REAL_CELLS.map(cellName).join(", ")} on hardhat node and relayer processes (q = ${REAL.q}, ${REAL.blocks} blocks of ${REAL.blockMs} ms)`);
   for (const [i, spec] of REAL_CELLS.entries()) {
     const measured = await measureRealCell({ ...spec, ...REAL, basePort: 24_000 + i * 100, dir: fileURLToPath(new URL(`../.devnet/bench-${cellName(spec)}`, import.meta.url)), seed: 7, log: (line) => say(`  ${line}`) });
-    const simulated = await simulateCell({ ...spec, q: REAL.q, k: REAL.k, blocks: REAL.blocks, blockMs: REAL.blockMs, signEvery: REAL.signEvery, expiryBlocks: REAL.ttl, seed: 7 });
+    // The simulation starts tasks until 2 × expiry + 10 blocks before its end, then lets them finish: the same tasks
+    // window as the real run, which then waits for its swaps to end.
+    const simulated = await simulateCell({ ...spec, q: REAL.q, k: REAL.k, blocks: REAL.blocks + 2 * REAL.ttl + 10, blockMs: REAL.blockMs, signEvery: REAL.signEvery, expiryBlocks: REAL.ttl, seed: 7 });
     real.push({ cell: cellName(spec), real: measured, simulated: sideOf(simulated) });
-    say(`  ${cellName(spec)}: real ${measured.requestsPerTask} requests/task, gap mean ${measured.gap.mean.toFixed(2)} p95 ${measured.gap.p95}; simulated ${simulated.requestsPerTask.toFixed(2)} requests/task, gap mean ${simulated.gap.mean.toFixed(2)} p95 ${simulated.gap.p95}`);
+    say(
+      `  ${cellName(spec)}: real ${measured.requestsPerTask} requests/task, ${(measured.gossipPerSystem / measured.blocksObserved).toFixed(1)} gossip per system per block, gap mean ${measured.gap.mean.toFixed(2)} p95 ${measured.gap.p95}; ` +
+        `simulated ${simulated.requestsPerTask.toFixed(2)} requests/task, ${(simulated.systems.reduce((sum, x) => sum + x.gossip, 0) / simulated.systems.length / simulated.blocks).toFixed(1)} gossip per system per block, gap mean ${simulated.gap.mean.toFixed(2)} p95 ${simulated.gap.p95}`,
+    );
   }
 }
 
-say("3/3 gas: a swap of this framework and a hashed-timelock swap on the same chains; submitView by committee size");
-const gas = await measureGasCosts({ log: (line) => say(`  ${line}`) });
+let gasPart: Record<string, unknown> | undefined;
+if (!runs("gas")) say("3/3 gas: not run (--parts)");
+else {
+  say("3/3 gas: a swap of this framework and a hashed-timelock swap on the same chains; submitView by committee size");
+  const gas = await measureGasCosts({ log: (line) => say(`  ${line}`) });
+  gasPart = { gas: { swap: gas.swap, htlcSwap: gas.htlcSwap, submitView: gas.submitView, submitForkEvidence: gas.submitForkEvidence } };
+  say(`gas of one swap: ${gas.swap.total.toLocaleString("en-US")} (framework) vs ${gas.htlcSwap.total.toLocaleString("en-US")} (HTLC)`);
+}
 
-await mkdir(CHARTS, { recursive: true });
-const charts = writeCharts(grid, CHARTS);
+const realPart = runs("real") && !values.quick ? { real, swapWallTime: real.map((r) => ({ cell: r.cell, ...r.real.swapTime })) } : undefined;
 const results = {
-  quick: values.quick,
-  grid: grid.cells.map(({ systems: _systems, histogram: _histogram, ...cell }) => cell),
-  scaleRatio: grid.scaleRatio,
-  claims: {
-    /** The paper: messages per task do not change with n. */
-    messagesPerTaskIndependentOfN: grid.scaleRatio.map((r) => ({ cell: `${r.taskRate * 10}_${r.sendRate * 10}`, ratio: Number(r.ratio.toFixed(3)) })),
-    /** The paper: in 5_1_3 the expected gap is below 3 and k = 5 covers the worst case. */
-    gap5_1_3: (() => {
-      const cell = grid.cells.find((c) => c.name === "5_1_3");
-      return cell === undefined ? null : { mean: cell.gap.mean, p95: cell.gap.p95, max: cell.gap.max, meanBelow3: cell.gap.mean < 3, maxWithinK5: cell.gap.max <= 5 };
-    })(),
-  },
-  simulation: { blocks: grid.blocks, q: grid.q, k: grid.k, signEvery: grid.signEvery, seed: grid.seed, work: grid.work, wallSeconds: Math.round(grid.wallMs / 1000) },
-  real,
-  swapWallTime: real.map((r) => ({ cell: r.cell, ...r.real.swapTime })),
-  gas: { swap: gas.swap, htlcSwap: gas.htlcSwap, submitView: gas.submitView, submitForkEvidence: gas.submitForkEvidence },
-  charts,
+  ...earlier,
+  ...gridPart,
+  ...realPart,
+  ...gasPart,
+  ranAt: { ...(earlier.ranAt as Record<string, string> | undefined), ...Object.fromEntries([...parts].filter((p) => p !== "real" || !values.quick).map((p) => [p, new Date().toISOString()])) },
   durationSeconds: Math.round((Date.now() - started) / 1000),
 };
 await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
-say(`scale ratio (messages per task, n = ${grid.scaleRatio[0]?.to ?? "?"} over n = ${grid.scaleRatio[0]?.from ?? "?"}): ${grid.scaleRatio.map((r) => `${r.taskRate * 10}_${r.sendRate * 10} ${r.ratio.toFixed(2)}`).join(", ")}`);
-say(`gas of one swap: ${gas.swap.total.toLocaleString("en-US")} (framework) vs ${gas.htlcSwap.total.toLocaleString("en-US")} (HTLC)`);
-say(`charts: ${charts.join(", ")}`);
 say(`results written to ${RESULTS}`);
 
 /** What the simulation says of a cell, in the real measurement's terms. */
@@ -85,6 +114,7 @@ function sideOf(c: Awaited<ReturnType<typeof simulateCell>>) {
     requestsPerTask: Number(c.requestsPerTask.toFixed(2)),
     requestsPerSystem: Number(mean((s) => s.requests).toFixed(1)),
     gossipPerSystem: Number(mean((s) => s.gossip).toFixed(1)),
+    gossipPerSystemPerBlock: Number((mean((s) => s.gossip) / c.blocks).toFixed(2)),
     gap: c.gap,
   };
 }

@@ -37,6 +37,8 @@ export type RealCellResult = {
   blocks: number;
   tasks: number;
   successfulTasks: number;
+  /** Blocks of the first chain from the first task to the end of the last: what the message counts cover. */
+  blocksObserved: number;
   /** Messages per system over the run, summed over its q relayers. */
   requestsPerSystem: number;
   gossipPerSystem: number;
@@ -90,6 +92,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
     p.log(`real ${p.n}_${p.taskRate * 10}_${p.sendRate * 10}: ${swaps.length} swaps started; waiting for them to end`);
     const ended = await Promise.all(swaps);
     const sent = await sentByKind(file);
+    const blocksObserved = Number((await clients[0]!.getBlockNumber({ cacheTime: 0 })) - start[0]!);
     const delta = (kind: string) => (sent[kind] ?? 0) - (baseline[kind] ?? 0);
     const all = Object.keys(sent).reduce((total, kind) => total + delta(kind), 0);
     const settled = ended.filter((s) => s.result?.from.outcome === "released" && s.result.to.outcome === "released");
@@ -102,6 +105,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
       taskRate: p.taskRate,
       sendRate: p.sendRate,
       blocks: p.blocks,
+      blocksObserved,
       tasks: swaps.length,
       successfulTasks: successful,
       requestsPerSystem: round(delta("request") / p.n),
