@@ -6,10 +6,10 @@ import type { SendOutcome, TxSender } from "../chain/txSender.js";
 import type { Message } from "../net/message.js";
 import type { RequestChannel } from "../net/requestChannel.js";
 import type { Store, Task, TaskState } from "../store/store.js";
-import { relate } from "../view/relate.js";
 import { verifySignedView, type Committee } from "../view/verifySignedView.js";
 import type { View } from "../view/view.js";
 import { fromWireView } from "../view/wireView.js";
+import { checkAnswerViews } from "./checkAnswerViews.js";
 
 type Answer = Extract<Message, { kind: "answer" }>;
 export type Step = "precommit" | "terminate" | "cancel";
@@ -170,22 +170,7 @@ export class TaskRunner {
   async #verify(task: Task, known: View, minHeight: bigint, answer: Answer): Promise<{ status: number; proof: StorageProof }> {
     const committee = this.#o.committees.get(task.counterparty);
     if (committee === undefined) throw new Error(`no committee configured for chain ${task.counterparty}`);
-    const height = BigInt(answer.height);
-    if (height < minHeight) throw new Error(`answer at height ${height} is below ${minHeight}`);
-    if (answer.views.length === 0 || answer.views.length > 64) throw new Error("answer carries no views or too many");
-    let previous = known;
-    for (const signed of answer.views) {
-      const view = fromWireView(signed.view);
-      if (view.chainId !== task.counterparty) throw new Error(`view of chain ${view.chainId}, expected ${task.counterparty}`);
-      await verifySignedView(view, signed.signatures, committee);
-      await this.#o.onVerifiedView(view, signed.signatures);
-      if (relate(previous, view) !== "consistent") throw new Error(`view at ${view.height} does not connect to the one at ${previous.height}`);
-      if (view.height > previous.height) previous = view;
-    }
-    const last = fromWireView(answer.views.at(-1)!.view);
-    if (last.height !== height || keccak256(answer.proof.header) !== last.hashes.at(-1)) {
-      throw new Error("the proof's header is not the block of the answer's newest view");
-    }
+    await checkAnswerViews({ answer, chainId: task.counterparty, committee, known, minHeight, verify: verifySignedView, onVerified: (view, signatures) => this.#o.onVerifiedView(view, [...signatures]) });
     for (const signed of answer.views) {
       const view = fromWireView(signed.view);
       if (view.height <= known.height) continue;
