@@ -27,7 +27,7 @@ describe("fibc", function () {
   it("--help exits 0 and lists the subcommands", async () => {
     const { code, stdout } = await fibc("--help");
     assert.equal(code, 0);
-    for (const command of ["devnet", "node", "attack", "swap", "status"]) assert.match(stdout, new RegExp(`^  ${command} `, "m"));
+    for (const command of ["devnet", "deploy", "node", "attack", "swap", "status"]) assert.match(stdout, new RegExp(`^  ${command} `, "m"));
   });
 
   it("swap --help exits 0 and describes the command", async () => {
