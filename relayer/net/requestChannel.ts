@@ -132,7 +132,12 @@ export class RequestChannel {
       return;
     }
     this.#seen.set(key, now);
-    for (const [k, at] of this.#seen) if (now - at > 10 * 60_000) this.#seen.delete(k);
+    // A Map iterates in insertion order, so the expired entries are the first ones: stop at the first still fresh
+    // instead of walking ten minutes of requests on every request served.
+    for (const [k, at] of this.#seen) {
+      if (now - at <= 10 * 60_000) break;
+      this.#seen.delete(k);
+    }
     const rate = this.#served.get(from) ?? { windowStart: now, count: 0 };
     if (now - rate.windowStart >= 1000) Object.assign(rate, { windowStart: now, count: 0 });
     rate.count += 1;

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { GapHistogram } from "../../relayer/sim/gapHistogram.js";
+import { simulateCell, type CellParameters, type CellResult } from "../../relayer/sim/gridCell.js";
+import { SignatureCache } from "../../relayer/sim/signatureCache.js";
+import { cellName, FULL_CELLS, QUICK_CELLS, simulateGrid } from "../../scripts/bench/simulateGrid.js";
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Small cells of the paper's grid: 3 systems of q = 4 nodes (threshold 3, requests to 2 nodes), k = 5, 200 blocks.
+// One signature cache for all of them: the chains are the same in every cell of a seed, so only the first cell signs.
+// ---------------------------------------------------------------------------------------------------------------------
+
+const BLOCKS = 200;
+const cache = new SignatureCache();
+const cell = (parameters: Partial<CellParameters> = {}) => simulateCell({ n: 3, taskRate: 0.2, sendRate: 0.1, blocks: BLOCKS, cache, ...parameters });
+
+/** What a run measured, without how long it took. */
+const outcome = ({ wallMs: _wall, cpuMs: _cpu, work: _work, ...measured }: CellResult) => measured;
+
+describe("simulateCell", function () {
+  this.timeout(300_000);
+  let slow: CellResult; // send rate 10 %
+  let fast: CellResult; // send rate 30 %
+
+  before(async () => {
+    slow = await cell();
+    fast = await cell({ sendRate: 0.3 });
+  });
+
+  it("counts every node-to-node message once, as the transports delivered it, and loses none", () => {
+    for (const r of [slow, fast]) {
+      assert.equal(r.dropped, 0);
+      assert.equal(r.messages, r.delivered, "messages counted by the senders = messages the hub delivered");
+      for (const s of r.systems) assert.equal(s.messages, s.requests + s.answers + s.gossip, `system ${s.chainId}: requests, answers and gossip are all it sent`);
+      assert.equal(r.requestChannelMessages, r.systems.reduce((sum, s) => sum + s.requests + s.answers, 0));
+    }
+  });
+
+  it("finishes every cross-chain task it starts with both sides released", () => {
+    for (const r of [slow, fast]) {
+      assert.ok(r.tasks > 20, `${r.tasks} tasks in ${BLOCKS} blocks of 3 systems at 20 %`);
+      assert.deepEqual([r.successfulTasks, r.refundedTasks, r.splitTasks, r.unfinishedTasks], [r.tasks, 0, 0, 0]);
+      assert.deepEqual(Object.keys(r.incidents).filter((reason) => reason !== "unexpected answer" && reason !== "duplicate gossip"), [], "no refusal but the slower answer of two and repeated gossip");
+    }
+  });
+
+  it("costs a task at least the IBCP's four checks, each sent to (1 − r)q + 1 = 2 nodes and answered", () => {
+    assert.equal(slow.fanout, 2);
+    for (const r of [slow, fast]) {
+      assert.ok(r.requestsPerTask >= 4 * r.fanout, `${r.requestsPerTask} requests per task`);
+      assert.ok(r.messagesPerTask >= 8 * r.fanout, `${r.messagesPerTask} messages per task`);
+      // Retries happen only while the mirror is not yet in a block: a few per task, not a storm.
+      assert.ok(r.requestsPerTask < 6 * r.fanout, `${r.requestsPerTask} requests per task`);
+    }
+  });
+
+  it("samples a gap ≥ 0 for every node and every other system once per block interval", () => {
+    for (const r of [slow, fast]) {
+      assert.equal(r.gap.samples, 3 * 4 * 2 * (BLOCKS - 1));
+      assert.equal(r.histogram.reduce((sum, count) => sum + count, 0), r.gap.samples);
+      assert.ok(r.gap.min >= 0 && r.gap.min <= r.gap.median && r.gap.median <= r.gap.p95 && r.gap.p95 <= r.gap.max);
+      for (const s of r.systems) assert.equal(s.gap.samples, 4 * 2 * (BLOCKS - 1));
+    }
+  });
+
+  it("keeps 95 % of the gaps within k with a send rate of 30 %, and views more than k behind rare", () => {
+    assert.ok(fast.gap.p95 <= fast.k, `p95 ${fast.gap.p95}`);
+    assert.ok(fast.gap.aboveK < 0.01, `${fast.gap.aboveK * 100} % of the samples more than k behind`);
+  });
+
+  it("sends more gossip and lags less with a higher send rate", () => {
+    assert.ok(fast.gossip > 1.5 * slow.gossip, `gossip ${fast.gossip} at 30 % vs ${slow.gossip} at 10 %`);
+    assert.ok(fast.gap.mean < slow.gap.mean, `mean gap ${fast.gap.mean} at 30 % vs ${slow.gap.mean} at 10 %`);
+    assert.ok(fast.gap.p95 <= slow.gap.p95);
+  });
+
+  it("signs each certified view once for all the cells of a seed, and checks each signed view once for all nodes", () => {
+    assert.equal(slow.work.signatures, 3 * 3 * BLOCKS, "3 systems × threshold 3 × one certified view per block");
+    assert.equal(slow.work.verifications, 3 * BLOCKS);
+    // Each certified view is learned by the 4 nodes of its own system alone: one check, three shared.
+    assert.ok(slow.work.verificationsShared > 3 * slow.work.verifications, `${slow.work.verificationsShared} checks shared`);
+    assert.equal(fast.work.signatures, 0, "the second cell runs on the same chains");
+    assert.equal(fast.work.verifications, 0);
+  });
+
+  it("is reproducible: the same seed gives the same run, another seed another one", async () => {
+    assert.deepEqual(outcome(await cell()), outcome(slow));
+    const other = await cell({ seed: 2, cache: new SignatureCache(), blocks: 80 });
+    const again = await cell({ seed: 1, blocks: 80 });
+    assert.notDeepEqual(outcome(other).histogram, outcome(again).histogram);
+  });
+
+  it("refuses parameters that make no network", async () => {
+    await assert.rejects(cell({ n: 1 }), RangeError);
+    await assert.rejects(cell({ taskRate: 1.5 }), RangeError);
+    await assert.rejects(cell({ signEvery: 6 }), RangeError, "views further apart than k cannot be connected");
+  });
+});
+
+describe("simulateGrid", function () {
+  this.timeout(300_000);
+
+  it("reports each cell per system, and the scale ratio of messages per task between the smallest and largest n", async () => {
+    const lines: string[] = [];
+    const grid = await simulateGrid({ cells: [{ n: 3, taskRate: 0.4, sendRate: 0.2 }, { n: 5, taskRate: 0.4, sendRate: 0.2 }], blocks: 80, log: (line) => lines.push(line) });
+    assert.deepEqual(grid.cells.map((c) => c.name), ["3_4_2", "5_4_2"]);
+    assert.equal(lines.length, 2, "one line per cell");
+    for (const c of grid.cells) {
+      assert.equal(c.systems.length, c.n);
+      assert.ok(c.successfulTasks > 0 && c.successfulTasks === c.tasks);
+      assert.equal(c.gossipPerSystem, c.systems.reduce((sum, s) => sum + s.gossip, 0) / c.n);
+      assert.equal(c.requestsPerSystem, c.systems.reduce((sum, s) => sum + s.requests, 0) / c.n);
+    }
+    const [small, large] = grid.cells as [(typeof grid.cells)[0], (typeof grid.cells)[0]];
+    assert.deepEqual(grid.scaleRatio, [{ taskRate: 0.4, sendRate: 0.2, from: 3, to: 5, messagesPerTask: [small.messagesPerTask, large.messagesPerTask], ratio: large.messagesPerTask / small.messagesPerTask }]);
+    assert.equal(grid.work.signatures, 3 * 5 * 80, "the n = 3 cell's chains are the first three of the n = 5 cell: signed once");
+  });
+
+  it("defines Table I as 27 cells, and a quick grid with both ends of the scale and the paper's 5_1_3", () => {
+    assert.equal(new Set(FULL_CELLS.map(cellName)).size, 27);
+    assert.deepEqual([...new Set(FULL_CELLS.map((c) => c.n))], [3, 5, 10]);
+    const quick = QUICK_CELLS.map(cellName);
+    assert.ok(quick.includes("5_1_3") && quick.some((c) => c.startsWith("3_")) && quick.some((c) => c.startsWith("10_")));
+  });
+});
+
+describe("GapHistogram", () => {
+  it("summarizes counts exactly: mean, quartiles, p95, max and the share above k", () => {
+    const h = new GapHistogram();
+    for (const gap of [0, 1, 1, 2, 2, 2, 3, 4, 7, 9]) h.add(gap);
+    assert.deepEqual(h.summary(5), { samples: 10, mean: 3.1, min: 0, p25: 1, median: 2, p75: 4, p95: 9, max: 9, aboveK: 0.2 });
+    const merged = new GapHistogram();
+    merged.merge(h);
+    merged.merge(h);
+    assert.deepEqual({ ...merged.summary(5), samples: 10 }, h.summary(5));
+  });
+
+  it("refuses a gap that is not a whole number of blocks ≥ 0", () => {
+    assert.throws(() => new GapHistogram().add(-1), RangeError);
+    assert.throws(() => new GapHistogram().add(1.5), RangeError);
+  });
+});
