@@ -17,7 +17,7 @@ import { simulateCell } from "../relayer/sim/gridCell.js";
 import { writeCharts } from "./bench/charts.js";
 import { measureGasCosts } from "./bench/gasCosts.js";
 import { measureRealCell, type RealCellResult } from "./bench/realCell.js";
-import { cellName, FULL_BLOCKS, FULL_CELLS, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
+import { cellName, FULL_BLOCKS, FULL_CELLS, gridTable, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
 
 const RESULTS = fileURLToPath(new URL("../bench-results.json", import.meta.url));
 const CHARTS = fileURLToPath(new URL("../docs/bench/", import.meta.url));
@@ -64,6 +64,7 @@ else {
     simulation: { quick: values.quick, blocks: grid.blocks, q: grid.q, k: grid.k, signEvery: grid.signEvery, seed: grid.seed, work: grid.work, wallSeconds: Math.round(grid.wallMs / 1000) },
     charts,
   };
+  console.log(`\n${gridTable(grid)}\n`);
   say(`scale ratio (messages per task, largest n over smallest): ${grid.scaleRatio.map((r) => `${r.taskRate * 10}_${r.sendRate * 10} ${r.ratio.toFixed(2)}`).join(", ")}`);
 }
 

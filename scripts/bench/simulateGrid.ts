@@ -2,19 +2,12 @@
  * The paper's simulation grid (section VII.A, Table I) on the relayer's own protocol code: every cell
  * n_t_s (n systems, cross-chain tasks in t·10 % of blocks, gossip send rate s·10 %) runs GossipOverlay,
  * ViewList and RequestChannel over in-memory transports with a simulated clock (relayer/sim/gridCell.ts).
- *
- *   tsx scripts/bench/simulateGrid.ts            the quick grid (a few cells, few blocks)
- *   tsx scripts/bench/simulateGrid.ts --full     the 27 cells of Table I, 10,000 blocks each
- *   options: --blocks N, --seed N, --out DIR (writes grid.json and the charts of scripts/bench/charts.ts)
+ * `npm run bench` runs it (scripts/bench.ts); `--quick` runs QUICK_CELLS.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { GapSummary } from "../../relayer/sim/gapHistogram.js";
 import { cpuMsSince } from "../../relayer/sim/cpuTime.js";
 import { simulateCell, type CellResult, type SystemResult } from "../../relayer/sim/gridCell.js";
 import { SignatureCache, type SignatureWork } from "../../relayer/sim/signatureCache.js";
-import { writeCharts } from "./charts.js";
 
 /** One cell of the grid: the paper's three parameters. */
 export type CellSpec = { n: number; taskRate: number; sendRate: number };
@@ -172,32 +165,3 @@ export function gridTable(grid: GridResult): string {
   const ratios = grid.scaleRatio.map((r) => `- tasks ${r.taskRate * 100} %, send ${r.sendRate * 100} %: msgs/task n=${r.to} / n=${r.from} = ${fmt(r.messagesPerTask[1], 2)} / ${fmt(r.messagesPerTask[0], 2)} = ${r.ratio.toFixed(3)}`);
   return [...rows, "", "Scale ratio (messages per successful task):", ...ratios].join("\n");
 }
-
-async function main(argv: readonly string[]): Promise<void> {
-  const option = (name: string) => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const full = argv.includes("--full");
-  const blocks = Number(option("--blocks") ?? (full ? FULL_BLOCKS : QUICK_BLOCKS));
-  const seed = Number(option("--seed") ?? 1);
-  const out = option("--out");
-  const cells = full ? FULL_CELLS : QUICK_CELLS;
-  console.log(`${full ? "Full" : "Quick"} grid: ${cells.length} cells × ${blocks} blocks per system, seed ${seed}`);
-  const grid = await simulateGrid({ cells, blocks, seed, log: (line) => console.log(line) });
-  console.log(`\n${gridTable(grid)}\n`);
-  const w = grid.work;
-  console.log(
-    `secp256k1: ${w.signatures} signatures in ${seconds(w.signingMs)} s, ${w.verifications} signed views checked in ${seconds(w.verifyingMs)} s ` +
-      `(${w.verificationsShared} more checks shared between nodes); whole grid ${seconds(grid.wallMs)} s, CPU ${seconds(grid.cpuMs)} s`,
-  );
-  if (out !== undefined) {
-    const dir = resolve(out);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "grid.json"), `${JSON.stringify(grid, null, 2)}\n`);
-    const charts = writeCharts(grid, dir);
-    console.log(`wrote ${[join(dir, "grid.json"), ...charts].join(", ")}`);
-  }
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main(process.argv.slice(2));
