@@ -69,10 +69,19 @@ export async function runAttack({ config: path, log = (line) => console.log(line
   await waitFor(b1Top + 1n);
   const known = await victimClient.readContract({ address: victim.registry as Address, abi: registryAbi, functionName: "latestHeight", args: [chain.chainId] });
   const views = await attack.signedViews({ after: known, to: await client.getBlockNumber({ cacheTime: 0 }) });
+  let posted = 0;
   for (const { view, signatures } of views) {
-    const hash = await wallet.writeContract({ chain: null, address: victim.registry as Address, abi: registryAbi, functionName: "submitView", args: [view, signatures] });
-    await victimClient.waitForTransactionReceipt({ hash });
+    try {
+      const hash = await wallet.writeContract({ chain: null, address: victim.registry as Address, abi: registryAbi, functionName: "submitView", args: [view, signatures] });
+      await victimClient.waitForTransactionReceipt({ hash });
+    } catch (error) {
+      // The gossip overlay can be faster than the attacker: once the victim froze the chain, the rest of b2 is refused.
+      if (!String(error).includes("ViewRegistryChainFrozen")) throw error;
+      log(`the victim's registry froze chain ${chain.chainId} before b2's view at height ${view.height}: the fork was caught`);
+      break;
+    }
+    posted++;
     log(`posted b2's view at height ${view.height} to the victim's registry`);
   }
-  return { chainId: chain.chainId.toString(), forkHeight: attack.forkHeight.toString(), viewsPosted: views.length };
+  return { chainId: chain.chainId.toString(), forkHeight: attack.forkHeight.toString(), viewsPosted: posted };
 }
