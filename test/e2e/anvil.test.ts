@@ -19,7 +19,8 @@ const HARDHAT_CHAIN_ID = 31_338;
 /** Four free consecutive ranges: anvil, hardhat, then 2 × 3 relayer and 2 × 3 metrics ports. */
 async function freeBase(): Promise<number> {
   for (;;) {
-    const base = 30_000 + Math.floor(Math.random() * 900) * 10;
+    // Below the ephemeral range (32768–60999 on Linux), where an outgoing connection could take a port between check and bind.
+    const base = 2_000 + Math.floor(Math.random() * 250) * 14;
     const ports = Array.from({ length: 14 }, (_, i) => base + i);
     if ((await Promise.all(ports.map((p) => portInUse("127.0.0.1", p)))).every((busy) => !busy)) return base;
   }
