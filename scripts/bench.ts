@@ -5,7 +5,7 @@
  *      simulation of the same cells and parameters (skipped by --quick);
  *   3. gas: one swap of this framework against a hashed-timelock swap on the same chains, and submitView by committee size.
  * Writes bench-results.json and the SVG charts under docs/bench/ (paths in the JSON), which the README shows.
- *   npm run bench                the 27 cells × 10,000 blocks, real cells 3_1_3 and 5_1_3 (minutes)
+ *   npm run bench                the 27 cells × 10,000 blocks, real cells 3_1_3 and 5_1_3 (about 100 minutes on 2 cores)
  *   npm run bench -- --quick     five cells × 200 blocks, n = 3 and n = 10 among them, no real chains (under 2 minutes)
  *   npm run bench -- --parts real,gas   only those parts; the other parts of an existing bench-results.json are kept
  */

@@ -88,7 +88,7 @@ export function gapsChart(grid: GridResult): string {
     xAxis(layout, y(0)),
     legend(grid.cells),
   ];
-  return svg(height, `Gap of views over ${grid.blocks.toLocaleString("en-US")} blocks, sampled every block for every (node, other system)`, body.join("\n"));
+  return svg(height, `Gap of views over ${grid.blocks.toLocaleString("en-US")} blocks, sampled once per block interval for every (node, other system)`, body.join("\n"));
 }
 
 type Layout = { width: number; columns: { cell: GridCell; x: number }[]; groups: { n: number; from: number; to: number }[] };
