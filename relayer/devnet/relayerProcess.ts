@@ -135,3 +135,18 @@ export function summarize(status: Record<string, unknown>, expectedPeers: number
     peers: { connected: Array.isArray(status.peers) ? status.peers.length : 0, expected: expectedPeers },
   };
 }
+
+/** Sum over the relayers' GET /status of the messages each has sent so far, by kind: count and bytes. */
+export async function messagesSent(relayers: readonly { statusUrl: string }[]): Promise<Record<string, { count: number; bytes: number }>> {
+  const total: Record<string, { count: number; bytes: number }> = {};
+  for (const r of relayers) {
+    const status = await fetchStatus(r.statusUrl);
+    const sent = (status?.metrics as { messages?: { sent?: Record<string, { count: number; bytes: number }> } } | undefined)?.messages?.sent ?? {};
+    for (const [kind, { count, bytes }] of Object.entries(sent)) {
+      const entry = (total[kind] ??= { count: 0, bytes: 0 });
+      entry.count += count;
+      entry.bytes += bytes;
+    }
+  }
+  return total;
+}

@@ -6,7 +6,7 @@ import { gatewayAbi, registryAbi } from "../chain/abis.js";
 import { connect, transact, type Connection } from "./connect.js";
 import { Devnet, type DevnetChain, type DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
-import { fetchStatus } from "./relayerProcess.js";
+import { messagesSent } from "./relayerProcess.js";
 import { gasByStep, type GasByStep } from "./gasByStep.js";
 import { runSwap, type SwapResult, type SwapSide } from "./swap.js";
 
@@ -86,7 +86,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   const settled = results.filter((r) => r.from.outcome === "released" && r.to.outcome === "released").length;
   const refunded = unmatched.from.outcome === "cancelled" ? 1 : 0;
   log(`  ${settled} of ${results.length} swaps settled on both chains; the unmatched contract ${refunded ? "was cancelled and its payer refunded" : `ended ${unmatched.from.outcome}`}`);
-  const messages = await relayerMessagesSent(file);
+  const messages = await messagesSent(file.relayers);
 
   log(`step 5/5: chain ${b.chainId}'s committee turns: it signs two branches`);
   const fork = await forkStory(p, file, a, b, c);
@@ -231,21 +231,6 @@ async function escrowHeld(chain: DevnetChain): Promise<string | undefined> {
     publicClient.readContract({ address: chain.token, abi: erc20Abi, functionName: "balanceOf", args: [chain.gateway] }),
   ]);
   return coin === 0n && token === 0n ? undefined : `chain ${chain.chainId}: its Gateway still holds ${coin} wei and ${token} token units`;
-}
-
-/** Sum over every relayer's GET /status of the messages it sent, by kind. */
-async function relayerMessagesSent(file: DevnetFile): Promise<Record<string, { count: number; bytes: number }>> {
-  const total: Record<string, { count: number; bytes: number }> = {};
-  for (const r of file.relayers) {
-    const status = await fetchStatus(r.statusUrl);
-    const sent = (status?.metrics as { messages?: { sent?: Record<string, { count: number; bytes: number }> } } | undefined)?.messages?.sent ?? {};
-    for (const [kind, { count, bytes }] of Object.entries(sent)) {
-      const entry = (total[kind] ??= { count: 0, bytes: 0 });
-      entry.count += count;
-      entry.bytes += bytes;
-    }
-  }
-  return total;
 }
 
 function readRegistry<F extends "latestHeight" | "isFrozen" | "frozenAt">(c: Connection, registry: Address, functionName: F, chainId: string) {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createPublicClient, http, keccak256, parseEther, stringToHex, type PublicClient } from "viem";
 import { gatewayAbi } from "../../relayer/chain/abis.js";
 import { Devnet, type DevnetChain, type DevnetFile } from "../../relayer/devnet/devnet.js";
-import { fetchStatus } from "../../relayer/devnet/relayerProcess.js";
+import { fetchStatus, messagesSent } from "../../relayer/devnet/relayerProcess.js";
 import { runSwap, type SwapResult } from "../../relayer/devnet/swap.js";
 import { GapHistogram, type GapSummary } from "../../relayer/sim/gapHistogram.js";
 import { seededRandom } from "../../relayer/sim/seededRandom.js";
@@ -65,7 +65,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
     p.log(`real ${p.n}_${p.taskRate * 10}_${p.sendRate * 10}: starting ${p.n} chains and ${p.n * p.q} relayer processes`);
     const file = await devnet.up({ chains: p.n, validatorsPerChain: p.q, basePort: p.basePort, k: 16, blockMs: p.blockMs, dir: p.dir, gossip: { sendRate: p.sendRate } });
     const clients = file.chains.map((c) => createPublicClient({ transport: http(c.url) }) as PublicClient);
-    const baseline = await sentByKind(file);
+    const baseline = await messagesSent(file.relayers);
     const random = seededRandom(p.seed);
     const heads = await Promise.all(clients.map((c) => c.getBlockNumber({ cacheTime: 0 })));
     const start = [...heads];
@@ -91,9 +91,9 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
     }
     p.log(`real ${p.n}_${p.taskRate * 10}_${p.sendRate * 10}: ${swaps.length} swaps started; waiting for them to end`);
     const ended = await Promise.all(swaps);
-    const sent = await sentByKind(file);
+    const sent = await messagesSent(file.relayers);
     const blocksObserved = Number((await clients[0]!.getBlockNumber({ cacheTime: 0 })) - start[0]!);
-    const delta = (kind: string) => (sent[kind] ?? 0) - (baseline[kind] ?? 0);
+    const delta = (kind: string) => (sent[kind]?.count ?? 0) - (baseline[kind]?.count ?? 0);
     const all = Object.keys(sent).reduce((total, kind) => total + delta(kind), 0);
     const settled = ended.filter((s) => s.result?.from.outcome === "released" && s.result.to.outcome === "released");
     const timings = await Promise.all(settled.map((s) => timing(s.result!, s.seconds, file)));
@@ -168,17 +168,6 @@ async function sampleGaps(file: DevnetFile, clients: PublicClient[]): Promise<nu
     }),
   );
   return gaps;
-}
-
-/** Messages every relayer has sent so far, by kind, summed. */
-async function sentByKind(file: DevnetFile): Promise<Record<string, number>> {
-  const total: Record<string, number> = {};
-  for (const r of file.relayers) {
-    const status = await fetchStatus(r.statusUrl);
-    const sent = (status?.metrics as { messages?: { sent?: Record<string, { count: number }> } } | undefined)?.messages?.sent ?? {};
-    for (const [kind, { count }] of Object.entries(sent)) total[kind] = (total[kind] ?? 0) + count;
-  }
-  return total;
 }
 
 const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
