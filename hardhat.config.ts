@@ -15,7 +15,7 @@ export default defineConfig({
     // solc cannot be downloaded on our machines: the `solc` npm package ships the same compiler as WebAssembly.
     version: "0.8.30",
     path: require.resolve("solc/soljson.js"),
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "prague" },
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "prague", viaIR: true },
   },
   networks: {
     chainA: chain(1001),

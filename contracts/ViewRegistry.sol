@@ -8,8 +8,9 @@ import {IViewRegistry} from "./interfaces/IViewRegistry.sol";
 import {View, ViewLib} from "./libraries/ViewLib.sol";
 
 /// @title ViewRegistry
-/// @notice The view list of one chain, on chain: for every other registered chain, its committee, its
-/// newest threshold-signed view, the block hash of every height it has accepted, and its bond.
+/// @notice The view list of one chain, on chain: for every other registered chain, its committee, one word
+/// per accepted view (the accumulator through its newest block, which commits to every block hash below),
+/// its bond, and what is left of its slashed bond for the users a fork harmed.
 contract ViewRegistry is IViewRegistry, Ownable {
     using ViewLib for View;
 
@@ -17,31 +18,42 @@ contract ViewRegistry is IViewRegistry, Ownable {
     uint64 public constant MAX_K = 256;
     /// @notice Largest committee accepted.
     uint256 public constant MAX_COMMITTEE = 256;
+    /// @notice A fork must cost its committee at least this share of its bond, in basis points: the reporter's
+    /// reward plus the compensation pool (which the colluders can reach through claims of their own
+    /// contracts) never exceed the rest, which is burned (kept here with no way out).
+    uint256 public constant MIN_BURN_BPS = 5_000;
 
     struct Chain {
         address gateway;
         uint64 k;
         uint16 threshold;
         bool frozen;
-        uint64 frozenAt; // this chain's block number at the freeze
         uint64 height; // newest accepted height
+        uint64 frozenAt; // this chain's block number at the freeze
         uint256 bond;
-        uint256 compensation;
+        uint256 pool; // set aside at the freeze for compensation
+        uint256 paid; // paid out of the pool
         address[] committee;
         mapping(address signer => bool) isMember;
-        mapping(uint64 height => bytes32) blockHash;
-        mapping(uint64 height => bytes32) accAt; // acc of the view accepted at that height
+        mapping(uint64 height => bytes32 accThrough) accepted;
     }
 
     /// @notice Share of a slashed bond paid to whoever proved the fork, in basis points.
     uint256 public immutable slashRewardBps;
+    /// @notice Share of a slashed bond kept to compensate harmed users, in basis points; also the share of a
+    /// bond that open contracts may be worth, so that every claim can be paid in full.
+    uint256 public immutable poolBps;
 
     mapping(uint64 chainId => Chain) private _chains;
     address private _gateway;
 
-    constructor(address owner_, uint256 slashRewardBps_) Ownable(owner_) {
-        require(slashRewardBps_ <= 10_000, ViewRegistryInvalidSlashReward(slashRewardBps_));
+    constructor(address owner_, uint256 slashRewardBps_, uint256 poolBps_) Ownable(owner_) {
+        require(
+            poolBps_ > 0 && slashRewardBps_ + poolBps_ <= 10_000 - MIN_BURN_BPS,
+            ViewRegistryInvalidShares(slashRewardBps_, poolBps_)
+        );
         slashRewardBps = slashRewardBps_;
+        poolBps = poolBps_;
     }
 
     /// @inheritdoc IViewRegistry
@@ -78,7 +90,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         require(g.chainId == r.chainId, ViewRegistryWrongChain(r.chainId, g.chainId));
         require(g.wellFormed(r.k), ViewRegistryMalformedView(g.height, g.hashes.length));
         _verifyQuorum(c, g.digest(r.gateway), signatures);
-        _record(c, g, g.start());
+        _accept(c, genesis, signatures, g.accThrough());
         if (msg.value > 0) _addBond(r.chainId, c);
     }
 
@@ -90,21 +102,6 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
-    function compensate(uint64 chainId, address to, uint256 amount) external returns (uint256 paid) {
-        require(msg.sender == _gateway, ViewRegistryOnlyGateway(msg.sender));
-        Chain storage c = _registered(chainId);
-        paid = amount < c.compensation ? amount : c.compensation;
-        c.compensation -= paid;
-        emit CompensationPaid(chainId, to, paid);
-        if (paid > 0) Address.sendValue(payable(to), paid);
-    }
-
-    /// @inheritdoc IViewRegistry
-    function frozenAt(uint64 chainId) external view returns (uint64) {
-        return _chains[chainId].frozenAt;
-    }
-
-    /// @inheritdoc IViewRegistry
     function postBond(uint64 chainId) external payable {
         Chain storage c = _registered(chainId);
         require(!c.frozen, ViewRegistryChainFrozen(chainId));
@@ -112,24 +109,20 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
-    function submitView(View calldata view_, bytes[] calldata signatures) external returns (bool accepted) {
-        View memory v = view_;
-        Chain storage c = _checkedSigned(v, signatures);
-        View memory latest = _latestView(c, v.chainId);
+    function submitView(View calldata view_, bytes[] calldata signatures, bytes32[] calldata bridge)
+        external
+        returns (UpdateResult)
+    {
+        return _submit(view_, signatures, bridge, msg.sender);
+    }
 
-        ViewLib.Relation relation = latest.relate(v);
-        if (relation != ViewLib.Relation.Conflicting && v.height < latest.height) {
-            // An older view may reach below the stored window: compare it with every recorded hash.
-            relation = _relateToRecorded(c, v);
-        }
-        if (relation == ViewLib.Relation.Conflicting) {
-            _freeze(v.chainId, c);
-            return false;
-        }
-        require(relation == ViewLib.Relation.Consistent, ViewRegistryGapTooLarge(latest.height, v.height, c.k));
-        require(v.height > latest.height, ViewRegistryStaleView(v.height, latest.height));
-        _record(c, v, latest.height + 1);
-        return true;
+    /// @inheritdoc IViewRegistry
+    function submitViewFor(View calldata view_, bytes[] calldata signatures, bytes32[] calldata bridge, address reporter)
+        external
+        returns (UpdateResult)
+    {
+        require(msg.sender == _gateway, ViewRegistryOnlyGateway(msg.sender));
+        return _submit(view_, signatures, bridge, reporter);
     }
 
     /// @inheritdoc IViewRegistry
@@ -142,7 +135,18 @@ contract ViewRegistry is IViewRegistry, Ownable {
         Chain storage c = _checkedSigned(va, sigA);
         _checkedSigned(vb, sigB);
         require(va.relate(vb) == ViewLib.Relation.Conflicting, ViewRegistryNotConflicting());
-        _freeze(va.chainId, c);
+        _freeze(va.chainId, c, msg.sender);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function compensate(uint64 chainId, address to, uint256 amount) external {
+        require(msg.sender == _gateway, ViewRegistryOnlyGateway(msg.sender));
+        Chain storage c = _registered(chainId);
+        uint256 left = c.pool - c.paid;
+        require(amount <= left, ViewRegistryPoolExhausted(chainId, amount, left));
+        c.paid += amount;
+        emit CompensationPaid(chainId, to, amount);
+        Address.sendValue(payable(to), amount);
     }
 
     /// @inheritdoc IViewRegistry
@@ -152,18 +156,25 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
-    function blockHashAt(uint64 chainId, uint64 height) external view returns (bytes32) {
-        return _chains[chainId].blockHash[height];
-    }
-
-    /// @inheritdoc IViewRegistry
-    function latestView(uint64 chainId) external view returns (View memory) {
-        return _latestView(_registered(chainId), chainId);
+    function accThrough(uint64 chainId, uint64 height) external view returns (bytes32) {
+        return _chains[chainId].accepted[height];
     }
 
     /// @inheritdoc IViewRegistry
     function latestHeight(uint64 chainId) external view returns (uint64) {
         return _registered(chainId).height;
+    }
+
+    /// @inheritdoc IViewRegistry
+    function counterparty(uint64 chainId) external view returns (Counterparty memory) {
+        Chain storage c = _registered(chainId);
+        return Counterparty({
+            gateway: c.gateway,
+            frozen: c.frozen,
+            frozenAt: c.frozenAt,
+            height: c.height,
+            capacity: (c.bond * poolBps) / 10_000
+        });
     }
 
     /// @inheritdoc IViewRegistry
@@ -183,8 +194,9 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
-    function compensationOf(uint64 chainId) external view returns (uint256) {
-        return _chains[chainId].compensation;
+    function poolOf(uint64 chainId) external view returns (uint256 pool, uint256 left) {
+        Chain storage c = _chains[chainId];
+        return (c.pool, c.pool - c.paid);
     }
 
     /// @inheritdoc IViewRegistry
@@ -192,9 +204,54 @@ contract ViewRegistry is IViewRegistry, Ownable {
         return _chains[chainId].frozen;
     }
 
+    /// @inheritdoc IViewRegistry
+    function frozenAt(uint64 chainId) external view returns (uint64) {
+        return _chains[chainId].frozenAt;
+    }
+
     function _registered(uint64 chainId) private view returns (Chain storage c) {
         c = _chains[chainId];
         require(c.k != 0, ViewRegistryUnknownChain(chainId));
+    }
+
+    /// @dev The connect rule against the one stored word of the newest accepted view, A(latest):
+    /// - a view at an accepted height must carry the same accumulator through it, or it is a fork;
+    /// - a newer view whose window starts at most one past `latest` must fold to A(latest) at `latest`;
+    /// - a newer view further ahead connects through `bridge`: A(latest) folded over the hashes of the
+    ///   heights in between must give its acc. The bridge is not signed, so a wrong one is refused, not
+    ///   taken as evidence.
+    function _submit(View calldata view_, bytes[] calldata signatures, bytes32[] calldata bridge, address reporter)
+        private
+        returns (UpdateResult)
+    {
+        View memory v = view_;
+        Chain storage c = _checkedSigned(v, signatures);
+        bytes32 through = v.accThrough();
+        bytes32 atSameHeight = c.accepted[v.height];
+        if (atSameHeight != bytes32(0)) {
+            if (atSameHeight == through) return UpdateResult.NoOp;
+            _freeze(v.chainId, c, reporter);
+            return UpdateResult.Misbehaviour;
+        }
+        uint64 latest = c.height;
+        if (v.height < latest) return UpdateResult.NoOp;
+
+        uint64 start = v.start();
+        bytes32 stored = c.accepted[latest];
+        if (start <= latest + 1) {
+            if (ViewLib.fold(v.acc, v.hashes, 0, latest + 1 - start) != stored) {
+                _freeze(v.chainId, c, reporter);
+                return UpdateResult.Misbehaviour;
+            }
+        } else {
+            uint256 gap = start - 1 - latest;
+            require(
+                bridge.length == gap && _foldCalldata(stored, bridge) == v.acc,
+                ViewRegistryBridgeMismatch(latest, v.height, bridge.length)
+            );
+        }
+        _accept(c, view_, signatures, through);
+        return UpdateResult.Accepted;
     }
 
     /// @dev Checks everything about a signed view except how it relates to others.
@@ -210,7 +267,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
     function _verifyQuorum(Chain storage c, bytes32 digest, bytes[] calldata signatures) private view {
         address previous;
         for (uint256 i = 0; i < signatures.length; ++i) {
-            (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
             require(err == ECDSA.RecoverError.NoError, ViewRegistryInvalidSignature(i));
             require(signer != previous, ViewRegistryDuplicateSigner(signer));
             require(signer > previous, ViewRegistrySignersNotSorted(i));
@@ -220,40 +277,17 @@ contract ViewRegistry is IViewRegistry, Ownable {
         require(signatures.length >= c.threshold, ViewRegistryBelowThreshold(signatures.length, c.threshold));
     }
 
-    function _latestView(Chain storage c, uint64 chainId) private view returns (View memory v) {
-        v.chainId = chainId;
-        v.height = c.height;
-        v.acc = c.accAt[c.height];
-        uint64 length = c.height + 1 < c.k ? c.height + 1 : c.k;
-        uint64 first = c.height + 1 - length;
-        v.hashes = new bytes32[](length);
-        for (uint64 i = 0; i < length; ++i) {
-            v.hashes[i] = c.blockHash[first + i];
+    function _foldCalldata(bytes32 acc, bytes32[] calldata hashes) private pure returns (bytes32) {
+        for (uint256 i = 0; i < hashes.length; ++i) {
+            acc = ViewLib.step(acc, hashes[i]);
         }
+        return acc;
     }
 
-    /// @dev A view older than the stored window conflicts when any of its hashes, or its acc, differs
-    /// from what was recorded for the same height.
-    function _relateToRecorded(Chain storage c, View memory v) private view returns (ViewLib.Relation) {
-        uint64 first = v.start();
-        for (uint64 i = 0; i < v.hashes.length; ++i) {
-            bytes32 recorded = c.blockHash[first + i];
-            if (recorded != bytes32(0) && recorded != v.hashes[i]) return ViewLib.Relation.Conflicting;
-        }
-        bytes32 recordedAcc = c.accAt[v.height];
-        if (recordedAcc != bytes32(0) && recordedAcc != v.acc) return ViewLib.Relation.Conflicting;
-        return ViewLib.Relation.Consistent;
-    }
-
-    /// @dev Records the view's hashes from height `from` on and makes it the newest view.
-    function _record(Chain storage c, View memory v, uint64 from) private {
-        uint64 first = v.start();
-        for (uint64 h = from; h <= v.height; ++h) {
-            c.blockHash[h] = v.hashes[h - first];
-        }
-        c.accAt[v.height] = v.acc;
-        c.height = v.height;
-        emit ViewAccepted(v.chainId, v.height, v.acc, v.hashes[v.hashes.length - 1]);
+    function _accept(Chain storage c, View calldata view_, bytes[] calldata signatures, bytes32 through) private {
+        c.accepted[view_.height] = through;
+        c.height = view_.height;
+        emit ViewAccepted(view_.chainId, view_.height, through, view_, signatures);
     }
 
     function _addBond(uint64 chainId, Chain storage c) private {
@@ -261,15 +295,18 @@ contract ViewRegistry is IViewRegistry, Ownable {
         emit BondPosted(chainId, msg.sender, msg.value, c.bond);
     }
 
-    /// @dev Freezes the chain and slashes its whole bond, once: a frozen chain accepts no more evidence.
-    function _freeze(uint64 chainId, Chain storage c) private {
+    /// @dev Freezes the chain and slashes its whole bond, once: a frozen chain accepts no more views or
+    /// evidence. The reporter's reward is paid now; the pool waits for the Gateway's pro-rata claims; the
+    /// rest stays here for good.
+    function _freeze(uint64 chainId, Chain storage c, address reporter) private {
         uint256 slashed = c.bond;
         uint256 reward = (slashed * slashRewardBps) / 10_000;
+        uint256 pool = (slashed * poolBps) / 10_000;
         c.frozen = true;
         c.frozenAt = uint64(block.number);
         c.bond = 0;
-        c.compensation += slashed - reward;
-        emit ChainFrozen(chainId, msg.sender, slashed, reward);
-        if (reward > 0) Address.sendValue(payable(msg.sender), reward);
+        c.pool = pool;
+        emit ChainFrozen(chainId, reporter, slashed, reward, pool, slashed - reward - pool);
+        if (reward > 0) Address.sendValue(payable(reporter), reward);
     }
 }

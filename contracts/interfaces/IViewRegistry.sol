@@ -4,7 +4,7 @@ pragma solidity ^0.8.28;
 import {View} from "../libraries/ViewLib.sol";
 
 /// @title IViewRegistry
-/// @notice The light client of every other chain: committees, accepted views, block hashes, bonds.
+/// @notice The light client of every other chain: committees, accepted views, bonds, and what a fork costs.
 interface IViewRegistry {
     /// @notice What the owner supplies to register a remote chain.
     struct ChainRegistration {
@@ -16,10 +16,30 @@ interface IViewRegistry {
         uint64 k; // window size of the chain's views
     }
 
+    /// @notice What a Gateway needs to know of a counterparty, in one call.
+    struct Counterparty {
+        address gateway;
+        bool frozen;
+        uint64 frozenAt; // this chain's block number at the freeze, 0 if not frozen
+        uint64 height; // newest accepted height
+        uint256 capacity; // what open and recently finished contracts with it may be worth, in wei
+    }
+
+    /// @notice How a submitted view related to what the registry holds (a caller can't mistake a freeze for an update).
+    enum UpdateResult {
+        Accepted, // the view is the chain's newest now
+        NoOp, // consistent with what is stored, not newer: nothing changed
+        Misbehaviour // it conflicts with an accepted view: the chain is frozen and slashed
+    }
+
     event ChainRegistered(uint64 indexed chainId, address gateway, uint256 committeeSize, uint256 threshold, uint64 k);
     event BondPosted(uint64 indexed chainId, address indexed from, uint256 amount, uint256 bond);
-    event ViewAccepted(uint64 indexed chainId, uint64 height, bytes32 acc, bytes32 blockHash);
-    event ChainFrozen(uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward);
+    /// @notice A view was accepted, with everything a relayer needs to use it as fork evidence, whoever called.
+    event ViewAccepted(uint64 indexed chainId, uint64 indexed height, bytes32 accThrough, View view_, bytes[] signatures);
+    /// @notice `slashed` = `reward` to the reporter + `pool` for the users the fork may have harmed + `burned`.
+    event ChainFrozen(
+        uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward, uint256 pool, uint256 burned
+    );
     event GatewaySet(address gateway);
     event CompensationPaid(uint64 indexed chainId, address indexed to, uint256 amount);
 
@@ -29,7 +49,7 @@ interface IViewRegistry {
     error ViewRegistryInvalidGateway();
     error ViewRegistryInvalidCommittee();
     error ViewRegistryInvalidThreshold(uint256 threshold, uint256 committeeSize);
-    error ViewRegistryInvalidSlashReward(uint256 bps);
+    error ViewRegistryInvalidShares(uint256 rewardBps, uint256 poolBps);
     error ViewRegistryInvalidWindow(uint64 k);
     error ViewRegistryChainFrozen(uint64 chainId);
     error ViewRegistryWrongChain(uint64 expected, uint64 actual);
@@ -39,51 +59,60 @@ interface IViewRegistry {
     error ViewRegistrySignersNotSorted(uint256 index);
     error ViewRegistryUnknownSigner(address signer);
     error ViewRegistryBelowThreshold(uint256 signatures, uint256 threshold);
-    error ViewRegistryStaleView(uint64 height, uint64 latest);
-    error ViewRegistryGapTooLarge(uint64 latest, uint64 height, uint64 k);
+    error ViewRegistryBridgeMismatch(uint64 latest, uint64 height, uint256 bridged);
     error ViewRegistryNotConflicting();
     error ViewRegistryGatewayAlreadySet();
     error ViewRegistryOnlyGateway(address caller);
+    error ViewRegistryPoolExhausted(uint64 chainId, uint256 requested, uint256 left);
 
     /// @notice Registers a remote chain with a genesis view signed by its committee; msg.value is its first bond.
     function registerChain(ChainRegistration calldata registration, View calldata genesis, bytes[] calldata signatures)
         external
         payable;
 
-    /// @notice Names this chain's own Gateway, the only caller of {compensate}. Once.
+    /// @notice Names this chain's own Gateway, the only caller of {compensate} and {submitViewFor}. Once.
     function setGateway(address gateway) external;
-
-    /// @notice Pays `to` up to `amount` out of the slashed bond of frozen `chainId`; returns what it paid.
-    function compensate(uint64 chainId, address to, uint256 amount) external returns (uint256 paid);
-
-    /// @notice This chain's block number at which `chainId` was frozen here, 0 if it is not.
-    function frozenAt(uint64 chainId) external view returns (uint64);
 
     /// @notice Adds msg.value to the bond of `chainId`.
     function postBond(uint64 chainId) external payable;
 
-    /// @notice Accepts a threshold-signed view that connects to the stored one. A signed view that
-    /// conflicts with what is stored freezes the chain instead (it is fork evidence).
+    /// @notice Offers a threshold-signed view of a registered chain. It is accepted when it connects to the
+    /// newest accepted view: directly when their windows meet, or through `bridge`, the block hashes of the
+    /// heights between the two (folded into the stored accumulator they must give the view's acc), so a
+    /// registry however far behind catches up in one transaction. A signed view that conflicts with an
+    /// accepted one freezes the chain instead (it is fork evidence), and the caller gets the reporter's reward.
     /// @param signatures 65-byte ECDSA signatures over {ViewLib-digest}, ordered by ascending signer.
-    /// @return accepted true when the view became the chain's newest view, false when it froze the chain.
-    function submitView(View calldata view_, bytes[] calldata signatures) external returns (bool accepted);
+    function submitView(View calldata view_, bytes[] calldata signatures, bytes32[] calldata bridge)
+        external
+        returns (UpdateResult);
 
-    /// @notice Two threshold-signed views of one chain that no single chain can have: freezes the
-    /// chain here and slashes its bond once (a reward to the caller, the rest kept for harmed users).
+    /// @notice {submitView} on behalf of `reporter`, who gets the reward if the view freezes the chain. Gateway only.
+    function submitViewFor(View calldata view_, bytes[] calldata signatures, bytes32[] calldata bridge, address reporter)
+        external
+        returns (UpdateResult);
+
+    /// @notice Two threshold-signed views of one chain that no single chain can have: freezes the chain here
+    /// and slashes its bond once.
     function submitForkEvidence(View calldata a, bytes[] calldata sigA, View calldata b, bytes[] calldata sigB)
         external;
+
+    /// @notice Pays `to` `amount` out of the compensation pool of frozen `chainId`. Gateway only.
+    function compensate(uint64 chainId, address to, uint256 amount) external;
 
     /// @notice The EIP-712 digest `chainId`'s committee signs for `view_` (see {ViewLib-digest}).
     function digestOf(View calldata view_) external view returns (bytes32);
 
-    /// @notice The block hash accepted for `height` of `chainId`, or zero.
-    function blockHashAt(uint64 chainId, uint64 height) external view returns (bytes32);
-
-    /// @notice The newest accepted view of `chainId`.
-    function latestView(uint64 chainId) external view returns (View memory);
+    /// @notice The accumulator through `height` (every block hash from genesis to `height` folded) of the
+    /// view of `chainId` accepted at `height`; zero when no view was accepted at that height. The header of
+    /// an accepted height is proven by keccak256(accBefore ‖ keccak256(header)) == accThrough(chainId, height),
+    /// where accBefore is the accumulator through the height before (a relayer folds it from the view).
+    function accThrough(uint64 chainId, uint64 height) external view returns (bytes32);
 
     /// @notice Height of the newest accepted view of `chainId`.
     function latestHeight(uint64 chainId) external view returns (uint64);
+
+    /// @notice What a Gateway needs of `chainId`: its Gateway, freeze, newest height and capacity.
+    function counterparty(uint64 chainId) external view returns (Counterparty memory);
 
     /// @notice The remote Gateway of `chainId`.
     function gatewayOf(uint64 chainId) external view returns (address);
@@ -94,9 +123,12 @@ interface IViewRegistry {
     /// @notice Bond currently posted for `chainId`.
     function bondOf(uint64 chainId) external view returns (uint256);
 
-    /// @notice Slashed funds of `chainId` kept to compensate the users it harmed.
-    function compensationOf(uint64 chainId) external view returns (uint256);
+    /// @notice The compensation pool of `chainId` set aside at its freeze, and what is left of it.
+    function poolOf(uint64 chainId) external view returns (uint256 pool, uint256 left);
 
     /// @notice True once fork evidence froze `chainId` here.
     function isFrozen(uint64 chainId) external view returns (bool);
+
+    /// @notice This chain's block number at which `chainId` was frozen here, 0 if it is not.
+    function frozenAt(uint64 chainId) external view returns (uint64);
 }

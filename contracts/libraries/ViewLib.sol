@@ -48,12 +48,28 @@ library ViewLib {
         return MessageHashUtils.toTypedDataHash(domain, structHash);
     }
 
+    /// @notice The accumulator through the view's newest block: `acc` folded over the whole window. It
+    /// commits to every block hash from genesis to `height`, so the registry keeps one word per accepted
+    /// view instead of one per height.
+    function accThrough(View memory v) internal pure returns (bytes32) {
+        return fold(v.acc, v.hashes, 0, v.hashes.length);
+    }
+
     /// @notice Folds `acc` over `hashes[from:to]`.
     function fold(bytes32 acc, bytes32[] memory hashes, uint256 from, uint256 to) internal pure returns (bytes32) {
         for (uint256 i = from; i < to; ++i) {
-            acc = keccak256(abi.encodePacked(acc, hashes[i]));
+            acc = step(acc, hashes[i]);
         }
         return acc;
+    }
+
+    /// @notice One fold step: the accumulator through a block, from the one through its parent.
+    function step(bytes32 acc, bytes32 blockHash) internal pure returns (bytes32 next) {
+        assembly ("memory-safe") {
+            mstore(0x00, acc)
+            mstore(0x20, blockHash)
+            next := keccak256(0x00, 0x40)
+        }
     }
 
     /// @notice Result of comparing two views of one chain.

@@ -1,46 +1,69 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Heap} from "@openzeppelin/contracts/utils/structs/Heap.sol";
-import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
-
 /// @title WaitingList
-/// @notice The paper's waiting list: pre-committed contracts, ordered by expiry height. Contracts that
-/// expire at the same height share a bucket; a min-heap orders the buckets.
-/// @dev Invariant: the heap's top is a non-empty bucket (or the heap is empty). Emptied buckets deeper
-/// in the heap are dropped when they reach the top.
+/// @notice The paper's waiting list: how many locked (pre-committed) contracts expire at each height, in
+/// height order. Sixteen 16-bit counters share a storage word, so inserting or removing a contract writes
+/// one word whatever else is in the list: every operation costs a fixed bound. Which contracts expire at a
+/// height is told by the Gateway's `ContractPrecommitted` events, indexed by expiry.
 library WaitingList {
-    using Heap for Heap.Uint256Heap;
-    using EnumerableSet for EnumerableSet.Bytes32Set;
+    uint256 private constant PER_WORD = 16;
+    uint256 private constant BITS = 16;
+    uint256 private constant MASK = 0xffff;
+
+    error WaitingListFull(uint64 expiry);
 
     struct List {
-        Heap.Uint256Heap expiries;
-        mapping(uint64 expiry => bool) inHeap;
-        mapping(uint64 expiry => EnumerableSet.Bytes32Set) buckets;
+        mapping(uint256 word => uint256 counters) words;
     }
 
-    function insert(List storage self, bytes32 contractId, uint64 expiry) internal {
-        self.buckets[expiry].add(contractId);
-        if (!self.inHeap[expiry]) {
-            self.inHeap[expiry] = true;
-            self.expiries.insert(expiry);
+    function insert(List storage self, uint64 expiry) internal {
+        (uint256 word, uint256 shift) = _position(expiry);
+        uint256 packed = self.words[word];
+        require((packed >> shift) & MASK != MASK, WaitingListFull(expiry));
+        self.words[word] = packed + (1 << shift);
+    }
+
+    /// @dev The caller removes only what it inserted: the counter is never zero here.
+    function remove(List storage self, uint64 expiry) internal {
+        (uint256 word, uint256 shift) = _position(expiry);
+        self.words[word] -= 1 << shift;
+    }
+
+    /// @notice Locked contracts that expire at `expiry`.
+    function countAt(List storage self, uint64 expiry) internal view returns (uint256) {
+        (uint256 word, uint256 shift) = _position(expiry);
+        return (self.words[word] >> shift) & MASK;
+    }
+
+    /// @notice The heights in [from, to] at which contracts expire, in order, with their counts. A reader's
+    /// walk: one storage read per 16 heights.
+    function between(List storage self, uint64 from, uint64 to)
+        internal
+        view
+        returns (uint64[] memory expiries, uint256[] memory counts)
+    {
+        uint256 span = to >= from ? uint256(to - from) + 1 : 0;
+        expiries = new uint64[](span);
+        counts = new uint256[](span);
+        uint256 n;
+        uint256 packed;
+        for (uint256 h = from; h < uint256(from) + span; ++h) {
+            if (h == from || h % PER_WORD == 0) packed = self.words[h / PER_WORD];
+            uint256 c = (packed >> ((h % PER_WORD) * BITS)) & MASK;
+            if (c != 0) {
+                expiries[n] = uint64(h);
+                counts[n] = c;
+                ++n;
+            }
+        }
+        assembly ("memory-safe") {
+            mstore(expiries, n)
+            mstore(counts, n)
         }
     }
 
-    function remove(List storage self, bytes32 contractId, uint64 expiry) internal {
-        self.buckets[expiry].remove(contractId);
-        while (self.expiries.length() > 0) {
-            uint64 top = uint64(self.expiries.peek());
-            if (self.buckets[top].length() > 0) break;
-            self.expiries.pop();
-            self.inHeap[top] = false;
-        }
-    }
-
-    /// @notice The earliest expiry with contracts waiting, and those contracts; (0, []) when empty.
-    function head(List storage self) internal view returns (uint64 expiry, bytes32[] memory contractIds) {
-        if (self.expiries.length() == 0) return (0, contractIds);
-        expiry = uint64(self.expiries.peek());
-        contractIds = self.buckets[expiry].values();
+    function _position(uint64 expiry) private pure returns (uint256 word, uint256 shift) {
+        return (expiry / PER_WORD, (expiry % PER_WORD) * BITS);
     }
 }

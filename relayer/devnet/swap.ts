@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hex } from "viem";
 import { gatewayAbi, Status } from "../chain/abis.js";
+import type { Registration } from "../chain/registration.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
@@ -10,18 +11,6 @@ import { HARDHAT_ACCOUNT_1_KEY, HARDHAT_ACCOUNT_2_KEY } from "./testAccounts.js"
 
 const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
 
-export type Registration = {
-  asset: Address;
-  amount: bigint;
-  beneficiary: Address;
-  refundTo: Address;
-  salt: Hex;
-  tx2: Hex;
-  tx2r: Hex;
-  counterparty: bigint;
-  h1: bigint;
-  h2: bigint;
-};
 
 /** What one side pays: `amount` base units (18 decimals) of the chain's test token or of its native coin. */
 export type SwapAmount = { asset: "token" | "coin"; amount: bigint };

@@ -19,6 +19,16 @@ export function foldAcc(acc: Hex, hashes: readonly Hex[]): Hex {
   return hashes.reduce<Hex>((a, h) => keccak256(concat([a, h])), acc);
 }
 
+/** The accumulator through the view's newest block: what the ViewRegistry stores for an accepted view. */
+export function accThrough(view: View): Hex {
+  return foldAcc(view.acc, view.hashes);
+}
+
+/** The accumulator through the block before the view's newest: with that block's header, it proves the header accepted. */
+export function accBeforeHead(view: View): Hex {
+  return foldAcc(view.acc, view.hashes.slice(0, -1));
+}
+
 /** First height covered by the view's window. */
 export function viewStart(view: View): bigint {
   return view.height + 1n - BigInt(view.hashes.length);
