@@ -307,6 +307,12 @@ contract ViewRegistry is IViewRegistry, Ownable {
         c.bond = 0;
         c.pool = pool;
         emit ChainFrozen(chainId, reporter, slashed, reward, pool, slashed - reward - pool);
-        if (reward > 0) Address.sendValue(payable(reporter), reward);
+        if (reward == 0) return;
+        // A reporter that refuses the reward forfeits it (it stays here, burned): the freeze never depends on it.
+        bool paid;
+        assembly ("memory-safe") {
+            paid := call(gas(), reporter, reward, 0, 0, 0, 0)
+        }
+        if (!paid) emit RewardForfeited(chainId, reporter, reward);
     }
 }

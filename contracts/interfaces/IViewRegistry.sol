@@ -40,6 +40,8 @@ interface IViewRegistry {
     event ChainFrozen(
         uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward, uint256 pool, uint256 burned
     );
+    /// @notice The reporter refused the reward: it stays burned.
+    event RewardForfeited(uint64 indexed chainId, address indexed reporter, uint256 reward);
     event GatewaySet(address gateway);
     event CompensationPaid(uint64 indexed chainId, address indexed to, uint256 amount);
 
