@@ -851,6 +851,23 @@ describe("ViewRegistry", () => {
       assert.equal(await a.publicClient.getBalance({ address: forwarder.address }), REWARD);
       await assertSlashedOnce(a, b);
     });
+    it("freezes B even when the reporter refuses the reward (a reporter cannot block a freeze): the reward is forfeited, burned", async () => {
+      const refusing = await a.viem.deployContract("RefusingReceiver", [0]); // Mode.Refuse: receive() reverts
+      const { view, signatures } = await nextViewOfB();
+      await a.registry.write.submitView([view, signatures, []]);
+      const forged = withForgedHash(view, view.hashes.length - 1);
+      const registryBefore = await a.publicClient.getBalance({ address: a.registry.address });
+      await a.conn.provider.request({ method: "hardhat_impersonateAccount", params: [refusing.address] });
+      await a.conn.provider.request({ method: "hardhat_setBalance", params: [refusing.address, toHex(10n ** 20n)] });
+      const asRefusing = await a.viem.getContractAt("ViewRegistry", a.registry.address, { client: { wallet: await a.viem.getWalletClient(refusing.address) } });
+      const receipt = await a.publicClient.waitForTransactionReceipt({ hash: await asRefusing.write.submitView([forged, await sign(b, forged), []]) });
+      assert.equal(receipt.status, "success");
+      assert.deepEqual(chainFrozenIn(a, receipt.logs), expectedFreeze(b, refusing.address));
+      const forfeited = parseEventLogs({ abi: a.registry.abi, logs: receipt.logs, eventName: "RewardForfeited" });
+      assert.deepEqual(forfeited.map((log) => log.args.reward), [REWARD]);
+      assert.equal(await a.publicClient.getBalance({ address: a.registry.address }), registryBefore);
+      await assertSlashedOnce(a, b);
+    });
   });
 
   describe("submitViewFor", () => {
