@@ -44,8 +44,8 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
     /// @notice Longest a registration may run: h1 at most this far past this chain's height, h2 past the
     /// counterparty's newest accepted height.
     uint64 public immutable maxLifetime;
-    /// @notice Blocks after a freeze during which claims are filed; longer than {maxLifetime}, so every
-    /// contract open at the freeze can finish and claim.
+    /// @notice Blocks after a freeze during which claims are filed; longer than {maxLifetime} plus
+    /// {compensationWindow}, so every contract open at the freeze can finish, undecided at worst, and claim.
     uint64 public immutable claimPeriod;
 
     enum Claim {
@@ -78,7 +78,8 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         uint64 claimPeriod_
     ) Ownable(owner_) {
         require(
-            compensationWindow_ > 0 && maxLifetime_ > 0 && claimPeriod_ > maxLifetime_, GatewayInvalidSettings()
+            compensationWindow_ > 0 && maxLifetime_ > 0 && claimPeriod_ > uint256(maxLifetime_) + compensationWindow_,
+            GatewayInvalidSettings()
         );
         registry = registry_;
         compensationWindow = compensationWindow_;
@@ -397,7 +398,11 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         if (block.number <= r.h1) return abi.encodeWithSelector(GatewayNotExpired.selector, r.h1, block.number);
 
         bool release;
-        bool undecided = cp.frozen && cp.height < r.h2;
+        // Undecidable: the counterparty was frozen before its accepted view reached h2, or a view of it at or past
+        // h2 was accepted that no one can prove against (a forged head whose blocks only the colluders hold) and
+        // no proof came within a compensation window of the freeze. Refunded; the beneficiary may claim.
+        bool undecided = cp.frozen
+            && (cp.height < r.h2 || (!proven.present && block.number > uint256(cp.frozenAt) + compensationWindow));
         if (!undecided) {
             if (!proven.present) return abi.encodeWithSelector(GatewayProofRequired.selector, contractId);
             if (proven.height < r.h2) return abi.encodeWithSelector(GatewayProofTooOld.selector, r.h2, proven.height);

@@ -112,8 +112,9 @@ interface IGateway {
     /// a proof of the mirror record at a height >= h2 decides: tx2 committed at a height <= h2 and tx2' not
     /// committed releases tx1 to the beneficiary; anything else commits tx1' (refund). Views accepted before
     /// a freeze still decide. A contract whose counterparty was frozen before its view reached h2 cannot be
-    /// decided: it is refunded without a proof, and its beneficiary may claim compensation. Skips as
-    /// {precommit} does.
+    /// decided: it is refunded without a proof, and its beneficiary may claim compensation; so is one that no
+    /// proof decided within {compensationWindow} blocks of the freeze (the view past h2 may be a forged head
+    /// no one can prove against). Skips as {precommit} does.
     function terminate(
         ViewPost calldata post,
         HeaderProof calldata at,
