@@ -372,10 +372,11 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
             return abi.encodeWithSelector(GatewayMirrorLate.selector, mirrorId, mirror.registeredAt, r.mirrorBy);
         }
 
+        if (!_waitingList.tryInsert(r.h1)) return abi.encodeWithSelector(GatewayWaitingListFull.selector, r.h1);
+
         rec.status = Status.Committed;
         rec.committedAt = uint64(block.number);
         ContractRecord.store(contractId, rec);
-        _waitingList.insert(r.h1);
         emit ContractPrecommitted(contractId, r.h1, mirror.registeredAt);
     }
 

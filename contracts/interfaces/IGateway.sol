@@ -88,6 +88,7 @@ interface IGateway {
     error GatewayNotCompensable(bytes32 contractId);
     error GatewayClaimPeriodOpen(uint64 endsAt);
     error GatewayNothingOwed(address asset, address to);
+    error GatewayWaitingListFull(uint64 expiry);
 
     /// @notice Sets what one unit of `asset` is worth in native-coin wei (scaled by 1e18), which is
     /// how contracts are counted against a chain's bond. Zero disallows the asset.

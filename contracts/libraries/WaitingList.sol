@@ -17,11 +17,19 @@ library WaitingList {
         mapping(uint256 word => uint256 counters) words;
     }
 
-    function insert(List storage self, uint64 expiry) internal {
+    /// @notice Counts one more contract expiring at `expiry`; false, changing nothing, when that height's
+    /// counter is full (65,535 contracts).
+    function tryInsert(List storage self, uint64 expiry) internal returns (bool) {
         (uint256 word, uint256 shift) = _position(expiry);
         uint256 packed = self.words[word];
-        require((packed >> shift) & MASK != MASK, WaitingListFull(expiry));
+        if ((packed >> shift) & MASK == MASK) return false;
         self.words[word] = packed + (1 << shift);
+        return true;
+    }
+
+    /// @notice Like {tryInsert}, reverting with {WaitingListFull}.
+    function insert(List storage self, uint64 expiry) internal {
+        require(tryInsert(self, expiry), WaitingListFull(expiry));
     }
 
     /// @dev The caller removes only what it inserted: the counter is never zero here.

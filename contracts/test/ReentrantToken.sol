@@ -2,24 +2,17 @@
 pragma solidity ^0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
-import {IGateway} from "../interfaces/IGateway.sol";
-import {StorageProof} from "../libraries/StateProof.sol";
 
-/// @notice Test-only ERC-20 that, when the Gateway pays out of escrow, calls back into the Gateway to
-/// terminate or cancel the same contract again, and records whether that second call went through.
+/// @notice Test-only ERC-20 that, when the Gateway pays out of escrow, calls back into the Gateway with a call
+/// it was armed with (terminate or cancel the same contract again, withdraw, ...) and records whether that
+/// second call went through.
 contract ReentrantToken is ERC20 {
-    enum Attack {
-        None,
-        Terminate,
-        Cancel
-    }
-
-    IGateway public gateway;
-    bytes32 public target;
-    Attack public attack;
-    StorageProof private _proof;
+    address public gateway;
+    bytes private _call;
+    bool public armed;
     uint256 public attempts;
     uint256 public successes;
+    bytes public lastError;
 
     constructor() ERC20("Reentrant", "RE") {}
 
@@ -27,27 +20,20 @@ contract ReentrantToken is ERC20 {
         _mint(to, amount);
     }
 
-    function arm(IGateway gateway_, bytes32 target_, Attack attack_, StorageProof calldata proof) external {
+    /// @notice On the next transfer out of `gateway_`, calls it with `call`.
+    function arm(address gateway_, bytes calldata call) external {
         gateway = gateway_;
-        target = target_;
-        attack = attack_;
-        _proof = proof;
+        _call = call;
+        armed = true;
     }
 
     function _update(address from, address to, uint256 value) internal override {
         super._update(from, to, value);
-        if (from != address(gateway) || attack == Attack.None) return;
-        Attack current = attack;
-        attack = Attack.None; // one attempt per payout
+        if (from != gateway || !armed) return;
+        armed = false; // one attempt per payout
         attempts += 1;
-        if (current == Attack.Terminate) {
-            try gateway.terminate(target, _proof) {
-                successes += 1;
-            } catch {}
-        } else {
-            try gateway.cancel(target) {
-                successes += 1;
-            } catch {}
-        }
+        (bool ok, bytes memory ret) = gateway.call(_call);
+        if (ok) successes += 1;
+        else lastError = ret;
     }
 }
