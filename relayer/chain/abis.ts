@@ -62,6 +62,7 @@ export const gatewayAbi = parseAbi([
   "error GatewayNotCompensable(bytes32 contractId)",
   "error GatewayClaimPeriodOpen(uint64 endsAt)",
   "error GatewayNothingOwed(address asset, address to)",
+  "error GatewayWaitingListFull(uint64 expiry)",
   "error StateProofInvalidHeader()",
   "error ViewRegistryBridgeMismatch(uint64 latest, uint64 height, uint256 bridged)",
   "error ViewRegistryChainFrozen(uint64 chainId)",
