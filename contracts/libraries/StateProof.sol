@@ -1,61 +1,157 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {BlockHeader} from "@openzeppelin/contracts/utils/BlockHeader.sol";
-import {Memory} from "@openzeppelin/contracts/utils/Memory.sol";
-import {RLP} from "@openzeppelin/contracts/utils/RLP.sol";
-import {TrieProof} from "@openzeppelin/contracts/utils/cryptography/TrieProof.sol";
-
-/// @notice A proof of one storage slot of one account of a remote chain, as `eth_getProof` returns it,
-/// with the RLP header of the block it was taken at.
-struct StorageProof {
-    bytes header;
-    bytes[] accountProof;
-    bytes[] storageProof;
-}
+import {CalldataTrie} from "./CalldataTrie.sol";
 
 /// @title StateProof
-/// @notice Remote state proofs: header RLP -> stateRoot -> account proof -> storageRoot -> storage proof.
-/// The caller checks that the header's hash was accepted for the remote chain; this library proves the
-/// slot under that header. All trie work is OpenZeppelin's.
+/// @notice Remote state proofs, read from calldata: header RLP -> state root -> account proof -> storage root ->
+/// storage proof. The caller checks that the header's hash is one it accepted for the remote chain (this library
+/// knows no chain); everything below the header is proven here, with {CalldataTrie}.
 library StateProof {
-    using RLP for Memory.Slice;
+    /// @notice The header is not an RLP list whose fields 0..8 fit in it, or its state root or number is malformed.
+    error StateProofInvalidHeader();
 
-    enum ProofError {
-        NO_ERROR,
-        ACCOUNT_PROOF, // the account proof does not lead from the state root to the account
-        STORAGE_PROOF // the storage proof does not lead from the account's storage root to the slot
-    }
+    /// @dev Header field 3 (since Frontier): the state root.
+    uint256 private constant _STATE_ROOT_FIELD = 3;
+    /// @dev Header field 8 (since Frontier): the block number.
+    uint256 private constant _NUMBER_FIELD = 8;
 
-    error StateProofInvalid(ProofError err);
-
-    /// @notice Block number and hash of the proof's header.
-    function headerOf(StorageProof calldata proof) internal pure returns (uint64 number, bytes32 hash) {
-        return (uint64(BlockHeader.getNumber(proof.header)), keccak256(proof.header));
-    }
-
-    /// @notice The value of `slot` of `account` in the state of `proof.header`, or an error.
-    function tryReadSlot(StorageProof calldata proof, address account, bytes32 slot)
+    /// @notice keccak256 of the header, its block number (RLP field 8) and state root (field 3), read straight from
+    /// calldata. Only the list's prefix and fields 0..8 are decoded, so headers of every fork since Frontier read alike.
+    /// @dev Reverts with {StateProofInvalidHeader} on malformed RLP (a header the caller accepted never is): the
+    /// list must fill `header`, fields 0..8 must be strings that fit in it, the state root 32 bytes long and the
+    /// number at most 8.
+    function headerFields(bytes calldata header)
         internal
         pure
-        returns (uint256 value, ProofError err)
+        returns (bytes32 hash, uint64 number, bytes32 stateRoot)
     {
-        bytes32 stateRoot = BlockHeader.getStateRoot(proof.header);
-        (bytes memory accountRlp, TrieProof.ProofError accountErr) =
-            TrieProof.tryTraverse(stateRoot, abi.encodePacked(keccak256(abi.encodePacked(account))), proof.accountProof);
-        if (accountErr != TrieProof.ProofError.NO_ERROR) return (0, ProofError.ACCOUNT_PROOF);
-        // account = [nonce, balance, storageRoot, codeHash]
-        bytes32 storageRoot = RLP.decodeList(accountRlp)[2].readBytes32();
-        (bytes memory valueRlp, TrieProof.ProofError storageErr) =
-            TrieProof.tryTraverse(storageRoot, abi.encodePacked(keccak256(abi.encodePacked(slot))), proof.storageProof);
-        if (storageErr != TrieProof.ProofError.NO_ERROR) return (0, ProofError.STORAGE_PROOF);
-        return (RLP.decodeUint256(valueRlp), ProofError.NO_ERROR);
+        (uint256 offset, uint256 end) = _bounds(header);
+        assembly ("memory-safe") {
+            // Hashed from unallocated memory: the copy is scratch.
+            let m := mload(0x40)
+            calldatacopy(m, header.offset, header.length)
+            hash := keccak256(m, header.length)
+        }
+        (uint256 p, uint256 length, bool isList) = _item(offset);
+        require(isList && p + length == end, StateProofInvalidHeader());
+        uint256 start;
+        for (uint256 i; i <= _NUMBER_FIELD; ++i) {
+            (start, length, isList) = _item(p);
+            p = start + length;
+            require(!isList && p <= end, StateProofInvalidHeader());
+            if (i == _STATE_ROOT_FIELD) {
+                require(length == 32, StateProofInvalidHeader());
+                stateRoot = bytes32(_word(start));
+            }
+        }
+        // The last field read is the number: a big-endian integer, at most 8 bytes (the empty string is 0).
+        require(length <= 8, StateProofInvalidHeader());
+        number = uint64(_word(start) >> (256 - 8 * length));
     }
 
-    /// @notice Like {tryReadSlot}, reverting with {StateProofInvalid} on a bad proof.
-    function readSlot(StorageProof calldata proof, address account, bytes32 slot) internal pure returns (uint256) {
-        (uint256 value, ProofError err) = tryReadSlot(proof, account, slot);
-        require(err == ProofError.NO_ERROR, StateProofInvalid(err));
-        return value;
+    /// @notice The storage root of `account` in the state of root `stateRoot`: the third field of the account's
+    /// RLP `[nonce, balance, storageRoot, codeHash]` in the state trie.
+    /// @param accountProof `eth_getProof`'s `accountProof`: the state trie's nodes, root first.
+    /// @return storageRoot The account's storage root; zero when `ok` is false.
+    /// @return ok False on any bad proof ({CalldataTrie-tryGet} refusals), on an exclusion proof (no such account)
+    /// and on an account value that is not a list of 4 strings ending in two of 32 bytes.
+    function tryStorageRoot(bytes32 stateRoot, address account, bytes[] calldata accountProof)
+        internal
+        pure
+        returns (bytes32 storageRoot, bool ok)
+    {
+        bytes32 key;
+        assembly ("memory-safe") {
+            mstore(0x00, shl(96, account))
+            key := keccak256(0x00, 20) // keccak256(abi.encodePacked(account)), in scratch space
+        }
+        bytes calldata value;
+        (value, ok) = CalldataTrie.tryGet(stateRoot, key, accountProof);
+        if (!ok) return (0, false);
+
+        (uint256 offset, uint256 end) = _bounds(value);
+        (uint256 p, uint256 length, bool isList) = _item(offset);
+        if (!isList || p + length != end) return (0, false);
+        for (uint256 i; i < 4; ++i) {
+            uint256 start;
+            (start, length, isList) = _item(p);
+            p = start + length;
+            // Nonce and balance are integers, storage root and code hash 32-byte strings.
+            if (isList || p > end || (i >= 2 && length != 32)) return (0, false);
+            if (i == 2) storageRoot = bytes32(_word(start));
+        }
+        if (p != end) return (0, false);
+        return (storageRoot, true);
+    }
+
+    /// @notice The value of storage `slot` in the storage trie of root `storageRoot`.
+    /// @param storageProof `eth_getProof`'s `storageProof[i].proof`: the storage trie's nodes, root first.
+    /// @return value The leaf's RLP-encoded integer, decoded; zero when `ok` is false.
+    /// @return ok False on any bad proof ({CalldataTrie-tryGet} refusals), INCLUDING an exclusion proof: a zero slot
+    /// is absent from the trie, and this library proves presence only. Also false when the leaf is not the RLP
+    /// string of a 1- to 32-byte integer (a trie never stores zero, the empty string).
+    function tryReadSlot(bytes32 storageRoot, bytes32 slot, bytes[] calldata storageProof)
+        internal
+        pure
+        returns (uint256 value, bool ok)
+    {
+        bytes32 key;
+        assembly ("memory-safe") {
+            mstore(0x00, slot)
+            key := keccak256(0x00, 32) // keccak256(abi.encode(slot)), in scratch space
+        }
+        bytes calldata leaf;
+        (leaf, ok) = CalldataTrie.tryGet(storageRoot, key, storageProof);
+        if (!ok) return (0, false);
+
+        (uint256 offset, uint256 end) = _bounds(leaf);
+        (uint256 start, uint256 length, bool isList) = _item(offset);
+        if (isList || start + length != end || length == 0 || length > 32) return (0, false);
+        return (_word(start) >> (256 - 8 * length), true);
+    }
+
+    /// @dev The RLP item at calldata `p`: payload offset, payload length, whether it is a list. Unchecked: an item
+    /// that does not fit has `start + length` past its bound (even one starting at or past it, as `start >= p` and
+    /// `start + length > p` then), which every caller checks before using the item. Long lengths have at most 8
+    /// bytes, so `start + length` cannot wrap.
+    function _item(uint256 p) private pure returns (uint256 start, uint256 length, bool isList) {
+        assembly ("memory-safe") {
+            let w := calldataload(p)
+            let b := shr(248, w)
+            isList := gt(b, 0xbf)
+            switch lt(b, 0x80)
+            case 1 {
+                // A single byte is its own payload.
+                start := p
+                length := 1
+            }
+            default {
+                // Short forms (0x80..0xb7, 0xc0..0xf7): the length is in the prefix's low 6 bits. Long forms: those
+                // bits minus 55 are the length of the big-endian length that follows.
+                length := and(b, 0x3f)
+                start := add(p, 1)
+                if gt(length, 0x37) {
+                    let n := sub(length, 0x37)
+                    start := add(start, n)
+                    length := shr(sub(256, shl(3, n)), shl(8, w))
+                }
+            }
+        }
+    }
+
+    /// @dev Where `data` starts and ends in calldata.
+    function _bounds(bytes calldata data) private pure returns (uint256 offset, uint256 end) {
+        assembly ("memory-safe") {
+            offset := data.offset
+            end := add(data.offset, data.length)
+        }
+    }
+
+    /// @dev The 32 bytes of calldata at `p`.
+    function _word(uint256 p) private pure returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := calldataload(p)
+        }
     }
 }
