@@ -9,6 +9,7 @@ import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
+import { devnetRefresh } from "../relayer/devnet/headView.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
 
@@ -18,7 +19,10 @@ const SWAP_DESCRIPTION =
   "payers' keys from its `users` when present, otherwise Hardhat's well-known test accounts #1 " +
   "(0x70997970C51812dc3A010C7d01b50e0d17dc79C8, payer on --from) and #2 (0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC, payer on --to)), " +
   "builds the two mirror registrations (transaction hashes and contract ids by eth_call on each Gateway), mints missing test tokens, " +
-  "approves, registers both sides, and prints the two contract ids. Each side expires --ttl blocks after its chain's head. Unless " +
+  "approves, registers both sides, and prints the two contract ids. Each side expires --ttl blocks after its chain's head and must " +
+  "be registered within half of them (its registerBy; the other side's mirrorBy). A Gateway takes an expiry of at most its " +
+  "maximum lifetime past the newest view of the other chain its registry accepted: if a registry has fallen that far behind, " +
+  "the swap first posts a view of the other chain's head there, signed with the committee keys devnet.json holds. Unless " +
   "--no-wait it then polls both records until the relayers have released (or refunded, or cancelled) both, and prints the outcome " +
   "with the payers' balances before and after; it exits 0 only when both sides are released. Amounts are <number><token|coin> " +
   "in whole units of 18 decimals: 100token is 100 test tokens, 1.5coin is 1.5 ETH of the chain's native coin.";
@@ -157,7 +161,7 @@ async function swapCommand(args: string[]): Promise<number> {
   const sides = devnetSwapSides(file, from, to, give, get);
   const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   say(`swap: ${formatSwapAmount(give)} on chain ${from} for ${formatSwapAmount(get)} on chain ${to}, ttl ${values.ttl} blocks`);
-  const result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say });
+  const result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say, refresh: devnetRefresh(file, say) });
   console.log(`contract on chain ${result.from.chainId}: ${result.from.contractId}`);
   console.log(`contract on chain ${result.to.chainId}: ${result.to.contractId}`);
   if (values["no-wait"]) return 0;

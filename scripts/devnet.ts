@@ -2,6 +2,7 @@
  * A devnet of real processes: one `hardhat node` per chain, contracts deployed, every chain registered
  * and bonded on every other, one relayer configuration and (unless --no-relayers) one relayer process per validator.
  *   tsx scripts/devnet.ts up [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
+ *                            [--compensation-window 100] [--max-lifetime 1000] [--claim-period 1200]
  *   tsx scripts/devnet.ts status [--dir .devnet]
  *   tsx scripts/devnet.ts down [--dir .devnet]
  * `up` stays in the foreground with the chains and relayers; Ctrl-C (or `down` from another shell) stops them, relayers first.

@@ -1,7 +1,13 @@
 import type { Address, Hex, LocalAccount, PublicClient } from "viem";
 import type { SignedView } from "../gossip/viewList.js";
 import { orderSignatures, signView } from "../view/signView.js";
-import { buildView } from "../view/view.js";
+import { buildView, viewStart } from "../view/view.js";
+
+/**
+ * A signed view to post with `submitView(view, signatures, bridge)`: `bridge` holds the block hashes between the
+ * registry's newest accepted height and the view's window (empty when they meet).
+ */
+export type BridgedView = SignedView & { bridge: Hex[] };
 
 /** Test RPC methods of Hardhat and Anvil: the fork is made with a snapshot and a revert. */
 type TestRequest = (args: { method: "evm_snapshot" | "evm_revert" | "hardhat_mine"; params?: unknown[] }) => Promise<unknown>;
@@ -67,16 +73,27 @@ export class ForkAttack {
     await request({ method: "hardhat_mine", params: [`0x${(height - head).toString(16)}`] });
   }
 
-  /** Signed views of the branch the chain is on now, from above `after` up to `to`, at most k apart. */
-  async signedViews({ after, to }: { after: bigint; to: bigint }): Promise<SignedView[]> {
+  /**
+   * Signed views of the branch the chain is on now for a registry whose newest accepted height is `after`: the first at
+   * `from` (default after + k; at least after + 1), bridged from `after`, then every k blocks up to `to`, each window meeting
+   * the one before. Posted in order, they connect to what the registry holds; starting `from` just past the fork height puts
+   * the second branch's views next to the first branch's, where a node comparing the two sees the conflict.
+   */
+  async signedViews({ after, to, from }: { after: bigint; to: bigint; from?: bigint }): Promise<BridgedView[]> {
+    const k = BigInt(this.#p.k);
     const hashes: Hex[] = [];
     for (let h = 0n; h <= to; h++) hashes.push((await this.#p.client.getBlock({ blockNumber: h })).hash);
-    const views: SignedView[] = [];
-    for (let height = after; height < to; ) {
-      height = height + BigInt(this.#p.k) < to ? height + BigInt(this.#p.k) : to;
+    const views: BridgedView[] = [];
+    let first = from ?? after + k;
+    if (first <= after) first = after + 1n;
+    let previous = after;
+    for (let height = first < to ? first : to; height > previous; height = height + k < to ? height + k : to) {
       const view = buildView({ chainId: this.#p.chainId, k: this.#p.k, blockHashes: hashes.slice(0, Number(height) + 1) });
+      const start = viewStart(view);
+      const bridge = start > previous + 1n ? hashes.slice(Number(previous) + 1, Number(start)) : [];
       const signatures = orderSignatures(await Promise.all(this.#p.colluders.map((a) => signView(a, view, this.#p.gateway))));
-      views.push({ view, signatures });
+      views.push({ view, signatures, bridge });
+      previous = height;
     }
     return views;
   }

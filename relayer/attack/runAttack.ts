@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { createPublicClient, createWalletClient, http, type Address, type Hex, type PublicClient } from "viem";
+import { createPublicClient, createWalletClient, http, parseEventLogs, type Address, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { registryAbi } from "../chain/abis.js";
@@ -9,8 +9,10 @@ import { ForkAttack } from "./forkAttack.js";
 export const RUN_ATTACK_DESCRIPTION =
   "Makes a chain misbehave as the paper's section VI.B describes, against running endpoints: it snapshots the chain, lets it run " +
   "`firstBranchBlocks` blocks (branch b1: whatever happens there), rewinds it to the snapshot so that it goes on along branch b2, and " +
-  "posts b2's views, signed by the colluders, to the victim's ViewRegistry only; the gossip overlay is expected to catch it. The " +
-  "endpoint must offer evm_snapshot/evm_revert (Hardhat, Anvil). The last line printed is a JSON summary {chainId, forkHeight, viewsPosted}.\n\n" +
+  "posts b2's views from just past the fork, signed by the colluders and bridged from the newest view the victim's ViewRegistry " +
+  "accepted, to that registry only; the gossip overlay is expected to catch it. If the victim already accepted b1 past the fork, " +
+  "b2's first view freezes the chain there at once (caught: true). The endpoint must offer evm_snapshot/evm_revert (Hardhat, " +
+  "Anvil). The last line printed is a JSON summary {chainId, forkHeight, viewsPosted, caught}.\n\n" +
   "attack.json: {\n" +
   '  "chain":  { "rpcUrl": "http://127.0.0.1:8546", "chainId": "1002", "gateway": "0x…", "k": 16, "colluderKeys": ["0x…", …] },\n' +
   '  "victim": { "rpcUrl": "http://127.0.0.1:8547", "registry": "0x…", "key": "0x…" },\n' +
@@ -34,7 +36,8 @@ export class AttackConfigError extends Error {
   }
 }
 
-export type AttackSummary = { chainId: string; forkHeight: string; viewsPosted: number };
+/** `caught`: the victim froze the chain while b2's views were being posted (by one of them, or by the overlay first). */
+export type AttackSummary = { chainId: string; forkHeight: string; viewsPosted: number; caught: boolean };
 
 /** Runs the fork attack of the configuration file `config`; progress goes to `log`. Throws AttackConfigError on a bad file. */
 export async function runAttack({ config: path, log = (line) => console.log(line) }: { config: string; log?: (line: string) => void }): Promise<AttackSummary> {
@@ -68,20 +71,29 @@ export async function runAttack({ config: path, log = (line) => console.log(line
   log(`chain ${chain.chainId}: rewound to block ${attack.forkHeight}; now on branch b2`);
   await waitFor(b1Top + 1n);
   const known = await victimClient.readContract({ address: victim.registry as Address, abi: registryAbi, functionName: "latestHeight", args: [chain.chainId] });
-  const views = await attack.signedViews({ after: known, to: await client.getBlockNumber({ cacheTime: 0 }) });
+  const views = await attack.signedViews({ after: known, from: attack.forkHeight + 1n, to: await client.getBlockNumber({ cacheTime: 0 }) });
   let posted = 0;
-  for (const { view, signatures } of views) {
+  let caught = false;
+  for (const { view, signatures, bridge } of views) {
     try {
-      const hash = await wallet.writeContract({ chain: null, address: victim.registry as Address, abi: registryAbi, functionName: "submitView", args: [view, signatures] });
-      await victimClient.waitForTransactionReceipt({ hash });
+      const hash = await wallet.writeContract({ chain: null, address: victim.registry as Address, abi: registryAbi, functionName: "submitView", args: [view, signatures, bridge] });
+      const receipt = await victimClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") throw new Error(`submitView of b2's view at height ${view.height} reverted (transaction ${hash})`);
+      posted++;
+      if (parseEventLogs({ abi: registryAbi, eventName: "ChainFrozen", logs: receipt.logs }).length > 0) {
+        // The victim had accepted b1 past the fork: b2's view conflicts with it, and is itself the evidence.
+        log(`b2's view at height ${view.height} conflicts with what the victim's registry accepted: it froze chain ${chain.chainId}`);
+        caught = true;
+        break;
+      }
     } catch (error) {
       // The gossip overlay can be faster than the attacker: once the victim froze the chain, the rest of b2 is refused.
       if (!String(error).includes("ViewRegistryChainFrozen")) throw error;
       log(`the victim's registry froze chain ${chain.chainId} before b2's view at height ${view.height}: the fork was caught`);
+      caught = true;
       break;
     }
-    posted++;
-    log(`posted b2's view at height ${view.height} to the victim's registry`);
+    log(`posted b2's view at height ${view.height} to the victim's registry${bridge.length > 0 ? ` (bridged over ${bridge.length} blocks)` : ""}`);
   }
-  return { chainId: chain.chainId.toString(), forkHeight: attack.forkHeight.toString(), viewsPosted: posted };
+  return { chainId: chain.chainId.toString(), forkHeight: attack.forkHeight.toString(), viewsPosted: posted, caught };
 }

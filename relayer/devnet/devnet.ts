@@ -7,7 +7,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { DEFAULT_GOSSIP, DEFAULT_RATES, parseNodeConfig, type GossipConfig, type NodeConfigFile } from "../config/nodeConfig.js";
 import { ChainProcess } from "./chainProcess.js";
 import { connect, transact } from "./connect.js";
-import { deployChain, type DeployedChain } from "./deployChain.js";
+import { assertGatewaySettings, DEFAULT_GATEWAY_SETTINGS, deployChain, type DeployedChain, type GatewaySettings } from "./deployChain.js";
 import { DevnetError } from "./devnetError.js";
 import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes.js";
 import { registerChains } from "./registerChains.js";
@@ -19,6 +19,10 @@ export const FIRST_CHAIN_ID = 31001;
 /** The committees' threshold fraction: ceil(2q/3) signatures. */
 export const DEVNET_R = { numerator: 2, denominator: 3 } as const;
 export const DEVNET_BOND = parseEther("1000");
+/** Share of a slashed bond paid to whoever reported the fork. */
+export const DEVNET_SLASH_REWARD_BPS = 1_000n;
+/** Share of a slashed bond kept for the users the fork harmed; also the share of a bond that contracts may be worth. */
+export const DEVNET_POOL_BPS = 4_000n;
 const HOST = "127.0.0.1";
 const OWNER_BALANCE = parseEther("1000000");
 /** Native coin each validator gets for the gas of its relayer's transactions. */
@@ -45,6 +49,8 @@ export type DevnetUpParameters = {
   relayerReadyTimeoutMs?: number;
   /** Gossip settings of every relayer (send rate, pacemaker…) over the defaults. */
   gossip?: Partial<GossipConfig>;
+  /** The Gateways' compensation window, maximum lifetime and claim period; default DEFAULT_GATEWAY_SETTINGS (100 / 1000 / 1200 blocks). */
+  gateway?: Partial<GatewaySettings>;
 };
 
 export type DevnetDeployParameters = {
@@ -63,6 +69,7 @@ export type DevnetDeployParameters = {
   bond?: bigint;
   relayers?: boolean;
   relayerReadyTimeoutMs?: number;
+  gateway?: Partial<GatewaySettings>;
 };
 
 export type DevnetMember = { address: Address; key: Hex };
@@ -102,6 +109,10 @@ export type DevnetFile = {
   blockMs: number;
   /** Wei, decimal. */
   bond: string;
+  /** What every chain's ViewRegistry was deployed with: a slashed bond's reporter reward and compensation pool, in basis points. */
+  registry: { slashRewardBps: number; poolBps: number };
+  /** What every chain's Gateway was deployed with, in blocks (decimal strings). */
+  gateway: { compensationWindow: string; maxLifetime: string; claimPeriod: string };
   /** Deployer and owner of every chain's contracts. */
   owner: DevnetMember;
   chains: DevnetChain[];
@@ -150,7 +161,8 @@ export class Devnet {
    * `relayers: false`) starts one relayer process per validator and waits until each answers GET /status.
    * On failure stops what it started.
    */
-  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {} }: DevnetUpParameters): Promise<DevnetFile> {
+  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {}, gateway = {} }: DevnetUpParameters): Promise<DevnetFile> {
+    const settings = gatewaySettings(gateway);
     assertInt("chains", n, 1, 1_000);
     assertInt("validatorsPerChain", q, 1, 256);
     assertInt("k", k, 1, 256);
@@ -169,7 +181,7 @@ export class Devnet {
         processes.map((p) => createTestClient({ mode: "hardhat", transport: http(p.url) }).setBalance({ address: owner.address, value: OWNER_BALANCE })),
       );
       this.#log(`funded the owner ${owner.address} on each chain`);
-      const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond });
+      const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond, settings });
       // Deployment ran with automine (a block per transaction, fast); from here on a block comes every blockMs and only
       // then, as on a real chain, so that expiries in blocks mean the same time whatever the load. The raw call: viem's
       // setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
@@ -179,7 +191,7 @@ export class Devnet {
         await test.setAutomine(false);
       }
       this.#log(`interval mining: a block every ${blockMs} ms on each chain, transactions wait for it`);
-      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs, gossip });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip });
     } catch (error) {
       await this.stop();
       throw error;
@@ -204,7 +216,9 @@ export class Devnet {
     bond = DEVNET_BOND,
     relayers = true,
     relayerReadyTimeoutMs = 60_000,
+    gateway = {},
   }: DevnetDeployParameters): Promise<DevnetFile> {
+    const settings = gatewaySettings(gateway);
     assertInt("chains", rpcUrls.length, 1, 1_000);
     assertInt("validatorsPerChain", q, 1, 256);
     assertInt("k", k, 1, 256);
@@ -215,8 +229,8 @@ export class Devnet {
     const relayerPorts = await this.#relayerPorts(basePort, rpcUrls.length * q);
     try {
       const owner = member(ownerKey);
-      const chains = await this.#deployAndRegister({ endpoints: rpcUrls.map((url) => ({ url })), owner, q, k, bond });
-      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, relayerPorts, relayers, relayerReadyTimeoutMs, gossip: {} });
+      const chains = await this.#deployAndRegister({ endpoints: rpcUrls.map((url) => ({ url })), owner, q, k, bond, settings });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip: {} });
     } catch (error) {
       await this.stop();
       throw error;
@@ -291,7 +305,7 @@ export class Devnet {
   }
 
   /** Deploys on every endpoint, funds q derived validator keys per chain from the owner and registers every chain on every other. */
-  async #deployAndRegister({ endpoints, owner, q, k, bond }: { endpoints: { url: string; process?: ChainProcess }[]; owner: DevnetMember; q: number; k: number; bond: bigint }): Promise<DevnetChain[]> {
+  async #deployAndRegister({ endpoints, owner, q, k, bond, settings }: { endpoints: { url: string; process?: ChainProcess }[]; owner: DevnetMember; q: number; k: number; bond: bigint; settings: GatewaySettings }): Promise<DevnetChain[]> {
     const deployed = await Promise.all(
       endpoints.map(async ({ url }) => {
         const connection = await connect({ rpcUrl: url, key: owner.key });
@@ -300,7 +314,7 @@ export class Devnet {
         if (has < need) {
           throw new DevnetError(`the owner ${owner.address} holds ${formatEther(has)} ETH on chain ${connection.chainId} (${url}); it needs ${formatEther(need)} ETH plus gas for the bonds and the validators' gas`);
         }
-        const chain = await deployChain({ rpcUrl: url, ownerKey: owner.key, root: this.#root });
+        const chain = await deployChain({ rpcUrl: url, ownerKey: owner.key, root: this.#root, slashRewardBps: DEVNET_SLASH_REWARD_BPS, poolBps: DEVNET_POOL_BPS, settings });
         this.#log(`chain ${chain.chainId}: ViewRegistry at ${chain.registry}, Gateway at ${chain.gateway}, TestToken at ${chain.token}`);
         const committee = range(q)
           .map((i) => member(keccak256(stringToHex(`devnet/${chain.chainId}/validator/${i}`))))
@@ -338,6 +352,7 @@ export class Devnet {
     k: number;
     blockMs: number;
     bond: bigint;
+    settings: GatewaySettings;
     relayerPorts: { listen: number[]; metrics: number[] };
     relayers: boolean;
     relayerReadyTimeoutMs: number;
@@ -348,7 +363,23 @@ export class Devnet {
     await mkdir(join(p.dir, "stores"), { recursive: true });
     const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics, gossip: p.gossip });
     this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(p.dir, "nodes")}`);
-    const file: DevnetFile = { createdAt: new Date().toISOString(), k: p.k, r: { ...DEVNET_R }, blockMs: p.blockMs, bond: p.bond.toString(), owner: p.owner, chains: p.chains, nodeConfigs, relayers: [] };
+    const file: DevnetFile = {
+      createdAt: new Date().toISOString(),
+      k: p.k,
+      r: { ...DEVNET_R },
+      blockMs: p.blockMs,
+      bond: p.bond.toString(),
+      registry: { slashRewardBps: Number(DEVNET_SLASH_REWARD_BPS), poolBps: Number(DEVNET_POOL_BPS) },
+      gateway: {
+        compensationWindow: p.settings.compensationWindow.toString(),
+        maxLifetime: p.settings.maxLifetime.toString(),
+        claimPeriod: p.settings.claimPeriod.toString(),
+      },
+      owner: p.owner,
+      chains: p.chains,
+      nodeConfigs,
+      relayers: [],
+    };
     await writeDevnetFile(p.dir, file);
     if (p.relayers) {
       // Recorded as soon as spawned, so `down` from another shell finds them even while they start.
@@ -481,6 +512,14 @@ function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMemb
     token: deployed.token,
     committee,
   };
+}
+
+/** `overrides` over DEFAULT_GATEWAY_SETTINGS, checked before anything starts. */
+function gatewaySettings(overrides: Partial<GatewaySettings>): GatewaySettings {
+  const settings = { ...DEFAULT_GATEWAY_SETTINGS };
+  for (const [name, value] of Object.entries(overrides) as [keyof GatewaySettings, bigint | undefined][]) if (value !== undefined) settings[name] = value;
+  assertGatewaySettings(settings);
+  return settings;
 }
 
 function member(key: Hex): DevnetMember {

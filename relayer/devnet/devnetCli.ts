@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
+import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 
@@ -9,10 +10,33 @@ export const DEVNET_DESCRIPTION =
   "JSON-RPC, registers and bonds every chain on every other, writes <dir>/devnet.json and one relayer configuration per validator " +
   "(<dir>/nodes/<address>.json) and, unless --no-relayers, starts one relayer process per validator (logs in <dir>/logs/). `up` stays " +
   "in the foreground; Ctrl-C, or `down` from another shell, stops the relayers and then the chains. `status` shows each chain's head " +
-  "and each relayer's certified height, tasks and peers.";
+  "and each relayer's certified height, tasks and peers. The Gateways' settings, in blocks: --compensation-window (a contract " +
+  "terminated at most this long before its counterparty's freeze may claim compensation), --max-lifetime (the longest a " +
+  "registration may run) and --claim-period (claims are filed for this long after a freeze, then paid; longer than --max-lifetime " +
+  "plus --compensation-window).";
+
+const GATEWAY_OPTIONS_USAGE = `[--compensation-window ${DEFAULT_GATEWAY_SETTINGS.compensationWindow}] [--max-lifetime ${DEFAULT_GATEWAY_SETTINGS.maxLifetime}] [--claim-period ${DEFAULT_GATEWAY_SETTINGS.claimPeriod}]`;
+
+/** The Gateway settings' options, for parseArgs. */
+const GATEWAY_OPTIONS = {
+  "compensation-window": { type: "string", default: DEFAULT_GATEWAY_SETTINGS.compensationWindow.toString() },
+  "max-lifetime": { type: "string", default: DEFAULT_GATEWAY_SETTINGS.maxLifetime.toString() },
+  "claim-period": { type: "string", default: DEFAULT_GATEWAY_SETTINGS.claimPeriod.toString() },
+} as const;
+
+/** The Gateway settings of parsed --compensation-window, --max-lifetime and --claim-period. */
+function gatewayOptions(values: { "compensation-window": string; "max-lifetime": string; "claim-period": string }): GatewaySettings {
+  const blocks = (name: keyof typeof values): bigint => {
+    const text = values[name];
+    if (!/^[0-9]+$/.test(text)) throw new DevnetError(`--${name} must be a whole number of blocks, got ${JSON.stringify(text)}`);
+    return BigInt(text);
+  };
+  return { compensationWindow: blocks("compensation-window"), maxLifetime: blocks("max-lifetime"), claimPeriod: blocks("claim-period") };
+}
 
 /** The options after `<up|down|status>`, for `usage: <prog> …`. */
 export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
+          ${GATEWAY_OPTIONS_USAGE}
   status  [--dir .devnet]
   down    [--dir .devnet]`;
 
@@ -37,6 +61,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         "block-ms": { type: "string", default: "500" },
         dir: { type: "string", default: ".devnet" },
         "no-relayers": { type: "boolean", default: false },
+        ...GATEWAY_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });
@@ -73,6 +98,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         blockMs: int("block-ms"),
         relayers: !values["no-relayers"],
         dir,
+        gateway: gatewayOptions(values),
       };
       await foreground(devnet, prog, dir, () => devnet.up(params));
     } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
@@ -120,10 +146,12 @@ export const DEPLOY_DESCRIPTION =
   "validator and stays in the foreground with them (Ctrl-C or `fibc devnet down` stops the relayers, never the chains). The " +
   "owner key (default the test account #0 of Hardhat and Anvil) pays for everything: (chains − 1) × 1000 ETH of bonds and " +
   "10 ETH per validator on each chain. The chains must mine blocks by themselves; --block-ms tells the relayers how often to look. " +
+  "The Gateways' settings are those of `fibc devnet up` (--compensation-window, --max-lifetime, --claim-period, in blocks). " +
   "`fibc swap` and `fibc status` then work against <dir> as against a devnet `up` started.";
 
 export const DEPLOY_USAGE =
-  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers]";
+  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers] " +
+  GATEWAY_OPTIONS_USAGE;
 
 /** `fibc deploy [options]`: resolves with the exit code (with relayers: once they have all stopped). */
 export async function deployMain(args: string[]): Promise<number> {
@@ -140,6 +168,7 @@ export async function deployMain(args: string[]): Promise<number> {
         dir: { type: "string", default: ".devnet" },
         "owner-key": { type: "string" },
         "no-relayers": { type: "boolean", default: false },
+        ...GATEWAY_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -175,6 +204,7 @@ export async function deployMain(args: string[]): Promise<number> {
       blockMs: int("block-ms"),
       dir: values.dir,
       relayers: !values["no-relayers"],
+      gateway: gatewayOptions(values),
       ...(ownerKey === undefined ? {} : { ownerKey: ownerKey as Hex }),
     };
     await foreground(devnet, "fibc", values.dir, () => devnet.deploy(params));

@@ -1,13 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { createPublicClient, erc20Abi, http, keccak256, parseEther, stringToHex, zeroAddress, type Address, type Hex } from "viem";
+import { createPublicClient, erc20Abi, http, keccak256, parseEther, parseEventLogs, stringToHex, toHex, zeroAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { ForkAttack } from "../attack/forkAttack.js";
 import { gatewayAbi, registryAbi } from "../chain/abis.js";
 import { connect, transact, type Connection } from "./connect.js";
+import type { GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetChain, type DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 import { messagesSent } from "./relayerProcess.js";
 import { gasByStep, type GasByStep } from "./gasByStep.js";
+import { devnetRefresh } from "./headView.js";
 import { runSwap, type SwapResult, type SwapSide } from "./swap.js";
 
 export type StoryParameters = {
@@ -19,8 +21,13 @@ export type StoryParameters = {
   /** Where the devnet lives (devnet.json, logs). */
   dir: string;
   basePort: number;
-  /** Blocks from registration to expiry of every contract. */
+  /** Blocks from registration to expiry of every contract; at most the Gateways' maxLifetime. */
   ttl: number;
+  /**
+   * The Gateways' settings. The story waits out the claim period after the freeze (it mines those blocks at once), so short
+   * ones keep it short: DEMO_GATEWAY_SETTINGS.
+   */
+  gateway?: GatewaySettings;
   /** The devnet to run the story on; its `stop()` is the caller's to call on Ctrl-C. */
   devnet: Devnet;
   log: (line: string) => void;
@@ -36,7 +43,23 @@ export type StoryReport = {
   messages: Record<string, { count: number; bytes: number }>;
   /** Mean gas of each contract call made during the story, read back from the chains' receipts. */
   gas: GasByStep;
-  fork: { chain: number; detectedAfterBlocks: number; frozenOn: number[]; slashed: string; compensated: string };
+  fork: {
+    chain: number;
+    detectedAfterBlocks: number;
+    frozenOn: number[];
+    /** Wei, summed over the honest chains' ChainFrozen events: the bonds slashed, and their split (reward + pool + burned = slashed). */
+    slashed: string;
+    reward: string;
+    pool: string;
+    burned: string;
+    /** Blocks of the first chain from the release of the robbed user's contract to the freeze there (≤ the compensation window). */
+    releasedBeforeFreeze: number;
+    /** The claim filed for the robbed user (CompensationFiled's value) and what withdrawCompensation paid after the claim period. */
+    compensationFiled: string;
+    compensationPaid: string;
+    /** What the robbed user's balance gained from it. */
+    compensated: string;
+  };
   /** Every swap user's balances moved by exactly what their contracts' outcomes say (less their gas), and no honest Gateway holds anything back. */
   balancesConserved: boolean;
   /** Per-user balance mismatches, when balancesConserved is false. */
@@ -47,10 +70,17 @@ export type StoryReport = {
 const POLL_MS = 250;
 
 /**
+ * Short Gateway settings for the story (at 500 ms blocks): registrations of at most 120 blocks, a compensation window of 80 (the
+ * fork is caught well within it), and a claim period of 210 blocks (longer than both), which the story mines through at the end.
+ */
+export const DEMO_GATEWAY_SETTINGS: GatewaySettings = { compensationWindow: 80n, maxLifetime: 120n, claimPeriod: 210n };
+
+/**
  * The whole story of the README's first command, on a devnet of real processes: start the chains, deploy and register, start
  * q relayer processes per chain; a swap between every pair of chains (ERC-20 against native coin, alternating) and one
  * contract nobody matches; then the second chain's committee signs two branches, the relayers of the honest chains gossip
- * the evidence, and the chain is frozen and slashed everywhere while the user it harmed claims compensation.
+ * the evidence, and the chain is frozen and slashed everywhere; the user it harmed files a claim on the slashed bond and is
+ * paid once the claim period is over.
  */
 export async function runStory(p: StoryParameters): Promise<StoryReport> {
   if (p.chains < 3) throw new DevnetError(`the story needs at least 3 chains (the fork is shown to one and must reach another), got ${p.chains}`);
@@ -58,8 +88,11 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   const { log } = p;
   log(`step 1/5: ${p.chains} chains as hardhat node processes; ViewRegistry, Gateway and a token deployed on each; every chain registers the others with a bond`);
   log(`step 2/5: ${p.validatorsPerChain} relayer processes per chain, connected over WebSockets`);
-  const file = await p.devnet.up({ chains: p.chains, validatorsPerChain: p.validatorsPerChain, basePort: p.basePort, k: p.k, blockMs: p.blockMs, dir: p.dir });
+  const settings = p.gateway ?? DEMO_GATEWAY_SETTINGS;
+  if (BigInt(p.ttl) > settings.maxLifetime) throw new DevnetError(`the ttl (${p.ttl} blocks) is longer than the Gateways' maximum lifetime (${settings.maxLifetime})`);
+  const file = await p.devnet.up({ chains: p.chains, validatorsPerChain: p.validatorsPerChain, basePort: p.basePort, k: p.k, blockMs: p.blockMs, dir: p.dir, gateway: settings });
   const chains = file.chains;
+  const refresh = devnetRefresh(file, (line) => log(`  ${line}`));
 
   log("step 3/5: users register swaps between every pair of chains, and one contract nobody matches");
   const pairs: [DevnetChain, DevnetChain][] = [];
@@ -69,6 +102,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
       ...sides(x, y, `swap/${n}`, n % 2 === 0 ? "token" : "coin"),
       ttl: p.ttl,
       pollMs: POLL_MS,
+      refresh,
       log: (line) => log(`  [swap ${x.chainId} ↔ ${y.chainId}] ${line}`),
     }),
   );
@@ -78,6 +112,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
     ttl: p.ttl,
     pollMs: POLL_MS,
     matched: false,
+    refresh,
     log: (line) => log(`  [unmatched ${a.chainId} → ${b.chainId}] ${line}`),
   });
   log(`step 4/5: the relayers pre-commit and terminate each swap, and cancel the unmatched contract once it expires (ttl ${p.ttl} blocks)`);
@@ -89,7 +124,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   const messages = await messagesSent(file.relayers);
 
   log(`step 5/5: chain ${b.chainId}'s committee turns: it signs two branches`);
-  const fork = await forkStory(p, file, a, b, c);
+  const fork = await forkStory(p, file, settings, refresh, a, b, c);
 
   const balanceErrors = [...results, unmatched].flatMap(balanceMismatches);
   for (const chain of chains) {
@@ -119,8 +154,19 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   return report;
 }
 
-/** Section VI.B on the devnet: b1 carries a swap with `a`, b2 erases it and is shown to `c` only; the overlay must freeze `b` on both. */
-async function forkStory(p: StoryParameters, file: DevnetFile, a: DevnetChain, b: DevnetChain, c: DevnetChain): Promise<StoryReport["fork"]> {
+/**
+ * Section VI.B on the devnet: b1 carries a swap with `a`, b2 erases it and is shown to `c` only; the overlay must freeze `b`
+ * on both, and the user b2 robbed on `a` files a claim on b's slashed bond there and is paid once the claim period is over.
+ */
+async function forkStory(
+  p: StoryParameters,
+  file: DevnetFile,
+  settings: GatewaySettings,
+  refresh: (on: bigint, of: bigint) => Promise<void>,
+  a: DevnetChain,
+  b: DevnetChain,
+  c: DevnetChain,
+): Promise<StoryReport["fork"]> {
   const { log } = p;
   const victim = await connect({ rpcUrl: c.url, key: file.owner.key });
   const onB = await connect({ rpcUrl: b.url, key: file.owner.key });
@@ -134,39 +180,54 @@ async function forkStory(p: StoryParameters, file: DevnetFile, a: DevnetChain, b
   });
   log(`  snapshot of chain ${b.chainId} at block ${attack.forkHeight}: branch b1 starts`);
   // The payer on a gives coin for b's tokens: b2 will erase the tokens, so the payer is the user the fork harms.
-  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`) });
+  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, refresh, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`) });
   if (b1.from.outcome !== "released" || b1.to.outcome !== "released") throw new DevnetError(`the swap on branch b1 did not settle (${b1.from.outcome} / ${b1.to.outcome})`);
+  const [, , , releasedAt] = await onA.publicClient.readContract({ address: a.gateway, abi: gatewayAbi, functionName: "recordOf", args: [b1.from.contractId] });
   const b1Top = await readRegistry(onA, a.registry, "latestHeight", b.chainId);
   const silenced = await p.devnet.stopRelayersOf(b.chainId);
   await attack.switchToSecondBranch();
   log(`  chain ${b.chainId}'s ${silenced} relayers fall silent; the chain is rewound to block ${attack.forkHeight} and goes on along b2, where that swap never happened; its committee mines b2 past b1's last view (block ${b1Top}) at once`);
   await attack.mineTo(b1Top + 5n);
 
+  // b2's views from just past the fork, bridged from the newest view of B that C accepted: next to b1's views, where the
+  // overlay compares them.
   const shownAt = await victim.publicClient.getBlockNumber({ cacheTime: 0 });
-  const views = await attack.signedViews({ after: await readRegistry(victim, c.registry, "latestHeight", b.chainId), to: await onB.publicClient.getBlockNumber({ cacheTime: 0 }) });
+  const known = await readRegistry(victim, c.registry, "latestHeight", b.chainId);
+  const views = await attack.signedViews({ after: known, from: attack.forkHeight + 1n, to: await onB.publicClient.getBlockNumber({ cacheTime: 0 }) });
   let posted = 0;
-  for (const { view, signatures } of views) {
+  let frozenByPost = false;
+  for (const { view, signatures, bridge } of views) {
     try {
-      await transact(victim, "posting b2's view", () => victim.wallet.writeContract({ address: c.registry, abi: registryAbi, functionName: "submitView", args: [view, signatures] }));
+      const receipt = await transact(victim, "posting b2's view", () =>
+        victim.wallet.writeContract({ address: c.registry, abi: registryAbi, functionName: "submitView", args: [view, signatures, bridge] }),
+      );
       posted++;
+      // C had accepted b1 past the fork: b2's view conflicts with it and is evidence by itself.
+      frozenByPost = parseEventLogs({ abi: registryAbi, eventName: "ChainFrozen", logs: receipt.logs }).length > 0;
+      if (frozenByPost) break;
     } catch (error) {
       // The overlay can be faster than the attacker: once C has frozen B, the rest of b2 is refused, as it should be.
       if (error instanceof DevnetError && error.message.includes("ViewRegistryChainFrozen")) break;
       throw error;
     }
   }
-  const refused = posted < views.length ? ` (the other ${views.length - posted} refused: B was already frozen there)` : "";
+  const refused = frozenByPost
+    ? ` (the last one conflicts with b1's view C had accepted: C froze B on it)`
+    : posted < views.length
+      ? ` (the other ${views.length - posted} refused: B was already frozen there)`
+      : "";
   log(`  b2 shown to chain ${c.chainId} only: ${posted} of ${views.length} signed views posted to its registry from block ${shownAt}${refused}`);
 
   const honest = file.chains.filter((ch) => ch !== b);
+  const connections = new Map<DevnetChain, Connection>([[a, onA], [c, victim]]);
+  const connectionOf = async (ch: DevnetChain) => connections.get(ch) ?? connections.set(ch, await connect({ rpcUrl: ch.url, key: file.owner.key })).get(ch)!;
   const frozenOn: number[] = [];
   // Generous: the fork tests see a freeze within about a dozen blocks.
   const deadline = Date.now() + 200 * p.blockMs;
   while (frozenOn.length < honest.length && Date.now() < deadline) {
     for (const ch of honest) {
       if (frozenOn.includes(Number(ch.chainId))) continue;
-      const connection = ch === a ? onA : ch === c ? victim : await connect({ rpcUrl: ch.url, key: file.owner.key });
-      if (await readRegistry(connection, ch.registry, "isFrozen", b.chainId)) {
+      if (await readRegistry(await connectionOf(ch), ch.registry, "isFrozen", b.chainId)) {
         frozenOn.push(Number(ch.chainId));
         log(`  chain ${ch.chainId} froze chain ${b.chainId} on the gossiped fork evidence`);
       }
@@ -175,22 +236,56 @@ async function forkStory(p: StoryParameters, file: DevnetFile, a: DevnetChain, b
   }
   const detectedAfterBlocks = frozenOn.includes(Number(c.chainId)) ? Number((await readRegistry(victim, c.registry, "frozenAt", b.chainId)) - shownAt) : -1;
 
-  let slashed = 0n;
+  const split = { slashed: 0n, reward: 0n, pool: 0n, burned: 0n };
   for (const ch of honest) {
-    const connection = ch === a ? onA : ch === c ? victim : await connect({ rpcUrl: ch.url, key: file.owner.key });
+    const connection = await connectionOf(ch);
     const logs = await connection.publicClient.getContractEvents({ address: ch.registry, abi: registryAbi, eventName: "ChainFrozen", args: { chainId: BigInt(b.chainId) }, fromBlock: 0n });
-    for (const event of logs) slashed += event.args.slashed ?? 0n;
+    for (const { args } of logs) {
+      split.slashed += args.slashed ?? 0n;
+      split.reward += args.reward ?? 0n;
+      split.pool += args.pool ?? 0n;
+      split.burned += args.burned ?? 0n;
+    }
   }
+  log(`  slashed ${fmt(split.slashed)} coin of chain ${b.chainId}'s bonds: ${fmt(split.reward)} to the reporters, ${fmt(split.pool)} kept for the harmed users, ${fmt(split.burned)} burned`);
 
-  let compensated = 0n;
+  const compensation = { releasedBeforeFreeze: -1, filed: 0n, paid: 0n, compensated: 0n };
   if (frozenOn.includes(Number(a.chainId))) {
+    const frozenAt = await readRegistry(onA, a.registry, "frozenAt", b.chainId);
+    compensation.releasedBeforeFreeze = Number(frozenAt - releasedAt);
+    // Anyone may file and collect the claim; the Gateway pays the claimant: the refundTo of a released contract, the payer b2 robbed.
+    const filed = await transact(onA, "claiming compensation", () =>
+      onA.wallet.writeContract({ address: a.gateway, abi: gatewayAbi, functionName: "claimCompensation", args: [b1.from.registration] }),
+    );
+    compensation.filed = parseEventLogs({ abi: gatewayAbi, eventName: "CompensationFiled", logs: filed.logs })[0]?.args.value ?? 0n;
+    log(`  chain ${a.chainId}: a claim of ${fmt(compensation.filed)} coin filed for the payer of b1's swap, released ${compensation.releasedBeforeFreeze} blocks before the freeze (window ${settings.compensationWindow})`);
+    const endsAt = frozenAt + settings.claimPeriod;
+    const head = await onA.publicClient.getBlockNumber({ cacheTime: 0 });
+    if (head <= endsAt) {
+      await onA.publicClient.request({ method: "hardhat_mine" as never, params: [toHex(endsAt - head)] as never });
+      log(`  chain ${a.chainId} mines the ${endsAt - head} blocks left of the claim period (${settings.claimPeriod} blocks from the freeze) at once`);
+    }
     const before = await onA.publicClient.getBalance({ address: b1.from.payer });
-    // Anyone may claim; the Gateway pays the contract's refundTo, the payer b2 robbed.
-    await transact(onA, "claiming compensation", () => onA.wallet.writeContract({ address: a.gateway, abi: gatewayAbi, functionName: "claimCompensation", args: [b1.from.contractId] }));
-    compensated = (await onA.publicClient.getBalance({ address: b1.from.payer })) - before;
-    log(`  the payer of b1's swap on chain ${a.chainId} claimed ${Number(compensated) / 1e18} coin of compensation from chain ${b.chainId}'s slashed bond`);
+    const paid = await transact(onA, "withdrawing compensation", () =>
+      onA.wallet.writeContract({ address: a.gateway, abi: gatewayAbi, functionName: "withdrawCompensation", args: [b1.from.registration] }),
+    );
+    compensation.paid = parseEventLogs({ abi: gatewayAbi, eventName: "CompensationPaid", logs: paid.logs })[0]?.args.paid ?? 0n;
+    compensation.compensated = (await onA.publicClient.getBalance({ address: b1.from.payer })) - before;
+    log(`  the claim period over, the payer of b1's swap on chain ${a.chainId} was paid ${fmt(compensation.compensated)} coin from chain ${b.chainId}'s slashed bond`);
   }
-  return { chain: Number(b.chainId), detectedAfterBlocks, frozenOn, slashed: slashed.toString(), compensated: compensated.toString() };
+  return {
+    chain: Number(b.chainId),
+    detectedAfterBlocks,
+    frozenOn,
+    slashed: split.slashed.toString(),
+    reward: split.reward.toString(),
+    pool: split.pool.toString(),
+    burned: split.burned.toString(),
+    releasedBeforeFreeze: compensation.releasedBeforeFreeze,
+    compensationFiled: compensation.filed.toString(),
+    compensationPaid: compensation.paid.toString(),
+    compensated: compensation.compensated.toString(),
+  };
 }
 
 /** A swap between x and y with payers of its own (keys derived from `label`), so that every user's balance tells one swap's story. */
@@ -199,8 +294,8 @@ function sides(x: DevnetChain, y: DevnetChain, label: string, xGives: "token" | 
   const coin = { asset: "coin" as const, amount: parseEther("1") };
   const key = (side: string): Hex => keccak256(stringToHex(`story/${label}/${side}`));
   return {
-    from: { rpcUrl: x.url, gateway: x.gateway, token: x.token, payerKey: key("from"), give: xGives === "token" ? token : coin },
-    to: { rpcUrl: y.url, gateway: y.gateway, token: y.token, payerKey: key("to"), give: xGives === "token" ? coin : token },
+    from: { rpcUrl: x.url, gateway: x.gateway, registry: x.registry, token: x.token, payerKey: key("from"), give: xGives === "token" ? token : coin },
+    to: { rpcUrl: y.url, gateway: y.gateway, registry: y.registry, token: y.token, payerKey: key("to"), give: xGives === "token" ? coin : token },
   };
 }
 
@@ -238,3 +333,4 @@ function readRegistry<F extends "latestHeight" | "isFrozen" | "frozenAt">(c: Con
 }
 
 const round = (x: number) => Math.round(x * 10) / 10;
+const fmt = (wei: bigint) => (Number(wei) / 1e18).toLocaleString("en-US", { maximumFractionDigits: 6 });

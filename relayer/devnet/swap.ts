@@ -1,22 +1,23 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hex } from "viem";
-import { gatewayAbi, Status } from "../chain/abis.js";
+import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
 import type { Registration } from "../chain/registration.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 import { HARDHAT_ACCOUNT_1_KEY, HARDHAT_ACCOUNT_2_KEY } from "./testAccounts.js";
 
-
 const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
-
 
 /** What one side pays: `amount` base units (18 decimals) of the chain's test token or of its native coin. */
 export type SwapAmount = { asset: "token" | "coin"; amount: bigint };
 
-/** One side of a swap: the chain, its Gateway and test token, the payer's key and what the payer gives there. */
-export type SwapSide = { rpcUrl: string; gateway: Address; token: Address; payerKey: Hex; give: SwapAmount };
+/**
+ * One side of a swap: the chain, its Gateway, ViewRegistry and test token, the payer's key and what the payer gives there.
+ * Without `registry` the Gateway's own is read.
+ */
+export type SwapSide = { rpcUrl: string; gateway: Address; registry?: Address; token: Address; payerKey: Hex; give: SwapAmount };
 
 export type SwapOutcome = "released" | "refunded" | "cancelled" | "registered" | "committed" | "none";
 
@@ -41,7 +42,10 @@ export type SwapResult = {
 export type RunSwapParameters = {
   from: SwapSide;
   to: SwapSide;
-  /** Each side expires this many blocks after its chain's current head (h1 on its chain, h2 of its mirror). */
+  /**
+   * Each side expires this many blocks after its chain's current head (h1 on its chain, h2 of its mirror), and must be
+   * registered within half of them (its registerBy, its mirror's mirrorBy): a side registered later is refused.
+   */
   ttl: number;
   /** Poll recordOf on both chains until both contracts are final; default true. */
   wait?: boolean;
@@ -59,6 +63,13 @@ export type RunSwapParameters = {
    * contract once it has expired, and waiting ends when they have. Default true.
    */
   matched?: boolean;
+  /**
+   * A Gateway takes an expiry h2 of at most maxLifetime blocks past the newest view of the counterparty its registry accepted.
+   * When a side's registry lags too far behind for `ttl`, this is called once (with the chain ids of the registry and of the
+   * chain it lags on) to bring it up to date, e.g. `devnetRefresh` (relayer/devnet/headView.ts); without it, or if it did not help, the swap
+   * fails before anything is registered.
+   */
+  refresh?: (on: bigint, of: bigint) => Promise<void>;
 };
 
 const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
@@ -79,6 +90,7 @@ export async function runSwap({
   graceBlocks = 2 * ttl + 20,
   log = () => {},
   matched = true,
+  refresh,
 }: RunSwapParameters): Promise<SwapResult> {
   if (!Number.isInteger(ttl) || ttl < 1) throw new DevnetError(`ttl must be a whole number of blocks ≥ 1, got ${ttl}`);
   const [x, y] = await Promise.all([connect({ rpcUrl: from.rpcUrl, key: from.payerKey }), connect({ rpcUrl: to.rpcUrl, key: to.payerKey })]);
@@ -104,7 +116,14 @@ export async function runSwap({
   const [headX, headY] = await Promise.all([x.publicClient.getBlockNumber({ cacheTime: 0 }), y.publicClient.getBlockNumber({ cacheTime: 0 })]);
   const expiryX = headX + BigInt(ttl);
   const expiryY = headY + BigInt(ttl);
-  const draft = (side: SwapSide, beneficiary: Address, refundTo: Address, counterparty: bigint, h1: bigint, h2: bigint): Registration => ({
+  // Each side is registered within half its lifetime, or refused: the other user cannot hold a free option for long.
+  const registerByX = headX + BigInt(Math.max(1, Math.floor(ttl / 2)));
+  const registerByY = headY + BigInt(Math.max(1, Math.floor(ttl / 2)));
+  await Promise.all([
+    assertLifetime({ c: x, side: from, counterparty: y.chainId, h1: expiryX, h2: expiryY, refresh, log }),
+    matched ? assertLifetime({ c: y, side: to, counterparty: x.chainId, h1: expiryY, h2: expiryX, refresh, log }) : undefined,
+  ]);
+  const draft = (side: SwapSide, beneficiary: Address, refundTo: Address, counterparty: bigint, h1: bigint, h2: bigint, registerBy: bigint, mirrorBy: bigint): Registration => ({
     asset: assetOf(side),
     amount: side.give.amount,
     beneficiary,
@@ -115,9 +134,11 @@ export async function runSwap({
     counterparty,
     h1,
     h2,
+    registerBy,
+    mirrorBy,
   });
-  const draftX = draft(from, payerY, payerX, y.chainId, expiryX, expiryY);
-  const draftY = draft(to, payerX, payerY, x.chainId, expiryY, expiryX);
+  const draftX = draft(from, payerY, payerX, y.chainId, expiryX, expiryY, registerByX, registerByY);
+  const draftY = draft(to, payerX, payerY, x.chainId, expiryY, expiryX, registerByY, registerByX);
   const [tx1, tx1r] = await read(x, from.gateway, "txHashes", [draftX]);
   const [tx2, tx2r] = await read(y, to.gateway, "txHashes", [draftY]);
   const regX: Registration = { ...draftX, tx2, tx2r };
@@ -127,8 +148,8 @@ export async function runSwap({
   if (mirrorX !== idY || mirrorY !== idX) throw new DevnetError("the mirror contract ids of the two registrations disagree");
 
   const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX, log), matched ? register(y, to.gateway, regY, log) : 0n]);
-  log(`chain ${x.chainId}: registered contract ${idX} (expires at block ${expiryX})`);
-  if (matched) log(`chain ${y.chainId}: registered contract ${idY} (expires at block ${expiryY})`);
+  log(`chain ${x.chainId}: registered contract ${idX} (registered by block ${registerByX}, expires at block ${expiryX})`);
+  if (matched) log(`chain ${y.chainId}: registered contract ${idY} (registered by block ${registerByY}, expires at block ${expiryY})`);
   else log(`chain ${y.chainId}: contract ${idY} left unregistered on purpose`);
 
   const result: SwapResult = {
@@ -178,9 +199,47 @@ function outcomeOf(status: number): SwapOutcome {
 
 function read<F extends "txHashes" | "contractIds" | "recordOf">(c: Connection, gateway: Address, functionName: F, args: readonly unknown[]) {
   return c.publicClient.readContract({ address: gateway, abi: gatewayAbi, functionName, args } as never) as Promise<
-    F extends "recordOf" ? readonly [number, bigint, bigint, bigint] : readonly [Hex, Hex]
+    F extends "recordOf" ? readonly [number, bigint, bigint, bigint, bigint] : readonly [Hex, Hex]
   >;
 }
+
+type AssertLifetimeParameters = {
+  c: Connection;
+  side: SwapSide;
+  counterparty: bigint;
+  h1: bigint;
+  h2: bigint;
+  refresh: ((on: bigint, of: bigint) => Promise<void>) | undefined;
+  log: (line: string) => void;
+};
+
+/**
+ * Throws DevnetError unless the Gateway of `c` would take expiries h1 (here) and h2 (on the counterparty): h1 ≤ head +
+ * maxLifetime, and h2 ≤ the counterparty's newest accepted height + maxLifetime, after one `refresh` if the registry lags.
+ */
+async function assertLifetime({ c, side, counterparty, h1, h2, refresh, log }: AssertLifetimeParameters): Promise<void> {
+  const [maxLifetime, registry] = await Promise.all([
+    c.publicClient.readContract({ address: side.gateway, abi: gatewayAbi, functionName: "maxLifetime" }),
+    side.registry ?? c.publicClient.readContract({ address: side.gateway, abi: registryOfAbi, functionName: "registry" }),
+  ]);
+  const head = await c.publicClient.getBlockNumber({ cacheTime: 0 });
+  if (h1 > head + maxLifetime + 1n) throw new DevnetError(`chain ${c.chainId}'s Gateway takes registrations of at most ${maxLifetime} blocks: the ttl is too long`);
+  const known = () => c.publicClient.readContract({ address: registry, abi: registryAbi, functionName: "latestHeight", args: [counterparty] });
+  let latest = await known();
+  if (h2 <= latest + maxLifetime) return;
+  if (refresh !== undefined) {
+    log(`chain ${c.chainId}: its registry knows chain ${counterparty} only up to block ${latest}, too old for an expiry at ${h2} there (maximum lifetime ${maxLifetime} blocks): bringing it up to date`);
+    await refresh(c.chainId, counterparty);
+    latest = await known();
+    if (h2 <= latest + maxLifetime) return;
+  }
+  throw new DevnetError(
+    `chain ${c.chainId}'s registry knows chain ${counterparty} only up to block ${latest}: its Gateway refuses an expiry there past block ${latest + maxLifetime} ` +
+      `(maximum lifetime ${maxLifetime} blocks), and this swap's is ${h2}; a shorter ttl, or a newer view of chain ${counterparty} posted there, lets it through`,
+  );
+}
+
+const registryOfAbi = parseAbi(["function registry() view returns (address)"]);
 
 /** The balance of `who` in what `side` gives on the chain of `c`. */
 async function balanceOf(c: Connection, side: SwapSide, who: Address): Promise<bigint> {
@@ -258,7 +317,7 @@ export function devnetSwapSides(file: DevnetFile, fromChainId: string, toChainId
   const b = find(toChainId);
   const keys = devnetPayerKeys(file);
   return {
-    from: { rpcUrl: a.url, gateway: a.gateway, token: a.token, payerKey: keys.from, give },
-    to: { rpcUrl: b.url, gateway: b.gateway, token: b.token, payerKey: keys.to, give: get },
+    from: { rpcUrl: a.url, gateway: a.gateway, registry: a.registry, token: a.token, payerKey: keys.from, give },
+    to: { rpcUrl: b.url, gateway: b.gateway, registry: b.registry, token: b.token, payerKey: keys.to, give: get },
   };
 }

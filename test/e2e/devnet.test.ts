@@ -4,10 +4,12 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createPublicClient, http, parseAbi, type Address } from "viem";
+import { createPublicClient, http, parseAbi, toHex, type Address } from "viem";
 import { parseNodeConfig } from "../../relayer/config/nodeConfig.js";
 import { Devnet, DEVNET_BOND, type DevnetChain, type DevnetFile } from "../../relayer/devnet/devnet.js";
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
+import { devnetRefresh } from "../../relayer/devnet/headView.js";
+import { devnetSwapSides, parseSwapAmount, runSwap } from "../../relayer/devnet/swap.js";
 
 const registryAbi = parseAbi([
   "function latestHeight(uint64 chainId) view returns (uint64)",
@@ -16,8 +18,17 @@ const registryAbi = parseAbi([
   "function gatewayOf(uint64 chainId) view returns (address)",
 ]);
 
+const gatewayAbi = parseAbi([
+  "function compensationWindow() view returns (uint64)",
+  "function maxLifetime() view returns (uint64)",
+  "function claimPeriod() view returns (uint64)",
+  "function registry() view returns (address)",
+]);
+
 const K = 16;
 const Q = 3;
+/** Not the defaults, so that the test sees them reach the chains. */
+const SETTINGS = { compensationWindow: 50n, maxLifetime: 500n, claimPeriod: 600n };
 
 const clientOf = (chain: DevnetChain) => createPublicClient({ transport: http(chain.url) });
 
@@ -33,7 +44,7 @@ describe("Devnet (real processes)", function () {
     for (let attempt = 1; ; attempt++) {
       const basePort = 20_000 + Math.floor(Math.random() * 1_000) * 10;
       try {
-        file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: K, blockMs: 200, dir, relayers: false });
+        file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: K, blockMs: 200, dir, relayers: false, gateway: SETTINGS });
         return;
       } catch (error) {
         if (!(error instanceof DevnetError && error.message.includes("already in use")) || attempt === 5) throw error;
@@ -74,6 +85,26 @@ describe("Devnet (real processes)", function () {
       }
     });
 
+    it("deploys every Gateway with the settings asked for and records them in devnet.json", async () => {
+      assert.deepEqual(file.gateway, { compensationWindow: "50", maxLifetime: "500", claimPeriod: "600" });
+      assert.deepEqual(file.registry, { slashRewardBps: 1000, poolBps: 4000 });
+      for (const chain of file.chains) {
+        const read = (functionName: "compensationWindow" | "maxLifetime" | "claimPeriod") => clientOf(chain).readContract({ address: chain.gateway, abi: gatewayAbi, functionName });
+        assert.deepEqual(
+          { compensationWindow: await read("compensationWindow"), maxLifetime: await read("maxLifetime"), claimPeriod: await read("claimPeriod") },
+          SETTINGS,
+        );
+        assert.equal(await clientOf(chain).readContract({ address: chain.gateway, abi: gatewayAbi, functionName: "registry" }), chain.registry);
+      }
+    });
+
+    it("refuses a claim period no longer than the maximum lifetime plus the compensation window before starting anything", async () => {
+      await assert.rejects(
+        new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: 1, k: K, blockMs: 200, dir: join(dir, "bad"), relayers: false, gateway: { maxLifetime: 500n, claimPeriod: 600n } }),
+        (error: unknown) => error instanceof DevnetError && /claimPeriod \(600\) must be longer than maxLifetime \+ compensationWindow \(500 \+ 100\)/.test(error.message),
+      );
+    });
+
     it("writes one relayer configuration per validator that parseNodeConfig accepts", () => {
       const files = readdirSync(join(dir, "nodes"));
       assert.equal(files.length, 2 * Q);
@@ -102,6 +133,43 @@ describe("Devnet (real processes)", function () {
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
+    });
+  });
+
+  describe("swap (registration only: no relayers here)", () => {
+    it("registers both sides with registerBy half a ttl ahead, each side's mirrorBy the other's registerBy", async () => {
+      const [a, b] = file.chains as [DevnetChain, DevnetChain];
+      const sides = devnetSwapSides(file, a.chainId, b.chainId, parseSwapAmount("10token"), parseSwapAmount("0.1coin"));
+      const heads = await Promise.all([clientOf(a).getBlockNumber({ cacheTime: 0 }), clientOf(b).getBlockNumber({ cacheTime: 0 })]);
+      const result = await runSwap({ ...sides, ttl: 40, wait: false });
+      const { registration: x } = result.from;
+      const { registration: y } = result.to;
+      assert.equal(result.from.outcome, "registered");
+      assert.equal(result.to.outcome, "registered");
+      // Read right before the swap read them: a block may have come in between.
+      assert.ok(x.h1 - heads[0]! >= 40n && x.h1 - heads[0]! <= 41n, `h1 ${x.h1}, head ${heads[0]}`);
+      assert.equal(x.registerBy, x.h1 - 20n);
+      assert.equal(y.registerBy, y.h1 - 20n);
+      assert.deepEqual([x.h2, x.mirrorBy], [y.h1, y.registerBy]);
+      assert.deepEqual([y.h2, y.mirrorBy], [x.h1, x.registerBy]);
+    });
+
+    it("refuses an expiry past a lagging registry's view plus the maximum lifetime, and gets through once the view is brought up to date", async () => {
+      const [a, b] = file.chains as [DevnetChain, DevnetChain];
+      // B runs far ahead of the newest view of it that A's registry accepted.
+      await clientOf(b).request({ method: "hardhat_mine" as never, params: [toHex(SETTINGS.maxLifetime)] as never });
+      const sides = devnetSwapSides(file, a.chainId, b.chainId, parseSwapAmount("10token"), parseSwapAmount("0.1coin"));
+      const known = () => clientOf(a).readContract({ address: a.registry, abi: registryAbi, functionName: "latestHeight", args: [BigInt(b.chainId)] });
+      const before = await known();
+      await assert.rejects(
+        runSwap({ ...sides, ttl: 40, wait: false }),
+        (error: unknown) => error instanceof DevnetError && error.message.includes(`registry knows chain ${b.chainId} only up to block ${before}`),
+      );
+      const refreshed: string[] = [];
+      const result = await runSwap({ ...sides, ttl: 40, wait: false, refresh: devnetRefresh(file, (line) => refreshed.push(line)) });
+      assert.equal(result.from.outcome, "registered");
+      assert.equal(refreshed.length, 1, "one view posted, bridged over the whole gap");
+      assert.ok((await known()) >= result.from.registration.h2 - 40n, "A's registry accepted a view of B's head");
     });
   });
 

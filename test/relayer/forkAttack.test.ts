@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { keccak256, parseEther, stringToHex, type Hex } from "viem";
+import { getAddress, keccak256, parseEther, stringToHex, type Hex } from "viem";
 import { ForkAttack } from "../../relayer/attack/forkAttack.js";
 import type { Message } from "../../relayer/net/message.js";
 import type { Transport } from "../../relayer/net/transport.js";
 import { deploySystem, K, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, registerLeg } from "../fixtures/swap.js";
 import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
-import { recordProof } from "../fixtures/system.js";
+import { CLAIM_PERIOD, mine, NO_POST, recordProof } from "../fixtures/system.js";
 
 const Status = { None: 0, Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;
 const TTL = 60n;
@@ -68,8 +68,9 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     await registerLeg(onB2.y, onB2.regY);
     const shownFrom = await c.publicClient.getBlockNumber();
     const views = await attack.signedViews({ after: await c.registry.read.latestHeight([b.chainId]), to: await b.publicClient.getBlockNumber({ cacheTime: 0 }) });
-    for (const { view, signatures } of views) await c.registry.write.submitView([view, signatures]);
-    await c.gateway.write.precommit([onB2.idX, await recordProof(b, c, onB2.idY)]).catch(() => undefined); // may already be refused
+    for (const { view, signatures, bridge } of views) await c.registry.write.submitView([view, signatures, bridge]);
+    const proof = await recordProof(b, c, onB2.idY);
+    await c.gateway.write.precommit([NO_POST, proof.at, [onB2.regX], proof.storageProofs]).catch(() => undefined); // may already be refused
 
     // The overlay carries A's b1 views and C's b2 views to each other: evidence, and B frozen everywhere.
     await network!.until("B frozen on A and on C", async () => (await a.registry.read.isFrozen([b.chainId])) && (await c.registry.read.isFrozen([b.chainId])));
@@ -82,9 +83,17 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     await network!.until("C's task with B ended without paying B's side", async () => [Status.Refunded, Status.Cancelled].includes(await statusOf(c, onB2.idX) as 4 | 5));
     assert.equal(await c.token.read.balanceOf([carol.account.address]), 1000n);
 
-    // Alice paid on A for tokens that b2 rewrote away: she is compensated from B's slashed bond on A.
+    // Alice paid on A for tokens that b2 rewrote away: a claim on B's slashed bond on A is filed for her (anyone may file it),
+    // and once the claim period is over she is paid from it.
+    await network.stop();
+    network = undefined;
+    await a.gateway.write.claimCompensation([swap.regX], { account: a.users.carol.account });
+    const [filed] = await a.publicClient.getContractEvents({ address: a.gateway.address, abi: a.gateway.abi, eventName: "CompensationFiled", fromBlock: 0n });
+    assert.deepEqual(filed?.args, { contractId: swap.idX, claimant: getAddress(alice), value: parseEther("1") });
+    const endsAt = (await a.registry.read.frozenAt([b.chainId])) + CLAIM_PERIOD;
+    await mine(a, Number(endsAt - (await a.publicClient.getBlockNumber())) + 1);
     const before = await a.publicClient.getBalance({ address: alice });
-    await a.gateway.write.claimCompensation([swap.idX], { account: a.users.carol.account });
+    await a.gateway.write.withdrawCompensation([swap.regX], { account: a.users.carol.account });
     assert.equal(await a.publicClient.getBalance({ address: alice }), before + parseEther("1"));
   });
 
@@ -115,7 +124,7 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     await attack.switchToSecondBranch();
     await network!.until("b2 past the fork", async () => (await b.publicClient.getBlockNumber({ cacheTime: 0 })) > attack.forkHeight + BigInt(K));
     const views = await attack.signedViews({ after: await c.registry.read.latestHeight([b.chainId]), to: await b.publicClient.getBlockNumber({ cacheTime: 0 }) });
-    for (const { view, signatures } of views) await c.registry.write.submitView([view, signatures]);
+    for (const { view, signatures, bridge } of views) await c.registry.write.submitView([view, signatures, bridge]);
 
     // While C is cut off, nobody can tell: B stays unfrozen everywhere.
     await new Promise((r) => setTimeout(r, 5_000));

@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { Hex } from "viem";
+import { foldAcc, ZERO_HASH } from "../../relayer/view/view.js";
 import { committeeKeys, deploySystem, K, type Chain } from "../fixtures/system.js";
 import { RpcServer } from "../fixtures/rpcServer.js";
 
@@ -27,13 +29,16 @@ describe("npm run attack", function () {
         firstBranchBlocks: 10,
       }));
       const { stdout } = await run(join("node_modules", ".bin", "tsx"), ["scripts/attack.ts", "--config", config]);
-      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as { forkHeight: string; viewsPosted: number };
+      const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as { forkHeight: string; viewsPosted: number; caught: boolean };
       assert.ok(summary.viewsPosted > 0);
-      // A now holds B's second branch: its recorded hashes are those of B's chain after the rewind.
+      assert.equal(summary.caught, false, "A never saw b1: nothing to compare b2 with");
+      // A now holds B's second branch: its accumulator through the newest accepted height folds B's blocks after the rewind.
       const height = await a.registry.read.latestHeight([b.chainId]);
       assert.ok(height > BigInt(summary.forkHeight) + 10n, "the victim accepted views past the first branch's top");
-      const actual = (await b.publicClient.getBlock({ blockNumber: height })).hash;
-      assert.equal(await a.registry.read.blockHashAt([b.chainId, height]), actual);
+      const hashes: Hex[] = [];
+      for (let h = 0n; h <= height; h++) hashes.push((await b.publicClient.getBlock({ blockNumber: h })).hash);
+      assert.equal(await a.registry.read.accThrough([b.chainId, height]), foldAcc(ZERO_HASH, hashes));
+      assert.equal(await a.registry.read.isFrozen([b.chainId]), false);
     } finally {
       await b.conn.provider.request({ method: "evm_setIntervalMining", params: [0] });
       for (const s of servers) await s.down();
