@@ -99,9 +99,12 @@ export class GossipOverlay {
     for (const id of this.#o.systems.keys()) this.#toSystem(id, message, true);
   }
 
-  /** Offers a signed view learned anywhere (a check() answer, this chain's registry) to the view list. */
-  async learn(view: SignedView): Promise<void> {
-    const offer = await this.#o.viewList.offer(toWire(view));
+  /**
+   * Offers a signed view learned anywhere (a check() answer, this chain's registry) to the view list; `accepted` when
+   * this node's chain's ViewRegistry accepted it (see ViewList.offer).
+   */
+  async learn(view: SignedView, options: { accepted?: boolean } = {}): Promise<void> {
+    const offer = await this.#o.viewList.offer(toWire(view), options);
     if (offer.result === "conflict") this.report(offer.evidence);
   }
 

@@ -1,14 +1,14 @@
-import { decodeFunctionData, type Address, type Hex, type PublicClient } from "viem";
+import type { Address, PublicClient } from "viem";
 import { registryAbi } from "../chain/abis.js";
 import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
 import type { SignedView } from "./viewList.js";
 
-
 /**
- * Reads the views this node's own chain's ViewRegistry accepted (with their signatures, from the
- * submitting transactions' calldata) and the chains it froze, so that a view posted here by anyone,
- * honest relayer or attacker, enters the view list and meets every other view the overlay carries.
+ * Reads the views this node's own chain's ViewRegistry accepted, with their signatures, from its ViewAccepted events,
+ * and the chains it froze, so that a view posted here by anyone (an honest relayer, an attacker, through an EOA, a
+ * multisig, a forwarder or the Gateway's batch steps, or a registration's genesis) enters the view list and meets
+ * every other view the overlay carries.
  */
 export class RegistryWatcher {
   readonly #client: PublicClient;
@@ -21,7 +21,7 @@ export class RegistryWatcher {
     this.#store = store;
   }
 
-  /** Scans up to `head`; hands over every accepted signed view and every frozen chain. */
+  /** Scans up to `head`; hands over every accepted signed view and every frozen chain, in the chain's order. */
   async scan(head: bigint, onView: (view: SignedView) => Promise<void>, onFrozen: (chainId: bigint) => void): Promise<void> {
     await scanBlocks({
       store: this.#store,
@@ -33,26 +33,12 @@ export class RegistryWatcher {
           this.#client.getContractEvents({ ...range, eventName: "ViewAccepted" }),
           this.#client.getContractEvents({ ...range, eventName: "ChainFrozen" }),
         ]);
-        for (const log of accepted) {
-          const tx = await this.#client.getTransaction({ hash: log.transactionHash });
-          const call = decodeSubmitView(tx.input);
-          // A view accepted through another entry point (a registration's genesis view) is not gossiped.
-          if (call !== undefined) await onView(call);
+        for (const { args } of accepted) {
+          const view = args.view_!;
+          await onView({ view: { ...view, hashes: [...view.hashes] }, signatures: [...args.signatures!] });
         }
         for (const log of frozen) onFrozen(log.args.chainId!);
       },
     });
-  }
-}
-
-/** The signed view of a `submitView` call's calldata, or undefined for any other call. */
-function decodeSubmitView(input: Hex): SignedView | undefined {
-  try {
-    const { functionName, args } = decodeFunctionData({ abi: registryAbi, data: input });
-    if (functionName !== "submitView") return undefined;
-    const [view, signatures] = args;
-    return { view: { ...view, hashes: [...view.hashes] }, signatures: [...signatures] };
-  } catch {
-    return undefined;
   }
 }

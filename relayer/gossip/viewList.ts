@@ -78,7 +78,12 @@ export class ViewList {
     return this.#frozen.has(chainId);
   }
 
-  async offer(wire: WireSignedView): Promise<Offer> {
+  /**
+   * Offers a signed view. With `accepted` (this node's own chain's ViewRegistry accepted it, which checked that it
+   * connects to the registry's history, bridging any gap), a view more than k ahead of the newest enters too instead
+   * of being unverifiable: the registry connects views however far apart, and the overlay must carry what it took.
+   */
+  async offer(wire: WireSignedView, { accepted = false }: { accepted?: boolean } = {}): Promise<Offer> {
     let signed: SignedView;
     let committee: Committee | undefined;
     try {
@@ -109,7 +114,7 @@ export class ViewList {
     }
     if (newest !== undefined) {
       if (signed.view.height <= newest.view.height) return { result: "known" };
-      if (withNewest === "unverifiable") return { result: "unverifiable", from: newest.view.height };
+      if (withNewest === "unverifiable" && !accepted) return { result: "unverifiable", from: newest.view.height };
     }
     this.#views.set(chainId, [...known, signed].slice(-this.#history));
     this.#changedAt.set(chainId, ++this.#version);

@@ -1,11 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Clock } from "../clock.js";
-import type { Message } from "./message.js";
-
-type Request = Extract<Message, { kind: "request" }>;
-type Answer = Extract<Message, { kind: "answer" }>;
-type Reply = Answer | Extract<Message, { kind: "answer-error" }>;
+import { MAX_CONTRACTS_PER_REQUEST, type Answer, type Message, type Reply, type Request } from "./message.js";
 
 export class RequestFailedError extends Error {
   constructor(readonly chainId: bigint, readonly reasons: string[]) {
@@ -36,6 +32,19 @@ export function fanout(system: RemoteSystem): number {
   return Math.min(q, Math.floor(((system.rDenominator - system.rNumerator) * q) / system.rDenominator) + 1);
 }
 
+export type AskParameters<T> = {
+  chainId: bigint;
+  /** 1..MAX_CONTRACTS_PER_REQUEST contracts of `chainId`, proven together. */
+  contractIds: readonly Hex[];
+  /** The newest height of `chainId` the asker's registry accepted. */
+  knownHeight: bigint;
+  minHeight: bigint;
+  /** Proof at exactly this accepted height, without a view (the chain is frozen at the asker's registry). */
+  atHeight?: bigint;
+  /** Believes an answer or throws why not; the first answer it returns for wins. */
+  verify: (answer: Answer, from: Address) => Promise<T>;
+};
+
 type Pending<T> = {
   chainId: bigint;
   targets: Set<string>;
@@ -62,18 +71,23 @@ export class RequestChannel {
     this.#o = options;
   }
 
-  /** Asks `chainId` for check(contractId) and resolves with the first answer that `verify` accepts. */
-  ask<T>({ chainId, contractId, knownHeight, minHeight, verify }: {
-    chainId: bigint;
-    contractId: Hex;
-    knownHeight: bigint;
-    minHeight: bigint;
-    verify: (answer: Answer, from: Address) => Promise<T>;
-  }): Promise<T> {
+  /** Asks `chainId` for check() of `contractIds` and resolves with the first answer that `verify` accepts. */
+  ask<T>({ chainId, contractIds, knownHeight, minHeight, atHeight, verify }: AskParameters<T>): Promise<T> {
     const system = this.#o.systems.get(chainId);
     if (system === undefined) return Promise.reject(new RequestFailedError(chainId, [`chain ${chainId} is not configured`]));
+    if (contractIds.length === 0 || contractIds.length > MAX_CONTRACTS_PER_REQUEST) {
+      return Promise.reject(new RangeError(`a request asks about 1 to ${MAX_CONTRACTS_PER_REQUEST} contracts, not ${contractIds.length}`));
+    }
     const requestId = randomBytes(16).toString("hex");
-    const request: Request = { kind: "request", requestId, chainId: chainId.toString(), contractId, knownHeight: knownHeight.toString(), minHeight: minHeight.toString() };
+    const request: Request = {
+      kind: "request",
+      requestId,
+      chainId: chainId.toString(),
+      contractIds: [...contractIds],
+      knownHeight: knownHeight.toString(),
+      minHeight: minHeight.toString(),
+      ...(atHeight === undefined ? {} : { atHeight: atHeight.toString() }),
+    };
     const count = fanout(system);
     // Rotate through the committee so that successive requests spread over its nodes.
     const start = this.#rotation++ % system.members.length;

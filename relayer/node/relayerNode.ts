@@ -2,11 +2,11 @@ import { createPublicClient, createWalletClient, defineChain, http, webSocket, t
 import { privateKeyToAccount } from "viem/accounts";
 import { systemClock, type Clock } from "../clock.js";
 import { ChainFollower } from "../chain/chainFollower.js";
-import { TxSender } from "../chain/txSender.js";
+import { TxSender, type SendOutcome } from "../chain/txSender.js";
 import type { NodeConfig } from "../config/nodeConfig.js";
 import { Metrics } from "../metrics/metrics.js";
 import { MetricsServer } from "../metrics/metricsServer.js";
-import type { Message } from "../net/message.js";
+import { MAX_CONTRACTS_PER_REQUEST, type Message } from "../net/message.js";
 import { RequestChannel } from "../net/requestChannel.js";
 import type { Delivery, Transport } from "../net/transport.js";
 import { Store } from "../store/store.js";
@@ -16,7 +16,7 @@ import { TaskScanner } from "../tasks/taskScanner.js";
 import { GossipOverlay } from "../gossip/gossipOverlay.js";
 import { RegistryWatcher } from "../gossip/registryWatcher.js";
 import { ViewList, type Evidence, type SignedView } from "../gossip/viewList.js";
-import { registryAbi } from "../chain/abis.js";
+import { registryAbi, UpdateResult } from "../chain/abis.js";
 import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { ViewTracker } from "../view/viewTracker.js";
@@ -38,7 +38,8 @@ export function thresholdOf(q: number, r: { numerator: number; denominator: numb
 /**
  * One validator of one chain (one system of the paper): follows its chain and keeps its view, co-signs
  * it with its committee, answers check() requests, and drives its chain's contract transactions
- * through the IBCP by submitting the counterparties' views, pre-commits, terminations and cancellations.
+ * through the IBCP: batched pre-commits and terminations that post the counterparty's view in the same
+ * transaction, and cancellations.
  */
 export class RelayerNode {
   readonly config: NodeConfig;
@@ -61,6 +62,8 @@ export class RelayerNode {
   readonly #sender: TxSender;
   /** Fork evidence not yet on this chain's registry, by chain. */
   readonly #evidence = new Map<bigint, Evidence>();
+  /** Signed views from check() answers that conflict with this chain's registry, by chain: posted, they freeze it. */
+  readonly #conflicts = new Map<bigint, SignedView>();
   #gossipedHeight = -1n;
   #running = false;
   #loop: Promise<void> = Promise.resolve();
@@ -107,7 +110,7 @@ export class RelayerNode {
       timeoutMs: config.rates.requestTimeoutMs,
       systems: new Map(remote.map((c) => [c.chainId, { members: c.committee, rNumerator: config.r.numerator, rDenominator: config.r.denominator }])),
       send: (to, message) => this.#send(to, message),
-      serve: (request) => serveCheck({ request, chainId: config.chainId, k: config.k, client: this.#client, gateway: own.gateway, store: this.store }),
+      serve: (request) => serveCheck({ request, chainId: config.chainId, client: this.#client, gateway: own.gateway, store: this.store }),
       maxRequestsPerSecond: config.rates.maxRequestsPerSecond,
       onRefused: (from, reason, detail) => {
         this.metrics.countRejected({ reason });
@@ -213,6 +216,7 @@ export class RelayerNode {
 
   async #onBlock(height: bigint, hash: `0x${string}`): Promise<void> {
     this.#tracker.push(height, hash);
+    this.store.putBlockHash(height, hash); // what check() answers bridge
     this.metrics.setHeadHeight(this.config.chainId, height);
     await this.#cosigner.onOwnView(this.#tracker.view());
     const certified = this.store.latestSignedView(this.config.chainId);
@@ -239,27 +243,55 @@ export class RelayerNode {
     return views;
   }
 
-  /** Puts pending fork evidence on this chain's registry; a chain already frozen there counts as done. */
+  /**
+   * Puts pending fork evidence on this chain's registry: pairs of conflicting signed views the overlay found, and views
+   * from check() answers that conflict with the registry's own (submitView freezes the chain for those). A chain already
+   * frozen there counts as done.
+   */
   async #submitEvidence(): Promise<void> {
     const own = this.config.chains.find((c) => c.chainId === this.config.chainId)!;
-    for (const [chainId, { a, b }] of this.#evidence) {
-      const outcome = await this.#sender
-        .send({
-        key: `evidence:${chainId}`,
-        address: own.registry,
-        abi: registryAbi,
-        functionName: "submitForkEvidence",
-        args: [a.view, a.signatures, b.view, b.signatures],
-          doneErrors: ["ViewRegistryChainFrozen"],
-        })
-        .catch((error: Error) => {
-          this.#log(`fork evidence against chain ${chainId} not submitted yet: ${error.message.split("\n")[0]}`);
-          return undefined;
-        });
-      if (outcome === undefined) continue;
-      this.#evidence.delete(chainId);
+    const submit = async (chainId: bigint, send: () => Promise<SendOutcome>): Promise<boolean> => {
+      const outcome = await send().catch((error: Error) => {
+        this.#log(`fork evidence against chain ${chainId} not submitted yet: ${error.message.split("\n")[0]}`);
+        return undefined;
+      });
+      if (outcome === undefined) return false;
       if (outcome === "landed") this.metrics.countTransactionSent({ step: "submitForkEvidence" });
-      this.#log(`fork evidence against chain ${chainId} ${outcome === "landed" ? "submitted: frozen and slashed here" : "was already on this chain"}`);
+      this.#log(`fork evidence against chain ${chainId} ${outcome === "landed" ? "submitted" : "was already on this chain"}`);
+      return true;
+    };
+    for (const [chainId, { a, b }] of this.#evidence) {
+      const done = await submit(chainId, () =>
+        this.#sender.send({
+          key: `evidence:${chainId}`,
+          address: own.registry,
+          abi: registryAbi,
+          functionName: "submitForkEvidence",
+          args: [a.view, a.signatures, b.view, b.signatures],
+          doneErrors: ["ViewRegistryChainFrozen"],
+        }),
+      );
+      if (done) this.#evidence.delete(chainId);
+    }
+    // One attempt each, sent only when the registry would freeze the chain for it: a registry that moved on may no longer
+    // take the view as evidence (the overlay's evidence remains).
+    for (const [chainId, { view, signatures }] of this.#conflicts) {
+      this.#conflicts.delete(chainId);
+      const verdict = await this.#client
+        .simulateContract({ address: own.registry, abi: registryAbi, functionName: "submitView", args: [view, signatures, []] })
+        .then(({ result }) => result)
+        .catch(() => undefined);
+      if (verdict !== UpdateResult.Misbehaviour) continue;
+      await submit(chainId, () =>
+        this.#sender.send({
+          key: `conflict:${chainId}:${view.height}`,
+          address: own.registry,
+          abi: registryAbi,
+          functionName: "submitView",
+          args: [view, signatures, []],
+          doneErrors: ["ViewRegistryChainFrozen"],
+        }),
+      );
     }
   }
 
@@ -268,7 +300,7 @@ export class RelayerNode {
       const head = this.#follower.head;
       if (head >= 0n) {
         try {
-          await this.#registryWatcher.scan(head, (view) => this.#gossip.learn(view), (chainId) => this.viewList.freeze(chainId));
+          await this.#registryWatcher.scan(head, (view) => this.#gossip.learn(view, { accepted: true }), (chainId) => this.viewList.freeze(chainId));
           await this.#submitEvidence();
           const found = await this.#scanner.scan(head);
           if (found > 0) this.#log(`found ${found} new contract transaction(s) on chain ${this.config.chainId}`);
@@ -300,7 +332,9 @@ export class RelayerNode {
         await this.#gossip.handle(from, message);
         return;
       }
-      if (message.kind === "request" && BigInt(message.chainId) === this.config.chainId) this.#runner.nudge(message.contractId);
+      if (message.kind === "request" && BigInt(message.chainId) === this.config.chainId && Array.isArray(message.contractIds)) {
+        for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#runner.nudge(contractId);
+      }
       await this.#channel.handle(from, message);
     } catch (error) {
       this.metrics.countRejected({ reason: "malformed message" });
@@ -309,22 +343,31 @@ export class RelayerNode {
   }
 
   #onTaskEvent(event: TaskEvent): void {
+    const ids = (contractIds: readonly `0x${string}`[]) => contractIds.map((id) => `${id.slice(0, 10)}…`).join(", ");
     switch (event.type) {
       case "step-sent":
         if (event.outcome === "landed") this.metrics.countTransactionSent({ step: event.step });
-        this.#log(`${event.step} of ${event.contractId.slice(0, 10)}… ${event.outcome === "landed" ? "landed" : "was already done by another node"}`);
+        this.#log(`${event.step} of ${ids(event.contractIds)} ${event.outcome === "landed" ? "landed" : "was already done by another node"}`);
         break;
       case "step-failed":
-        this.#log(`${event.step} of ${event.contractId.slice(0, 10)}… not done yet: ${event.error}`);
+        this.#log(`${event.step} of ${ids(event.contractIds)} not done yet: ${event.error}`);
         break;
       case "task-state":
         this.#log(`contract ${event.contractId.slice(0, 10)}… is now ${event.state}`);
         break;
-      case "view-submitted":
-        this.metrics.countTransactionSent({ step: "submitView" });
+      case "view-posted":
         this.metrics.setViewHeight(event.chainId, event.height);
-        this.#log(`posted chain ${event.chainId}'s view at height ${event.height}`);
+        this.#log(`posted chain ${event.chainId}'s view at height ${event.height} with the step`);
         break;
+      case "conflicting-view":
+        // A signed view that conflicts with the registry's accepted one: posting it freezes the chain there.
+        if (!this.#conflicts.has(event.chainId)) this.#log(`a check() answer of chain ${event.chainId} conflicts with the view accepted here: fork evidence`);
+        this.#conflicts.set(event.chainId, event.signed);
+        break;
+      default: {
+        const unknown: never = event;
+        throw new Error(`unknown task event ${(unknown as { type: string }).type}`);
+      }
     }
   }
 }

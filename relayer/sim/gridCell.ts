@@ -37,6 +37,11 @@ export type CellParameters = {
   blockMs?: number;
   /** One-way delay of each message, drawn uniformly. Default 10–50 ms. */
   latencyMs?: { min: number; max: number };
+  /**
+   * Checks of one step with one target that a node is asked for within this many ms of simulated time go in one
+   * check() request, as a relayer node batches the due steps of one tick. Default: one block interval.
+   */
+  batchMs?: number;
   /** Signatures and checks shared with other cells of the same seed; a fresh one when absent. */
   cache?: SignatureCache;
 };
@@ -127,6 +132,7 @@ const GOSSIP: readonly MessageKind[] = ["view-update", "view-pull", "evidence"];
  */
 export async function simulateCell(parameters: CellParameters): Promise<CellResult> {
   const { n, taskRate, sendRate, blocks, q = 4, k = 5, seed = 1, signEvery = 1, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 } } = parameters;
+  const batchMs = parameters.batchMs ?? blockMs;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`a network of ${n} systems: at least 2 are needed`);
   if (!(taskRate >= 0 && taskRate <= 1 && sendRate >= 0 && sendRate <= 1)) throw new RangeError("taskRate and sendRate are probabilities");
   if (!Number.isInteger(blocks) || blocks < 1) throw new RangeError(`blocks must be a positive integer, not ${blocks}`);
@@ -160,6 +166,7 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
           cache,
           gossip: { sendRate, pacemakerBlocks: DEFAULT_GOSSIP.pacemakerBlocks, maxPerPeerPerSecond: DEFAULT_GOSSIP.maxPerPeerPerSecond, maxStrikes: DEFAULT_GOSSIP.maxStrikes },
           requestTimeoutMs: DEFAULT_RATES.requestTimeoutMs,
+          batchMs,
           maxRequestsPerSecond: DEFAULT_RATES.maxRequestsPerSecond,
           random: stream(`gossip/${system.index}/${member}`),
           onSent: (message: Message, bytes: number) => {

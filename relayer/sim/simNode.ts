@@ -3,17 +3,20 @@ import type { Clock } from "../clock.js";
 import { GossipOverlay, type GossipOptions } from "../gossip/gossipOverlay.js";
 import { ViewList, type SignedView } from "../gossip/viewList.js";
 import { MemoryTransport, type MemoryHub } from "../net/memoryTransport.js";
-import type { Message, WireSignedView } from "../net/message.js";
+import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, type Message, type Reply, type Request, type WireSignedView } from "../net/message.js";
 import { RequestChannel, type RemoteSystem } from "../net/requestChannel.js";
-import { checkAnswerViews } from "../tasks/checkAnswerViews.js";
+import { checkAnswer, type AnswerBasis, type CheckedAnswer } from "../tasks/checkAnswer.js";
+import { bridgeFor, requestProblem } from "../tasks/serveCheck.js";
+import { DEFAULT_BATCH_SIZE } from "../tasks/taskRunner.js";
 import type { View } from "../view/view.js";
 import { toWireView } from "../view/wireView.js";
 import type { SignatureCache } from "./signatureCache.js";
 import { readRecordProof, recordProof, type RecordState, type SyntheticSystem } from "./syntheticSystem.js";
 
-type Request = Extract<Message, { kind: "request" }>;
-type Answer = Extract<Message, { kind: "answer" }>;
-type Reply = Answer | Extract<Message, { kind: "answer-error" }>;
+/** What a check() showed of one contract: its record, and the view the step would post with it (none when the registry has it). */
+export type Checked = { record: RecordState; post: View | undefined };
+
+type PendingCheck = { contractId: Hex; minHeight: bigint; resolve: (checked: Checked) => void; reject: (error: Error) => void };
 
 export type GossipTuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "maxPerPeerPerSecond" | "maxStrikes">;
 
@@ -30,6 +33,8 @@ export type SimNodeParameters = {
   gossip: GossipTuning;
   requestTimeoutMs: number;
   maxRequestsPerSecond: number;
+  /** Checks of one step with one target asked within this many ms go in one request (the node's tick). */
+  batchMs: number;
   random: () => number;
   /** Every message the transport took from this node. */
   onSent: (message: Message, bytes: number) => void;
@@ -55,6 +60,8 @@ export class SimNode {
   readonly #transport: MemoryTransport;
   readonly #gossip: GossipOverlay;
   readonly #channel: RequestChannel;
+  /** `${target}:${step}` → the checks waiting to be sent together */
+  readonly #batches = new Map<string, { target: SyntheticSystem; items: PendingCheck[] }>();
   #learned = -1;
 
   constructor(parameters: SimNodeParameters) {
@@ -109,51 +116,99 @@ export class SimNode {
   }
 
   /**
-   * check(contractId) on `target` over the request channel, believed the way TaskRunner believes an
-   * answer: every view carries the target committee's threshold signatures and connects to what this node
-   * knows of the target, the header is the newest view's block; the record is what the proof shows.
+   * check() of `contractId` on `target`, batched the way TaskRunner batches a tick's due steps: every check of one step
+   * with one target that this node is asked for within `batchMs` goes in one request (at most DEFAULT_BATCH_SIZE
+   * contracts). The answer is believed by the node's own checkAnswer against this system's registry; the record is what
+   * the proof shows, with the view the step would post. Rejects when no answer verified, or its height is below `minHeight`.
    */
-  check({ target, contractId, minHeight }: { target: SyntheticSystem; contractId: Hex; minHeight: number }): Promise<RecordState> {
-    const known = this.viewList.newest(target.chainId)?.view;
-    return this.#channel.ask({
-      chainId: target.chainId,
-      contractId,
-      knownHeight: known?.height ?? 0n,
-      minHeight: BigInt(minHeight),
-      verify: (answer) => this.#verify(target, known, BigInt(minHeight), answer),
+  check({ target, contractId, step, minHeight }: { target: SyntheticSystem; contractId: Hex; step: "precommit" | "terminate"; minHeight: number }): Promise<Checked> {
+    return new Promise<Checked>((resolve, reject) => {
+      const key = `${target.chainId}:${step}`;
+      let batch = this.#batches.get(key);
+      if (batch === undefined) {
+        this.#batches.set(key, (batch = { target, items: [] }));
+        this.#o.clock.setTimeout(() => void this.#flush(key), this.#o.batchMs);
+      }
+      batch.items.push({ contractId, minHeight: BigInt(minHeight), resolve, reject });
     });
   }
 
-  async #verify(target: SyntheticSystem, known: View | undefined, minHeight: bigint, answer: Answer): Promise<RecordState> {
-    await checkAnswerViews({
-      answer,
-      chainId: target.chainId,
-      committee: target.committee,
-      known,
-      minHeight,
-      verify: this.#o.cache.verify,
-      onVerified: (view, signatures) => this.#gossip.learn({ view, signatures: [...signatures] }),
-    });
-    return readRecordProof(answer.proof.storageProof);
+  #flush(key: string): void {
+    const batch = this.#batches.get(key);
+    this.#batches.delete(key);
+    if (batch === undefined) return;
+    for (let i = 0; i < batch.items.length; i += DEFAULT_BATCH_SIZE) void this.#ask(batch.target, batch.items.slice(i, i + DEFAULT_BATCH_SIZE));
   }
 
-  /** serveCheck over the synthetic chain: the record at the newest certified view, with the views that connect the requester to it. */
+  async #ask(target: SyntheticSystem, items: PendingCheck[]): Promise<void> {
+    if (target.height < 0) {
+      for (const item of items) item.reject(new Error(`chain ${target.chainId} has no block yet`));
+      return;
+    }
+    const accepted = this.system.accepted(target);
+    const minHeight = items.reduce((min, item) => (item.minHeight < min ? item.minHeight : min), items[0]!.minHeight);
+    const basis: AnswerBasis = { kind: "newest", knownHeight: accepted.height, stored: accepted.word, minHeight };
+    const contractIds = items.map((item) => item.contractId);
+    let believed: { checked: CheckedAnswer; records: RecordState[] };
+    try {
+      believed = await this.#channel.ask({
+        chainId: target.chainId,
+        contractIds,
+        knownHeight: accepted.height,
+        minHeight,
+        verify: async (answer) => {
+          const checked = await checkAnswer({
+            answer,
+            chainId: target.chainId,
+            committee: target.committee,
+            basis,
+            contracts: contractIds.length,
+            verify: this.#o.cache.verify,
+            onVerified: (signed) => this.#gossip.learn(signed),
+          });
+          return { checked, records: checked.storageProofs.map(readRecordProof) };
+        },
+      });
+    } catch (error) {
+      for (const item of items) item.reject(error as Error);
+      return;
+    }
+    const { checked, records } = believed;
+    items.forEach((item, i) => {
+      if (checked.height < item.minHeight) item.reject(new Error(`answer at ${checked.height}, below ${item.minHeight}`));
+      else item.resolve({ record: records[i]!, post: checked.post?.view });
+    });
+  }
+
+  /** serveCheck over the synthetic chain: the records at the newest certified view, with that view and the bridge to it. */
   async #serve(request: Request): Promise<Reply> {
     const error = (reason: string): Reply => ({ kind: "answer-error", requestId: request.requestId, reason });
     const system = this.system;
-    if (BigInt(request.chainId) !== system.chainId) return error(`this node serves chain ${system.chainId}`);
+    const problem = requestProblem(request, system.chainId);
+    if (problem !== undefined) return error(problem);
+    const proofAt = (height: number) => ({
+      header: system.header(height),
+      accountProof: [],
+      storageProofs: request.contractIds.map((id) => recordProof(system.recordAt(id, height))),
+    });
+    if (request.atHeight !== undefined) {
+      const at = Number(request.atHeight);
+      if (at > system.certifiedHeight(system.height)) return error(`height ${at} is not certified here yet`);
+      return { kind: "answer", requestId: request.requestId, height: at.toString(), proof: proofAt(at) };
+    }
     const latest = system.certifiedHeight(system.height);
     if (latest < Number(request.minHeight)) return error("no certified view reaches the requested height yet");
-    const record = system.recordAt(request.contractId, latest);
-    if (record.status === "none") return error("not registered");
-    const views: WireSignedView[] = [];
-    for (let known = Number(request.knownHeight); known + system.k < latest; ) {
-      const step = system.certifiedHeight(known + system.k);
-      views.push(toWire(await system.certify(step)));
-      known = step;
-    }
-    views.push(toWire(await system.certify(latest)));
-    return { kind: "answer", requestId: request.requestId, views, height: latest.toString(), proof: { header: system.header(latest), accountProof: [], storageProof: recordProof(record) } };
+    const knownHeight = BigInt(request.knownHeight);
+    if (knownHeight > BigInt(latest)) return error(`the newest certified view here (${latest}) is below the requester's known height ${knownHeight}`);
+    const signed = await system.certify(latest);
+    const bridged = bridgeFor({
+      knownHeight,
+      start: BigInt(latest + 1 - signed.view.hashes.length),
+      maxBridge: MAX_BRIDGE,
+      hashes: (from, to) => system.blockHashes(Number(from), Number(to)),
+    });
+    if ("error" in bridged) return error(bridged.error);
+    return { kind: "answer", requestId: request.requestId, height: latest.toString(), proof: proofAt(latest), view: toWire(signed), bridge: bridged.bridge };
   }
 
   /** Certified views of this node's chain after `fromHeight`, at most k apart; what the view list keeps of others. */
@@ -173,7 +228,9 @@ export class SimNode {
 
   #onMessage(from: Address, message: Message): Promise<void> {
     if (message.kind === "view-update" || message.kind === "view-pull" || message.kind === "evidence") return this.#gossip.handle(from, message);
-    if (message.kind === "request" && BigInt(message.chainId) === this.system.chainId) this.#o.onRequest(message.contractId, this);
+    if (message.kind === "request" && BigInt(message.chainId) === this.system.chainId && Array.isArray(message.contractIds)) {
+      for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#o.onRequest(contractId, this);
+    }
     return this.#channel.handle(from, message);
   }
 }

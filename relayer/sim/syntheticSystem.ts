@@ -1,8 +1,8 @@
-import { getAddress, keccak256, stringToHex, type Hex } from "viem";
+import { getAddress, keccak256, numberToHex, stringToHex, type Hex } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import type { SignedView } from "../gossip/viewList.js";
 import type { Committee } from "../view/verifySignedView.js";
-import type { View } from "../view/view.js";
+import { accThrough, type View } from "../view/view.js";
 import { ViewTracker } from "../view/viewTracker.js";
 import { deriveSeed, seededRandom } from "./seededRandom.js";
 import type { SignatureCache } from "./signatureCache.js";
@@ -47,6 +47,8 @@ export class SyntheticSystem {
   readonly #accs: Hex[] = [];
   readonly #certified = new Map<number, SignedView>();
   readonly #records = new Map<Hex, { registered: number; committed?: number }>();
+  /** This system's ViewRegistry: per other system, the newest accepted view's height and word (accThrough). */
+  readonly #accepted = new Map<bigint, { height: bigint; word: Hex }>();
 
   constructor({ index, seed, q, threshold, k, signEvery, cache }: SyntheticSystemParameters) {
     if (threshold < 1 || threshold > q) throw new RangeError(`threshold ${threshold} of a committee of ${q}`);
@@ -84,6 +86,27 @@ export class SyntheticSystem {
     this.#hashes.push(hash);
     this.#accs.push(this.#tracker.view().acc);
     return height;
+  }
+
+  /** Block hashes of heights from..to, in order (as far as produced). */
+  blockHashes(from: number, to: number): Hex[] {
+    return this.#hashes.slice(Math.max(0, from), Math.max(0, to + 1));
+  }
+
+  /**
+   * What this system's ViewRegistry holds of `other`: its newest accepted view's height and word. A registry starts
+   * from the genesis view it was registered with (height 0).
+   */
+  accepted(other: SyntheticSystem): { height: bigint; word: Hex } {
+    let known = this.#accepted.get(other.chainId);
+    if (known === undefined) this.#accepted.set(other.chainId, (known = { height: 0n, word: accThrough(other.view(0)) }));
+    return known;
+  }
+
+  /** A Gateway step of this system posted `view` (of another system) to its registry: accepted when newer. */
+  acceptView(view: View): void {
+    const known = this.#accepted.get(view.chainId);
+    if (known === undefined || view.height > known.height) this.#accepted.set(view.chainId, { height: view.height, word: accThrough(view) });
   }
 
   header(height: number): Hex {
@@ -148,7 +171,7 @@ export class SyntheticSystem {
  * A real answer carries the eth_getProof of the record's slot; here the bytes stand in for it.
  */
 export function recordProof(record: RecordState): Hex[] {
-  if (record.status === "committed") return ["0x02", `0x${record.at.toString(16)}`];
+  if (record.status === "committed") return ["0x02", numberToHex(record.at, { size: 8 })];
   return [record.status === "registered" ? "0x01" : "0x00"];
 }
 

@@ -1,8 +1,8 @@
 import type { Hex } from "viem";
 import type { Clock } from "../clock.js";
 import { designatedFor } from "../tasks/taskRunner.js";
-import type { SimNode } from "./simNode.js";
-import type { RecordState, SyntheticSystem } from "./syntheticSystem.js";
+import type { Checked, SimNode } from "./simNode.js";
+import type { SyntheticSystem } from "./syntheticSystem.js";
 
 /** How one side of a task ended: released (the swap happened), refunded at terminate, or cancelled before a pre-commit. */
 export type TaskOutcome = "released" | "refunded" | "cancelled";
@@ -87,23 +87,28 @@ export class TaskSide {
     if (this.#stopped || (phase !== "precommit" && phase !== "terminate")) return;
     const { own, other, mirrorId, h1, h2 } = this.#o;
     this.#asking = true;
-    let mirror: RecordState | undefined;
+    let checked: Checked | undefined;
     try {
-      mirror = await this.#runner().check({ target: other, contractId: mirrorId, minHeight: phase === "terminate" ? h2 : 0 });
+      checked = await this.#runner().check({ target: other, contractId: mirrorId, step: phase, minHeight: phase === "terminate" ? h2 : 0 });
     } catch {
-      mirror = undefined; // no verified answer: RequestFailedError
+      checked = undefined; // no verified answer (RequestFailedError), or one below h2
     } finally {
       this.#asking = false;
     }
     if (this.#phase !== phase) return; // expired while asking
+    const mirror = checked?.record;
     if (mirror !== undefined && phase === "precommit" && mirror.status !== "none") {
       const at = own.height + 1;
       if (at > h1) return this.#finish("cancelled");
       own.commit(this.contractId, at);
+      if (checked?.post !== undefined) own.acceptView(checked.post); // the pre-commit posted the answer's view
       this.#phase = "waiting";
       return;
     }
-    if (mirror !== undefined && phase === "terminate") return this.#finish(mirror.status === "committed" && mirror.at <= h2 ? "released" : "refunded");
+    if (mirror !== undefined && phase === "terminate") {
+      if (checked?.post !== undefined) own.acceptView(checked.post);
+      return this.#finish(mirror.status === "committed" && mirror.at <= h2 ? "released" : "refunded");
+    }
     this.#retry();
   }
 

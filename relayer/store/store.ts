@@ -1,7 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
+import type { Registration } from "../chain/registration.js";
 import type { WireView } from "../net/message.js";
 
 /** Where a contract transaction on the node's own chain stands. */
@@ -13,16 +14,22 @@ export const OPEN_TASK_STATES: readonly TaskState[] = ["registered", "precommitt
 /** One contract transaction on the node's own chain. */
 export type Task = {
   contractId: Hex;
-  /** chainId of the counterparty chain. */
-  counterparty: bigint;
   /** The id of the mirrored contract transaction on the counterparty chain. */
   mirrorId: Hex;
+  /** Its full terms, as ContractRegistered carried them: every Gateway step takes them back. */
+  terms: Registration;
+  /** chainId of the counterparty chain (terms.counterparty). */
+  counterparty: bigint;
+  /** Expiry here (terms.h1) and on the counterparty (terms.h2). */
   h1: bigint;
   h2: bigint;
   state: TaskState;
   /** Milliseconds (the store's clock) of the last write. */
   updatedAt: number;
 };
+
+/** What upsertTask takes: counterparty, h1 and h2 come from the terms. */
+export type NewTask = Pick<Task, "contractId" | "mirrorId" | "terms" | "state">;
 
 /** A transaction the node sent for one step of its work, so that a restarted node looks for its receipt instead of sending again. */
 export type SentTransaction = { key: string; hash: Hex; nonce: number; at: number };
@@ -37,12 +44,20 @@ export type StoreParameters = {
   now?: () => number;
 };
 
-/** The schema version this code writes; a file with a newer one is refused. */
-export const STORE_SCHEMA_VERSION = 1;
+/** The schema version this code writes; a file with another one is refused. */
+export const STORE_SCHEMA_VERSION = 2;
 
+/**
+ * The file was written by a relayer of another schema version: a newer one, or version 1 (contracts v1), whose tasks lack
+ * the registration terms every Gateway step of contracts v2 takes and cannot be carried over.
+ */
 export class StoreSchemaVersionError extends Error {
   constructor(readonly path: string, readonly found: number, readonly supported: number) {
-    super(`store ${path} has schema version ${found}, this relayer supports up to ${supported}`);
+    super(
+      found < supported
+        ? `store ${path} has schema version ${found}, written for contracts v1: its tasks lack the registration terms this relayer needs; start with a new store file`
+        : `store ${path} has schema version ${found}, this relayer supports up to ${supported}`,
+    );
     this.name = "StoreSchemaVersionError";
   }
 }
@@ -73,13 +88,14 @@ export class StoreConflictingViewError extends Error {
   }
 }
 
-const SCHEMA_V1 = `
+const SCHEMA_V2 = `
   CREATE TABLE tasks (
     contract_id  TEXT PRIMARY KEY,
     counterparty TEXT NOT NULL,
     mirror_id    TEXT NOT NULL,
     h1           INTEGER NOT NULL,
     h2           INTEGER NOT NULL,
+    terms        TEXT NOT NULL,
     state        TEXT NOT NULL CHECK (state IN ('registered', 'precommitted', 'released', 'refunded', 'cancelled')),
     updated_at   INTEGER NOT NULL
   ) STRICT;
@@ -100,6 +116,10 @@ const SCHEMA_V1 = `
   CREATE TABLE cursors (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE block_hashes (
+    height INTEGER PRIMARY KEY,
+    hash   TEXT NOT NULL
   ) STRICT;
 `;
 
@@ -138,14 +158,25 @@ export class Store {
   // ---- tasks
 
   /** Inserts the task or replaces every field of the stored one. */
-  upsertTask(task: Omit<Task, "updatedAt">): Task {
-    const stored: Task = { ...task, contractId: normalizeId(task.contractId), updatedAt: Math.trunc(this.now()) };
+  upsertTask(task: NewTask): Task {
+    const { terms } = task;
+    const stored: Task = {
+      contractId: normalizeId(task.contractId),
+      mirrorId: task.mirrorId,
+      terms: { ...terms },
+      counterparty: terms.counterparty,
+      h1: terms.h1,
+      h2: terms.h2,
+      state: task.state,
+      updatedAt: Math.trunc(this.now()),
+    };
     this.statements.upsertTask.run({
       contract_id: stored.contractId,
       counterparty: stored.counterparty.toString(),
       mirror_id: stored.mirrorId,
       h1: stored.h1,
       h2: stored.h2,
+      terms: encodeTerms(terms),
       state: stored.state,
       updated_at: stored.updatedAt,
     });
@@ -229,6 +260,25 @@ export class Store {
     return Number(this.statements.pruneSignedViews.run({ chain_id: chainId.toString(), below: belowHeight }).changes);
   }
 
+  // ---- block hashes of the node's own chain (what a check() answer bridges)
+
+  /** Records the hash of the node's own chain's block at `height`. */
+  putBlockHash(height: bigint, hash: Hex): void {
+    this.statements.putBlockHash.run({ height, hash });
+  }
+
+  /** The stored block hashes of heights from..to, in order; a missing height ends the list there. */
+  blockHashes(from: bigint, to: bigint): Hex[] {
+    const hashes: Hex[] = [];
+    let next = from;
+    for (const row of this.statements.blockHashes.all({ from, to })) {
+      if (BigInt(row.height as bigint) !== next) break;
+      hashes.push(row.hash as Hex);
+      next += 1n;
+    }
+    return hashes;
+  }
+
   // ---- cursors
 
   getCursor(name: string): bigint | undefined {
@@ -246,12 +296,12 @@ export class Store {
     this.db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     const row = this.db.prepare("SELECT MAX(version) AS version FROM schema_version").get();
     const found = row?.version === null || row?.version === undefined ? 0 : Number(row.version);
-    if (found > STORE_SCHEMA_VERSION) throw new StoreSchemaVersionError(this.path, found, STORE_SCHEMA_VERSION);
     if (found === STORE_SCHEMA_VERSION) return;
+    if (found !== 0) throw new StoreSchemaVersionError(this.path, found, STORE_SCHEMA_VERSION);
     // Versions are applied in one transaction each, so a crash mid-migration leaves the previous version intact.
     this.db.exec("BEGIN IMMEDIATE");
     try {
-      this.db.exec(SCHEMA_V1);
+      this.db.exec(SCHEMA_V2);
       this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(STORE_SCHEMA_VERSION);
       this.db.exec("COMMIT");
     } catch (error) {
@@ -266,13 +316,13 @@ export class Store {
       statement.setReadBigInts(true);
       return statement;
     };
-    const taskColumns = "contract_id, counterparty, mirror_id, h1, h2, state, updated_at";
+    const taskColumns = "contract_id, counterparty, mirror_id, h1, h2, terms, state, updated_at";
     const viewColumns = "chain_id, height, view, signatures";
     return {
       upsertTask: this.db.prepare(
-        `INSERT INTO tasks (${taskColumns}) VALUES (:contract_id, :counterparty, :mirror_id, :h1, :h2, :state, :updated_at)
+        `INSERT INTO tasks (${taskColumns}) VALUES (:contract_id, :counterparty, :mirror_id, :h1, :h2, :terms, :state, :updated_at)
          ON CONFLICT (contract_id) DO UPDATE SET counterparty = excluded.counterparty, mirror_id = excluded.mirror_id,
-           h1 = excluded.h1, h2 = excluded.h2, state = excluded.state, updated_at = excluded.updated_at`,
+           h1 = excluded.h1, h2 = excluded.h2, terms = excluded.terms, state = excluded.state, updated_at = excluded.updated_at`,
       ),
       setTaskState: this.db.prepare("UPDATE tasks SET state = :state, updated_at = :updated_at WHERE contract_id = :contract_id"),
       task: select(`SELECT ${taskColumns} FROM tasks WHERE contract_id = :contract_id`),
@@ -295,6 +345,8 @@ export class Store {
         `SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id AND height > :from AND height <= :to ORDER BY height`,
       ),
       pruneSignedViews: this.db.prepare("DELETE FROM signed_views WHERE chain_id = :chain_id AND height < :below"),
+      putBlockHash: this.db.prepare("INSERT INTO block_hashes (height, hash) VALUES (:height, :hash) ON CONFLICT (height) DO UPDATE SET hash = excluded.hash"),
+      blockHashes: select("SELECT height, hash FROM block_hashes WHERE height >= :from AND height <= :to ORDER BY height"),
       getCursor: select("SELECT value FROM cursors WHERE name = :name"),
       setCursor: this.db.prepare("INSERT INTO cursors (name, value) VALUES (:name, :value) ON CONFLICT (name) DO UPDATE SET value = excluded.value"),
     };
@@ -316,13 +368,42 @@ function sameView(a: WireView, b: WireView): boolean {
   );
 }
 
+const TERM_NUMBERS = ["amount", "counterparty", "h1", "h2", "registerBy", "mirrorBy"] as const;
+
+/** Registration terms as JSON: the integers as decimal strings. */
+function encodeTerms(terms: Registration): string {
+  const json: Record<string, string> = { ...(terms as unknown as Record<string, string>) };
+  for (const key of TERM_NUMBERS) json[key] = terms[key].toString();
+  return JSON.stringify(json);
+}
+
+function decodeTerms(text: string): Registration {
+  const json = JSON.parse(text) as Record<string, string>;
+  return {
+    asset: json.asset as Address,
+    amount: BigInt(json.amount!),
+    beneficiary: json.beneficiary as Address,
+    refundTo: json.refundTo as Address,
+    salt: json.salt as Hex,
+    tx2: json.tx2 as Hex,
+    tx2r: json.tx2r as Hex,
+    counterparty: BigInt(json.counterparty!),
+    h1: BigInt(json.h1!),
+    h2: BigInt(json.h2!),
+    registerBy: BigInt(json.registerBy!),
+    mirrorBy: BigInt(json.mirrorBy!),
+  };
+}
+
 function toTask(row: Row): Task {
+  const terms = decodeTerms(row.terms as string);
   return {
     contractId: row.contract_id as Hex,
-    counterparty: BigInt(row.counterparty as string),
     mirrorId: row.mirror_id as Hex,
-    h1: BigInt(row.h1 as bigint),
-    h2: BigInt(row.h2 as bigint),
+    terms,
+    counterparty: terms.counterparty,
+    h1: terms.h1,
+    h2: terms.h2,
     state: row.state as TaskState,
     updatedAt: Number(row.updated_at),
   };

@@ -1,44 +1,84 @@
-import type { Address, PublicClient } from "viem";
-import { gatewayAbi, Status } from "../chain/abis.js";
-import { getStorageProof } from "../chain/recordProof.js";
+import type { Address, Hex, PublicClient } from "viem";
+import { getRecordProofs } from "../chain/recordProof.js";
 import { recordSlot } from "../chain/recordSlot.js";
-import type { Message, WireSignedView } from "../net/message.js";
+import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, type Reply, type Request } from "../net/message.js";
 import type { Store } from "../store/store.js";
-
-type Request = Extract<Message, { kind: "request" }>;
-type Reply = Extract<Message, { kind: "answer" | "answer-error" }>;
+import { ZERO_HASH } from "../view/view.js";
 
 export type ServeCheckParameters = {
   request: Request;
   chainId: bigint;
-  k: number;
   client: PublicClient;
   gateway: Address;
   store: Store;
+  /** Longest bridge served; a requester further behind gets an answer-error. Default MAX_BRIDGE. */
+  maxBridge?: number;
 };
 
+/** Why a request cannot be served as asked, before anything is read from the chain; undefined when it can. */
+export function requestProblem(request: Request, chainId: bigint): string | undefined {
+  if (!/^\d{1,20}$/.test(request.chainId) || BigInt(request.chainId) !== chainId) return `this node serves chain ${chainId}`;
+  const ids = request.contractIds;
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_CONTRACTS_PER_REQUEST || !ids.every((id) => /^0x[0-9a-fA-F]{64}$/.test(id))) {
+    return `a request names 1 to ${MAX_CONTRACTS_PER_REQUEST} contract ids`;
+  }
+  for (const height of [request.knownHeight, request.minHeight, ...(request.atHeight === undefined ? [] : [request.atHeight])]) {
+    if (typeof height !== "string" || !/^\d{1,20}$/.test(height)) return "a malformed height";
+  }
+  return undefined;
+}
+
 /**
- * Answers check(contractId) for this node's own chain: the record's storage proof at the newest
- * certified view, with the certified views that connect the requester's known height to it (each at
- * most k ahead of the previous one, so the requester's registry can accept them in turn).
+ * The bridge of an answer: the block hashes of heights knownHeight + 1 .. start − 1 (empty when they meet), or why not.
+ * `hashes(from, to)` gives the chain's block hashes of that range, in order, as far as known.
  */
-export async function serveCheck({ request, chainId, k, client, gateway, store }: ServeCheckParameters): Promise<Reply> {
+export function bridgeFor({ knownHeight, start, maxBridge, hashes }: {
+  knownHeight: bigint;
+  start: bigint;
+  maxBridge: number;
+  hashes: (from: bigint, to: bigint) => Hex[];
+}): { bridge: Hex[] } | { error: string } {
+  if (start <= knownHeight + 1n) return { bridge: [] };
+  const length = start - 1n - knownHeight;
+  if (length > BigInt(maxBridge)) return { error: `the requester is ${length} blocks behind the newest view: more than ${maxBridge} to bridge` };
+  const bridge = hashes(knownHeight + 1n, start - 1n);
+  if (BigInt(bridge.length) !== length) return { error: `block hashes of ${knownHeight + 1n}..${start - 1n} are not all known here` };
+  return { bridge };
+}
+
+/**
+ * Answers check() of some of this node's chain's contracts: the records' storage proofs from one eth_getProof at the
+ * newest certified view, with that view and the bridge of block hashes that connects the requester's registry to it.
+ * With `atHeight` the proof is taken at exactly that block (an accepted one at the requester), without a view.
+ */
+export async function serveCheck({ request, chainId, client, gateway, store, maxBridge = MAX_BRIDGE }: ServeCheckParameters): Promise<Reply> {
   const error = (reason: string): Reply => ({ kind: "answer-error", requestId: request.requestId, reason });
-  if (BigInt(request.chainId) !== chainId) return error(`this node serves chain ${chainId}`);
+  const problem = requestProblem(request, chainId);
+  if (problem !== undefined) return error(problem);
+  const slots = request.contractIds.map(recordSlot);
+
+  if (request.atHeight !== undefined) {
+    const at = BigInt(request.atHeight);
+    const certified = store.latestSignedView(chainId);
+    if (certified === undefined || at > certified.height) return error(`height ${at} is not certified here yet`);
+    const { at: header, storageProofs } = await getRecordProofs({ client, address: gateway, slots, blockNumber: at, accBefore: ZERO_HASH });
+    return { kind: "answer", requestId: request.requestId, height: at.toString(), proof: { header: header.header, accountProof: header.accountProof, storageProofs } };
+  }
+
   const latest = store.latestSignedView(chainId);
   if (latest === undefined || latest.height < BigInt(request.minHeight)) return error("no certified view reaches the requested height yet");
-  const [status] = await client.readContract({ address: gateway, abi: gatewayAbi, functionName: "recordOf", args: [request.contractId], blockNumber: latest.height });
-  if (status === Status.None) return error("not registered");
-
-  const views: WireSignedView[] = [];
-  let known = BigInt(request.knownHeight);
-  while (known + BigInt(k) < latest.height) {
-    const step = store.signedViewsBetween(chainId, known, known + BigInt(k)).at(-1);
-    if (step === undefined) return error(`no certified view between ${known} and ${known + BigInt(k)}`);
-    views.push({ view: step.view, signatures: step.signatures });
-    known = step.height;
-  }
-  views.push({ view: latest.view, signatures: latest.signatures });
-  const proof = await getStorageProof({ client, address: gateway, slot: recordSlot(request.contractId), blockNumber: latest.height });
-  return { kind: "answer", requestId: request.requestId, views, height: latest.height.toString(), proof };
+  const knownHeight = BigInt(request.knownHeight);
+  if (knownHeight > latest.height) return error(`the newest certified view here (${latest.height}) is below the requester's known height ${knownHeight}`);
+  const start = latest.height + 1n - BigInt(latest.view.hashes.length);
+  const bridged = bridgeFor({ knownHeight, start, maxBridge, hashes: (from, to) => store.blockHashes(from, to) });
+  if ("error" in bridged) return error(bridged.error);
+  const { at, storageProofs } = await getRecordProofs({ client, address: gateway, slots, blockNumber: latest.height, accBefore: ZERO_HASH });
+  return {
+    kind: "answer",
+    requestId: request.requestId,
+    height: latest.height.toString(),
+    proof: { header: at.header, accountProof: at.accountProof, storageProofs },
+    view: { view: latest.view, signatures: latest.signatures },
+    bridge: bridged.bridge,
+  };
 }

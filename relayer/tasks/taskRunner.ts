@@ -1,25 +1,34 @@
-import { hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
+import { BaseError, hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
-import type { StorageProof } from "../chain/recordProof.js";
+import { getAcceptedView } from "../chain/acceptedView.js";
+import { readRecords } from "../chain/readRecords.js";
+import { NO_HEADER_PROOF, type HeaderProof } from "../chain/recordProof.js";
+import type { RecordFields } from "../chain/recordWord.js";
 import type { SendOutcome, TxSender } from "../chain/txSender.js";
-import type { Message } from "../net/message.js";
+import { NO_POST, type ViewPost } from "../chain/viewPost.js";
+import type { SignedView } from "../gossip/viewList.js";
+import { MAX_CONTRACTS_PER_REQUEST, type Answer } from "../net/message.js";
 import type { RequestChannel } from "../net/requestChannel.js";
 import type { Store, Task, TaskState } from "../store/store.js";
 import { verifySignedView, type Committee } from "../view/verifySignedView.js";
-import type { View } from "../view/view.js";
-import { fromWireView } from "../view/wireView.js";
-import { checkAnswerViews } from "./checkAnswerViews.js";
+import { accBeforeHead, type View } from "../view/view.js";
+import { checkAnswer, ConflictingAnswerError, type AnswerBasis, type CheckedAnswer } from "./checkAnswer.js";
 
-type Answer = Extract<Message, { kind: "answer" }>;
 export type Step = "precommit" | "terminate" | "cancel";
 
-/** What the runner reports, for logs and metrics. */
+/** What the runner reports, for logs and metrics. A batch step names every contract it carried. */
 export type TaskEvent =
-  | { type: "step-sent"; contractId: Hex; step: Step; outcome: SendOutcome }
-  | { type: "step-failed"; contractId: Hex; step: Step; error: string }
+  | { type: "step-sent"; step: Step; contractIds: Hex[]; outcome: SendOutcome }
+  | { type: "step-failed"; step: Step; contractIds: Hex[]; error: string }
   | { type: "task-state"; contractId: Hex; state: TaskState }
-  | { type: "view-submitted"; chainId: bigint; height: bigint };
+  /** A step that landed posted the counterparty's view at `height` in the same transaction. */
+  | { type: "view-posted"; chainId: bigint; height: bigint }
+  /** A check() answer's signed view conflicts with the view this chain's registry accepted: fork evidence. */
+  | { type: "conflicting-view"; chainId: bigint; signed: SignedView };
+
+/** Most contracts one Gateway step carries (and one check() request asks about). */
+export const DEFAULT_BATCH_SIZE = 16;
 
 export type TaskRunnerOptions = {
   chainId: bigint;
@@ -42,11 +51,23 @@ export type TaskRunnerOptions = {
   onEvent: (event: TaskEvent) => void;
   /** Every signed view an answer carried that passed its signature check: for the view list. */
   onVerifiedView: (view: View, signatures: Hex[]) => Promise<void>;
+  /** Most contracts per Gateway step; default DEFAULT_BATCH_SIZE, at most MAX_CONTRACTS_PER_REQUEST. */
+  batchSize?: number;
 };
 
 /** The committee member chosen for a step: keccak256(key) mod q, in committee order. */
 export function designatedFor(key: string, members: readonly Address[]): Address {
   return members[Number(hexToBigInt(keccak256(stringToHex(key))) % BigInt(members.length))]!;
+}
+
+/**
+ * The key of a batch step: names the step for the designated node and the transaction sender. `${contractId}:${step}` of
+ * the batch's smallest contract id, so a batch of one has its contract's own step key.
+ */
+export function batchKey(step: Step, contractIds: readonly Hex[]): string {
+  const first = [...contractIds].map((id) => id.toLowerCase()).sort()[0];
+  if (first === undefined) throw new RangeError("an empty batch has no key");
+  return `${first}:${step}`;
 }
 
 const STATE_OF: Record<number, TaskState | undefined> = {
@@ -56,30 +77,53 @@ const STATE_OF: Record<number, TaskState | undefined> = {
   [Status.Refunded]: "refunded",
   [Status.Cancelled]: "cancelled",
 };
-const EMPTY_PROOF: StorageProof = { header: "0x", accountProof: [], storageProof: [] };
+
+type Due = { task: Task; step: Step };
+type Believed = { checked: CheckedAnswer; records: RecordFields[] };
+type Counterparty = { frozen: boolean; height: bigint };
+type StepCall = { post: ViewPost; at: HeaderProof; tasks: Task[]; storageProofs: Hex[][] };
 
 /**
- * Drives the contract transactions of this node's chain through the IBCP (section IV.B): pre-commit
- * once the counterparty registered the mirror, terminate after both expiries, cancel what never
- * pre-committed. One node per step is chosen deterministically from the step's key; the next one in
- * rank takes over when nothing happened for `takeoverMs`, and so on.
+ * Drives the contract transactions of this node's chain through the IBCP (section IV.B): pre-commit once the
+ * counterparty registered the mirror, terminate after both expiries, cancel what never pre-committed. Every due step
+ * of one kind with one counterparty goes in one check() request and one Gateway transaction, which also posts the
+ * counterparty's view the answer carried. One node per batch is chosen deterministically from the batch's key; the
+ * next one in rank takes over when nothing happened for `takeoverMs`, and so on.
  */
 export class TaskRunner {
   readonly #o: TaskRunnerOptions;
-  /** step key → when this node first saw the step ready, and when it may try next */
+  readonly #batchSize: number;
+  /** `${contractId}:${step}` → when this node first saw the step due, and when it may try next */
   readonly #steps = new Map<string, { readyAt: number; nextAttempt: number; delay: number }>();
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
+    this.#batchSize = Math.max(1, Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, MAX_CONTRACTS_PER_REQUEST));
   }
 
   /** Advances every open task once, given the chain's head. */
   async tick(head: bigint): Promise<void> {
+    const due: Due[] = [];
     for (const task of this.#o.store.openTasks()) {
       try {
-        await this.#advance(task, head);
+        const step = await this.#refresh(task, head);
+        if (step !== undefined) due.push({ task, step });
       } catch (error) {
-        this.#o.onEvent({ type: "step-failed", contractId: task.contractId, step: "precommit", error: (error as Error).message.split("\n")[0]! });
+        this.#o.onEvent({ type: "step-failed", step: task.state === "registered" ? "precommit" : "terminate", contractIds: [task.contractId], error: shortMessage(error) });
+      }
+    }
+    const keys = new Set(due.map(({ task, step }) => `${task.contractId}:${step}`));
+    for (const key of this.#steps.keys()) if (!keys.has(key)) this.#steps.delete(key);
+    for (const [step, tasks] of this.#batches(due)) {
+      const ids = tasks.map((t) => t.contractId);
+      if (!this.#myTurn(batchKey(step, ids), tasks.map((t) => `${t.contractId}:${step}`))) continue;
+      try {
+        const outcome = await this.#run(step, tasks);
+        if (outcome === undefined) continue;
+        for (const id of outcome.contractIds) this.#steps.delete(`${id}:${step}`);
+        this.#o.onEvent({ type: "step-sent", step, contractIds: outcome.contractIds, outcome: outcome.outcome });
+      } catch (error) {
+        this.#o.onEvent({ type: "step-failed", step, contractIds: ids, error: shortMessage(error) });
       }
     }
   }
@@ -87,12 +131,13 @@ export class TaskRunner {
   /** The counterparty asked about `contractId`: if its step waits on the mirror, try again now (the paper's step 2). */
   nudge(contractId: Hex): void {
     for (const step of ["precommit", "terminate"] as const) {
-      const entry = this.#steps.get(`${contractId}:${step}`);
+      const entry = this.#steps.get(`${contractId.toLowerCase()}:${step}`);
       if (entry !== undefined) entry.nextAttempt = this.#o.clock.now();
     }
   }
 
-  async #advance(task: Task, head: bigint): Promise<void> {
+  /** Reads the task's record, stores a new state, and returns the step it is due for, if any. */
+  async #refresh(task: Task, head: bigint): Promise<Step | undefined> {
     const { client, gateway } = this.#o;
     const [status] = await client.readContract({ address: gateway, abi: gatewayAbi, functionName: "recordOf", args: [task.contractId] });
     const state = STATE_OF[status];
@@ -100,92 +145,197 @@ export class TaskRunner {
       this.#o.store.setTaskState(task.contractId, state);
       this.#o.onEvent({ type: "task-state", contractId: task.contractId, state });
     }
-    let step: Step | undefined;
-    if (status === Status.Registered) step = head > task.h1 ? "cancel" : "precommit";
-    else if (status === Status.Committed && head > task.h1) step = "terminate";
-    if (step === undefined) return;
+    if (status === Status.Registered) return head > task.h1 ? "cancel" : "precommit";
+    if (status === Status.Committed && head > task.h1) return "terminate";
+    return undefined;
+  }
 
-    const key = `${task.contractId}:${step}`;
-    if (!this.#myTurn(key)) return;
-    try {
-      const outcome = await this.#run(task, step, key);
-      if (outcome === undefined) return;
-      this.#steps.delete(key);
-      this.#o.onEvent({ type: "step-sent", contractId: task.contractId, step, outcome });
-    } catch (error) {
-      this.#o.onEvent({ type: "step-failed", contractId: task.contractId, step, error: (error as Error).message.split("\n")[0]! });
+  /** Due steps in batches: a cancel alone (the Gateway cancels one contract per call), the rest by kind and counterparty. */
+  *#batches(due: readonly Due[]): Generator<[Step, Task[]]> {
+    const groups = new Map<string, { step: Step; tasks: Task[] }>();
+    for (const { task, step } of due) {
+      const key = step === "cancel" ? `cancel:${task.contractId}` : `${step}:${task.counterparty}`;
+      let group = groups.get(key);
+      if (group === undefined) groups.set(key, (group = { step, tasks: [] }));
+      group.tasks.push(task);
+    }
+    for (const { step, tasks } of groups.values()) {
+      // Every node sorts the same way, so that they all form the same batches and agree on who sends each.
+      const sorted = [...tasks].sort((a, b) => (a.contractId < b.contractId ? -1 : a.contractId > b.contractId ? 1 : 0));
+      for (let i = 0; i < sorted.length; i += this.#batchSize) yield [step, sorted.slice(i, i + this.#batchSize)];
     }
   }
 
-  /** Rank of this node for the step; it acts once `rank × takeoverMs` passed since the step became ready. */
-  #myTurn(key: string): boolean {
+  /**
+   * Whether this node acts on the batch now: its rank for the batch key, counted from when the first of its steps
+   * became due (so that a batch that grows does not restart the takeover clock), and the earliest retry of its steps.
+   */
+  #myTurn(key: string, stepKeys: readonly string[]): boolean {
     const now = this.#o.clock.now();
-    let entry = this.#steps.get(key);
-    if (entry === undefined) this.#steps.set(key, (entry = { readyAt: now, nextAttempt: now, delay: this.#o.retryMs }));
+    const entries = stepKeys.map((k) => {
+      let entry = this.#steps.get(k);
+      if (entry === undefined) this.#steps.set(k, (entry = { readyAt: now, nextAttempt: now, delay: this.#o.retryMs }));
+      return entry;
+    });
+    const readyAt = Math.min(...entries.map((e) => e.readyAt));
+    const nextAttempt = Math.min(...entries.map((e) => e.nextAttempt));
     const q = this.#o.members.length;
     const designated = this.#o.members.indexOf(designatedFor(key, this.#o.members));
     const index = this.#o.members.findIndex((m) => m.toLowerCase() === this.#o.self.toLowerCase());
     const rank = (index - designated + q) % q;
-    if (now < entry.readyAt + rank * this.#o.takeoverMs || now < entry.nextAttempt) return false;
-    entry.nextAttempt = now + entry.delay;
-    entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 16);
+    if (now < readyAt + rank * this.#o.takeoverMs || now < nextAttempt) return false;
+    for (const entry of entries) {
+      entry.nextAttempt = now + entry.delay;
+      entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 16);
+    }
     return true;
   }
 
-  async #run(task: Task, step: Step, key: string) {
+  /** One batch step: the check() it needs, then one transaction. Undefined when there is nothing to send yet. */
+  async #run(step: Step, tasks: Task[]): Promise<{ contractIds: Hex[]; outcome: SendOutcome } | undefined> {
     const { sender, gateway } = this.#o;
     if (step === "cancel") {
-      return sender.send({ key, address: gateway, abi: gatewayAbi, functionName: "cancel", args: [task.contractId], doneErrors: ["GatewayWrongStatus"] });
+      const [task] = tasks as [Task];
+      const outcome = await sender.send({ key: batchKey("cancel", [task.contractId]), address: gateway, abi: gatewayAbi, functionName: "cancel", args: [task.terms], doneErrors: ["GatewayWrongStatus"] });
+      return { contractIds: [task.contractId], outcome };
     }
-    let proof = EMPTY_PROOF;
-    // A contract with a frozen counterparty is refunded at terminate without a proof.
-    const frozen = step === "terminate" && (await this.#o.client.readContract({ address: this.#o.registry, abi: registryAbi, functionName: "isFrozen", args: [task.counterparty] }));
-    if (!frozen) {
-      const mirror = await this.#askMirror(task, step === "terminate" ? task.h2 : 0n);
-      if (step === "precommit" && mirror.status !== Status.Registered && mirror.status !== Status.Committed) return undefined;
-      proof = mirror.proof;
-    }
-    return sender.send({ key, address: gateway, abi: gatewayAbi, functionName: step, args: [task.contractId, proof], doneErrors: ["GatewayWrongStatus"] });
+    const counterparty = await this.#counterparty(tasks[0]!.counterparty);
+    const call = step === "precommit" ? await this.#precommit(tasks, counterparty) : await this.#terminate(tasks, counterparty);
+    if (call === undefined) return undefined;
+    const contractIds = call.tasks.map((t) => t.contractId);
+    const outcome = await sender.send({
+      key: batchKey(step, contractIds),
+      address: gateway,
+      abi: gatewayAbi,
+      functionName: step,
+      args: [call.post, call.at, call.tasks.map((t) => t.terms), call.storageProofs],
+      // A batch whose every item another node already stepped raises its first item's GatewayWrongStatus.
+      doneErrors: ["GatewayWrongStatus"],
+    });
+    if (outcome === "landed" && call.post.signatures.length > 0) this.#o.onEvent({ type: "view-posted", chainId: call.post.view_.chainId, height: call.post.view_.height });
+    return { contractIds, outcome };
   }
 
-  /** check(mirrorId) on the counterparty, through the request channel, believed only once verified. */
-  async #askMirror(task: Task, minHeight: bigint): Promise<{ status: number; proof: StorageProof }> {
-    const { client, registry } = this.#o;
-    const stored = await client.readContract({ address: registry, abi: registryAbi, functionName: "latestView", args: [task.counterparty] });
-    const known: View = { ...stored, hashes: [...stored.hashes] };
+  /** Pre-commit the contracts whose mirror the counterparty registered in time; none while it is frozen (they will be cancelled). */
+  async #precommit(tasks: Task[], counterparty: Counterparty): Promise<StepCall | undefined> {
+    if (counterparty.frozen) return undefined;
+    const { checked, records } = await this.#askNewest(tasks, counterparty, 0n);
+    const ready = tasks.flatMap((task, i) => {
+      const mirror = records[i]!;
+      const registered = mirror.status === Status.Registered || mirror.status === Status.Committed;
+      return registered && mirror.registeredAt <= task.terms.mirrorBy ? [{ task, proof: checked.storageProofs[i]! }] : [];
+    });
+    if (ready.length === 0) return undefined;
+    return { post: postOf(checked), at: headerProofOf(checked), tasks: ready.map((r) => r.task), storageProofs: ready.map((r) => r.proof) };
+  }
+
+  /**
+   * Terminate with a proof at a height ≥ h2. A frozen counterparty gets no newer view: a contract whose h2 its registry
+   * never reached is undecidable (refunded without proof); the others are proven at the registry's last accepted height.
+   */
+  async #terminate(tasks: Task[], counterparty: Counterparty): Promise<StepCall | undefined> {
+    if (!counterparty.frozen) {
+      const minHeight = tasks.reduce((min, t) => (t.h2 < min ? t.h2 : min), tasks[0]!.h2);
+      const { checked } = await this.#askNewest(tasks, counterparty, minHeight);
+      const ready = tasks.flatMap((task, i) => (task.h2 <= checked.height ? [{ task, proof: checked.storageProofs[i]! }] : []));
+      if (ready.length === 0) return undefined;
+      return { post: postOf(checked), at: headerProofOf(checked), tasks: ready.map((r) => r.task), storageProofs: ready.map((r) => r.proof) };
+    }
+    const undecided = tasks.filter((t) => counterparty.height < t.h2);
+    const decidable = tasks.filter((t) => counterparty.height >= t.h2);
+    const noProof = { post: NO_POST, at: NO_HEADER_PROOF, tasks: undecided, storageProofs: undecided.map((): Hex[] => []) };
+    if (decidable.length === 0) return noProof;
+    let checked: CheckedAnswer;
+    try {
+      ({ checked } = await this.#askAccepted(decidable, counterparty.height));
+    } catch (error) {
+      if (undecided.length === 0) throw error;
+      return noProof; // the decidable ones wait for a verified answer; the undecidable need none
+    }
+    return {
+      post: NO_POST,
+      at: headerProofOf(checked),
+      tasks: [...decidable, ...undecided],
+      storageProofs: [...checked.storageProofs, ...undecided.map((): Hex[] => [])],
+    };
+  }
+
+  async #counterparty(chainId: bigint): Promise<Counterparty> {
+    const cp = await this.#o.client.readContract({ address: this.#o.registry, abi: registryAbi, functionName: "counterparty", args: [chainId] });
+    return { frozen: cp.frozen, height: cp.height };
+  }
+
+  /** check() of the tasks' mirrors at the counterparty's newest certified view, connected to this chain's registry. */
+  async #askNewest(tasks: Task[], counterparty: Counterparty, minHeight: bigint): Promise<Believed> {
+    const chainId = tasks[0]!.counterparty;
+    const knownHeight = counterparty.height;
+    const stored = await this.#o.client.readContract({ address: this.#o.registry, abi: registryAbi, functionName: "accThrough", args: [chainId, knownHeight] });
+    return this.#ask(tasks, { kind: "newest", knownHeight, stored, minHeight }, knownHeight, minHeight, undefined);
+  }
+
+  /** check() of the tasks' mirrors at exactly `height`, a height this chain's registry accepted (the counterparty is frozen). */
+  async #askAccepted(tasks: Task[], height: bigint): Promise<Believed> {
+    const chainId = tasks[0]!.counterparty;
+    const accepted = await getAcceptedView({ client: this.#o.client, registry: this.#o.registry, chainId, height });
+    return this.#ask(tasks, { kind: "accepted", height, accBefore: accBeforeHead(accepted.view), accThrough: accepted.accThrough }, height, height, height);
+  }
+
+  async #ask(tasks: Task[], basis: AnswerBasis, knownHeight: bigint, minHeight: bigint, atHeight: bigint | undefined): Promise<Believed> {
+    const chainId = tasks[0]!.counterparty;
     return this.#o.channel.ask({
-      chainId: task.counterparty,
-      contractId: task.mirrorId,
-      knownHeight: known.height,
+      chainId,
+      contractIds: tasks.map((t) => t.mirrorId),
+      knownHeight,
       minHeight,
-      verify: (answer) => this.#verify(task, known, minHeight, answer),
+      ...(atHeight === undefined ? {} : { atHeight }),
+      verify: (answer) => this.#verify(chainId, tasks, basis, answer),
     });
   }
 
   /**
-   * An answer is believed when its views carry the counterparty committee's threshold signatures and
-   * connect to the view this chain's registry holds, its header is the newest view's block, and the
-   * Gateway itself reads the mirror record out of the proof (after the views are on chain).
+   * An answer is believed when checkAnswer holds (the committee's signatures, the registry's connect rule, the header
+   * of the view's block) and its proofs lead from that header to the counterparty Gateway's record of every mirror, read
+   * here as the Gateway will read them. Nothing is written to any chain meanwhile.
    */
-  async #verify(task: Task, known: View, minHeight: bigint, answer: Answer): Promise<{ status: number; proof: StorageProof }> {
-    const committee = this.#o.committees.get(task.counterparty);
-    if (committee === undefined) throw new Error(`no committee configured for chain ${task.counterparty}`);
-    await checkAnswerViews({ answer, chainId: task.counterparty, committee, known, minHeight, verify: verifySignedView, onVerified: (view, signatures) => this.#o.onVerifiedView(view, [...signatures]) });
-    for (const signed of answer.views) {
-      const view = fromWireView(signed.view);
-      if (view.height <= known.height) continue;
-      const outcome = await this.#o.sender.send({
-        key: `view:${view.chainId}:${view.height}`,
-        address: this.#o.registry,
-        abi: registryAbi,
-        functionName: "submitView",
-        args: [view, signed.signatures],
-        doneErrors: ["ViewRegistryStaleView"],
+  async #verify(chainId: bigint, tasks: Task[], basis: AnswerBasis, answer: Answer): Promise<Believed> {
+    const committee = this.#o.committees.get(chainId);
+    if (committee === undefined) throw new Error(`no committee configured for chain ${chainId}`);
+    let checked: CheckedAnswer;
+    try {
+      checked = await checkAnswer({
+        answer,
+        chainId,
+        committee,
+        basis,
+        contracts: tasks.length,
+        verify: verifySignedView,
+        onVerified: ({ view, signatures }) => this.#o.onVerifiedView(view, signatures),
       });
-      if (outcome === "landed") this.#o.onEvent({ type: "view-submitted", chainId: view.chainId, height: view.height });
+    } catch (error) {
+      if (error instanceof ConflictingAnswerError) this.#o.onEvent({ type: "conflicting-view", chainId, signed: error.signed });
+      throw error;
     }
-    const proof = answer.proof;
-    const [status] = await this.#o.client.readContract({ address: this.#o.gateway, abi: gatewayAbi, functionName: "provenMirror", args: [task.contractId, proof] });
-    return { status, proof };
+    const { height, records } = readRecords({
+      header: checked.header,
+      gateway: committee.gateway,
+      accountProof: checked.accountProof,
+      contractIds: tasks.map((t) => t.mirrorId),
+      storageProofs: checked.storageProofs,
+    });
+    if (height !== checked.height) throw new Error(`the proof's header is block ${height}, not ${checked.height}`);
+    return { checked, records };
   }
+}
+
+function postOf(checked: CheckedAnswer): ViewPost {
+  return checked.post === undefined ? NO_POST : { view_: checked.post.view, signatures: checked.post.signatures, bridge: checked.post.bridge };
+}
+
+function headerProofOf(checked: CheckedAnswer): HeaderProof {
+  return { header: checked.header, accBefore: checked.accBefore, accountProof: checked.accountProof };
+}
+
+function shortMessage(error: unknown): string {
+  if (error instanceof BaseError) return error.shortMessage;
+  return error instanceof Error ? error.message : String(error);
 }

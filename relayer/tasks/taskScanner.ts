@@ -5,7 +5,7 @@ import type { Store } from "../store/store.js";
 
 /**
  * Finds the contract transactions registered on this node's chain (ContractRegistered events) and
- * stores them as tasks. The scanned height is stored too: a restarted node rescans only what it has not
+ * stores them as tasks, with the full terms the event carries (every later Gateway step takes them back). The scanned height is stored too: a restarted node rescans only what it has not
  * seen, and a task is never stored twice.
  */
 export class TaskScanner {
@@ -30,7 +30,7 @@ export class TaskScanner {
         const logs = await this.#client.getContractEvents({ address: this.#gateway, abi: gatewayAbi, eventName: "ContractRegistered", fromBlock, toBlock });
         for (const { args } of logs) {
           if (this.#store.task(args.contractId!) !== undefined) continue;
-          this.#store.upsertTask({ contractId: args.contractId!, counterparty: args.counterparty!, mirrorId: args.mirrorId!, h1: args.h1!, h2: args.h2!, state: "registered" });
+          this.#store.upsertTask({ contractId: args.contractId!, mirrorId: args.mirrorId!, terms: { ...args.terms! }, state: "registered" });
           found++;
         }
       },

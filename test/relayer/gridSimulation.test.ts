@@ -43,14 +43,19 @@ describe("simulateCell", function () {
     }
   });
 
-  it("costs a task at least the IBCP's four checks, each sent to (1 − r)q + 1 = 2 nodes and answered", () => {
+  it("costs a task the IBCP's four checks, each sent to (1 − r)q + 1 = 2 nodes and answered, fewer when checks share a request", async () => {
     assert.equal(slow.fanout, 2);
-    for (const r of [slow, fast]) {
-      assert.ok(r.requestsPerTask >= 4 * r.fanout, `${r.requestsPerTask} requests per task`);
-      assert.ok(r.messagesPerTask >= 8 * r.fanout, `${r.messagesPerTask} messages per task`);
+    // Every check in a request of its own: at least four per task.
+    const unbatched = await cell({ batchMs: 0 });
+    assert.equal(unbatched.successfulTasks, unbatched.tasks);
+    assert.ok(unbatched.requestsPerTask >= 4 * unbatched.fanout, `${unbatched.requestsPerTask} requests per task`);
+    for (const r of [slow, fast, unbatched]) {
+      assert.equal(r.requestChannelMessages, 2 * r.requests, "every request answered once by each node asked");
       // Retries happen only while the mirror is not yet in a block: a few per task, not a storm.
       assert.ok(r.requestsPerTask < 6 * r.fanout, `${r.requestsPerTask} requests per task`);
     }
+    // A node's checks of one step with one target within a block interval go in one request, as a node's tick batches them.
+    assert.ok(slow.requests < unbatched.requests, `${slow.requests} requests batched, ${unbatched.requests} one check each`);
   });
 
   it("samples a gap ≥ 0 for every node and every other system once per block interval", () => {

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
 import { getAddress, keccak256, stringToHex, type Address } from "viem";
 import { MemoryHub, MemoryTransport, type Link } from "../../relayer/net/memoryTransport.js";
-import type { Message } from "../../relayer/net/message.js";
+import { MAX_CONTRACTS_PER_REQUEST, type Answer, type Message, type Reply, type Request } from "../../relayer/net/message.js";
 import { fanout, RequestChannel, RequestFailedError, type RemoteSystem, type RequestChannelOptions } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 
-type Request = Extract<Message, { kind: "request" }>;
-type Answer = Extract<Message, { kind: "answer" }>;
-type Reply = Answer | Extract<Message, { kind: "answer-error" }>;
 
 const CHAIN_B = 1002n;
-const CONTRACT_ID = keccak256(stringToHex("ctx2"));
+const CONTRACT_IDS = [keccak256(stringToHex("ctx2")), keccak256(stringToHex("ctx2'"))];
 const TIMEOUT_MS = 5_000;
 const address = (n: number): Address => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
 /** The requesting node, on chain A. */
@@ -21,7 +18,7 @@ const systemOf = (q: number): RemoteSystem => ({ members: membersOf(q), rNumerat
 
 /** An answer of node `tag`; a verifier below treats tag "forged" as a proof that does not check out. */
 function answerTo(request: Request, tag: string): Answer {
-  return { kind: "answer", requestId: request.requestId, views: [], height: tag, proof: { header: "0x", accountProof: [], storageProof: [] } };
+  return { kind: "answer", requestId: request.requestId, height: tag, proof: { header: "0x", accountProof: [], storageProofs: request.contractIds.map(() => []) } };
 }
 
 /** What `verify` returns for an answer that checks out. */
@@ -72,7 +69,7 @@ const requestFrom = (requestId: string): Request => ({
   kind: "request",
   requestId,
   chainId: CHAIN_B.toString(),
-  contractId: CONTRACT_ID,
+  contractIds: CONTRACT_IDS,
   knownHeight: "10",
   minHeight: "12",
 });
@@ -114,7 +111,7 @@ async function network({ q, latencyMs = 10, serveAs }: { q: number; latencyMs?: 
       new Map(),
     );
   }
-  const ask = () => requester.ask({ chainId: CHAIN_B, contractId: CONTRACT_ID, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer });
+  const ask = () => requester.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer });
   return { clock, hub, requester, ask, refused, served };
 }
 
@@ -146,6 +143,28 @@ describe("RequestChannel", () => {
         assert.ok(served.includes((outcome.value as Verified).from));
       });
     }
+
+    it("asks about several contracts in one request, with atHeight only when given", async () => {
+      const { clock, channel, sent } = handWired();
+      track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer }));
+      track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS.slice(0, 1), knownHeight: 30n, minHeight: 30n, atHeight: 30n, verify: verifyAnswer }));
+      await clock.advance(0);
+      assert.equal(sent.length, 4, "each request to fanout = 2 nodes");
+      const [newest, , accepted] = sent.map((s) => s.message as Request);
+      assert.deepEqual({ ...newest!, requestId: "" }, { kind: "request", requestId: "", chainId: "1002", contractIds: CONTRACT_IDS, knownHeight: "10", minHeight: "12" });
+      assert.ok(!("atHeight" in newest!), "no atHeight field unless asked");
+      assert.deepEqual({ ...accepted!, requestId: "" }, { kind: "request", requestId: "", chainId: "1002", contractIds: CONTRACT_IDS.slice(0, 1), knownHeight: "30", minHeight: "30", atHeight: "30" });
+    });
+
+    it(`refuses to ask about no contract or more than ${MAX_CONTRACTS_PER_REQUEST}, and sends nothing`, async () => {
+      const { channel, sent } = handWired();
+      const ids = (n: number) => Array.from({ length: n }, (_, i) => keccak256(stringToHex(`ctx ${i}`)));
+      await assert.rejects(channel.ask({ chainId: CHAIN_B, contractIds: [], knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }), RangeError);
+      await assert.rejects(channel.ask({ chainId: CHAIN_B, contractIds: ids(MAX_CONTRACTS_PER_REQUEST + 1), knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }), RangeError);
+      assert.equal(sent.length, 0);
+      track(channel.ask({ chainId: CHAIN_B, contractIds: ids(MAX_CONTRACTS_PER_REQUEST), knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
+      assert.equal(sent.length, 2);
+    });
 
     it("spreads successive requests over the committee", async () => {
       const { clock, ask, served } = await network({ q: 7, serveAs: (member, request) => answerTo(request, member) });
@@ -203,7 +222,7 @@ describe("RequestChannel", () => {
 
     it("refuses an answer that arrives after the timeout (late answer)", async () => {
       const { clock, channel, sent, refused } = handWired();
-      const outcome = track(channel.ask({ chainId: CHAIN_B, contractId: CONTRACT_ID, knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
+      const outcome = track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
       await clock.advance(TIMEOUT_MS);
       assert.ok(outcome.error instanceof RequestFailedError);
       const { to, message } = sent[0]!;
@@ -213,8 +232,8 @@ describe("RequestChannel", () => {
 
     it("rejects at once when no node of the chain is connected, and for a chain it does not know", async () => {
       const { channel, clock } = handWired({ send: () => 0 });
-      const unconnected = track(channel.ask({ chainId: CHAIN_B, contractId: CONTRACT_ID, knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
-      const unknown = track(channel.ask({ chainId: 4242n, contractId: CONTRACT_ID, knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
+      const unconnected = track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
+      const unknown = track(channel.ask({ chainId: 4242n, contractIds: CONTRACT_IDS, knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
       await clock.advance(0);
       assert.ok(unconnected.error instanceof RequestFailedError);
       assert.match(unconnected.error.message, /no node of the chain is connected/);
@@ -227,7 +246,7 @@ describe("RequestChannel", () => {
   describe("handle (answers)", () => {
     it("refuses an answer from a node that was not asked, even with the right requestId (answer injection)", async () => {
       const { clock, channel, sent, refused } = handWired();
-      const outcome = track(channel.ask({ chainId: CHAIN_B, contractId: CONTRACT_ID, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer }));
+      const outcome = track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer }));
       assert.equal(sent.length, 2);
       const request = sent[0]!.message as Request;
       const asked = sent.map((s) => s.to);
@@ -251,7 +270,7 @@ describe("RequestChannel", () => {
 
     it("refuses a second answer from the same asked node and answers to requests never made (duplicate answer)", async () => {
       const { clock, channel, sent, refused } = handWired();
-      const outcome = track(channel.ask({ chainId: CHAIN_B, contractId: CONTRACT_ID, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer }));
+      const outcome = track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer }));
       const request = sent[0]!.message as Request;
       const target = sent[0]!.to;
       await channel.handle(target, answerTo(request, "forged"));

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { keccak256, stringToHex, type Hex } from "viem";
+import { getAddress, keccak256, stringToHex, zeroAddress, type Hex } from "viem";
+import type { Registration } from "../../relayer/chain/registration.js";
 import type { WireView } from "../../relayer/net/message.js";
 import {
   STORE_SCHEMA_VERSION,
@@ -12,18 +13,37 @@ import {
   StoreSchemaVersionError,
   StoreUnknownTaskError,
   StoreViewMismatchError,
+  type NewTask,
   type Task,
 } from "../../relayer/store/store.js";
 
 const id = (label: string): Hex => keccak256(stringToHex(label));
-const task = (label: string, state: Task["state"]): Omit<Task, "updatedAt"> => ({
-  contractId: id(label),
+const termsOf = (label: string, changes: Partial<Registration> = {}): Registration => ({
+  asset: zeroAddress,
+  amount: 10n ** 18n,
+  beneficiary: getAddress(`0x${"be".repeat(20)}`),
+  refundTo: getAddress(`0x${"af".repeat(20)}`),
+  salt: id(`${label}/salt`),
+  tx2: id(`${label}/tx2`),
+  tx2r: id(`${label}/tx2r`),
   counterparty: 1002n,
-  mirrorId: id(`${label}/mirror`),
   h1: 100n,
   h2: 200n,
+  registerBy: 90n,
+  mirrorBy: 190n,
+  ...changes,
+});
+const task = (label: string, state: Task["state"], changes: Partial<Registration> = {}): NewTask => ({
+  contractId: id(label),
+  mirrorId: id(`${label}/mirror`),
+  terms: termsOf(label, changes),
   state,
 });
+/** The task as the store returns it: the terms, and the fields read from them. */
+const stored = (label: string, state: Task["state"], updatedAt: number, changes: Partial<Registration> = {}): Task => {
+  const terms = termsOf(label, changes);
+  return { contractId: id(label), mirrorId: id(`${label}/mirror`), terms, counterparty: terms.counterparty, h1: terms.h1, h2: terms.h2, state, updatedAt };
+};
 const wireView = (chainId: bigint, height: bigint, salt = ""): WireView => ({
   chainId: chainId.toString(),
   height: height.toString(),
@@ -48,7 +68,8 @@ describe("Store", () => {
       const path = join(dir, "nested", "node.sqlite");
       const first = new Store({ path, now });
       first.upsertTask(task("a", "registered"));
-      first.upsertTask({ ...task("b", "registered"), h1: 2n ** 52n, h2: 2n ** 53n - 1n, counterparty: 2n ** 64n + 7n });
+      const big = { amount: 2n ** 255n + 1n, h1: 2n ** 52n, h2: 2n ** 53n - 1n, counterparty: 2n ** 64n - 1n, registerBy: 2n ** 52n - 1n, mirrorBy: 2n ** 63n };
+      first.upsertTask(task("b", "registered", big));
       clock = 2_000;
       first.setTaskState(id("b"), "precommitted");
       first.recordSent({ key: `${id("b")}:precommit`, hash: id("tx1"), nonce: 7, at: 1_500 });
@@ -58,14 +79,8 @@ describe("Store", () => {
 
       const second = new Store({ path, now });
       try {
-        assert.deepEqual(second.task(id("a")), { ...task("a", "registered"), updatedAt: 1_000 });
-        assert.deepEqual(second.task(id("b")), {
-          ...task("b", "precommitted"),
-          h1: 2n ** 52n,
-          h2: 2n ** 53n - 1n,
-          counterparty: 2n ** 64n + 7n,
-          updatedAt: 2_000,
-        });
+        assert.deepEqual(second.task(id("a")), stored("a", "registered", 1_000));
+        assert.deepEqual(second.task(id("b")), stored("b", "precommitted", 2_000, big), "every term comes back, the integers exactly");
         assert.deepEqual(second.sent(`${id("b")}:precommit`), { key: `${id("b")}:precommit`, hash: id("tx1"), nonce: 7, at: 1_500 });
         assert.deepEqual(second.signedView(1001n, 10n), { chainId: 1001n, height: 10n, view: wireView(1001n, 10n), signatures: signatures(3) });
         assert.equal(second.getCursor("scanned:1001"), 12_345n);
@@ -101,6 +116,27 @@ describe("Store", () => {
       db.close();
       assert.throws(() => new Store({ path }), StoreSchemaVersionError);
     });
+
+    it("refuses a version 1 file (contracts v1: tasks without their terms) with a message that says what to do, and leaves it as it was", () => {
+      const path = join(dir, "node.sqlite");
+      const db = new DatabaseSync(path);
+      db.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version (version) VALUES (1);
+               CREATE TABLE tasks (contract_id TEXT PRIMARY KEY, counterparty TEXT NOT NULL, mirror_id TEXT NOT NULL, h1 INTEGER NOT NULL,
+                 h2 INTEGER NOT NULL, state TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+               INSERT INTO tasks VALUES ('${id("old")}', '1002', '${id("old/mirror")}', 100, 200, 'registered', 1);`);
+      db.close();
+      assert.throws(
+        () => new Store({ path }),
+        (error: unknown) => error instanceof StoreSchemaVersionError && error.found === 1 && /lack the registration terms.*new store file/.test(error.message),
+      );
+      const after = new DatabaseSync(path, { readOnly: true });
+      try {
+        assert.equal(after.prepare("SELECT MAX(version) AS v FROM schema_version").get()?.v, 1);
+        assert.equal(after.prepare("SELECT COUNT(*) AS n FROM tasks").get()?.n, 1);
+      } finally {
+        after.close();
+      }
+    });
   });
 
   describe("tasks", () => {
@@ -134,9 +170,9 @@ describe("Store", () => {
 
     it("upsertTask replaces the stored task instead of adding a second one", () => {
       store.upsertTask(task("a", "registered"));
-      store.upsertTask({ ...task("a", "precommitted"), h2: 300n });
+      store.upsertTask(task("a", "precommitted", { h2: 300n }));
       assert.equal(store.countTasksByState().registered, 0);
-      assert.deepEqual(store.task(id("a")), { ...task("a", "precommitted"), h2: 300n, updatedAt: 1_000 });
+      assert.deepEqual(store.task(id("a")), stored("a", "precommitted", 1_000, { h2: 300n }));
     });
 
     it("finds a task whatever the case of its contractId", () => {
@@ -215,6 +251,22 @@ describe("Store", () => {
     it("refuses a view filed under another chain or height than its own", () => {
       assert.throws(() => store.putSignedView({ chainId: 1003n, height: 60n, view: wireView(1002n, 60n), signatures: [] }), StoreViewMismatchError);
       assert.throws(() => store.putSignedView({ chainId: 1002n, height: 61n, view: wireView(1002n, 60n), signatures: [] }), StoreViewMismatchError);
+    });
+  });
+
+  describe("block hashes", () => {
+    it("returns the hashes of a range in height order, up to the first height it lacks", () => {
+      const store = new Store({ path: ":memory:" });
+      try {
+        for (const height of [3n, 1n, 2n, 0n, 5n, 2n ** 40n]) store.putBlockHash(height, id(`block ${height}`));
+        assert.deepEqual(store.blockHashes(1n, 3n), [1n, 2n, 3n].map((h) => id(`block ${h}`)));
+        assert.deepEqual(store.blockHashes(2n, 6n), [id("block 2"), id("block 3")], "height 4 is missing: a bridge cannot skip it");
+        assert.deepEqual(store.blockHashes(4n, 5n), []);
+        assert.deepEqual(store.blockHashes(2n ** 40n, 2n ** 40n), [id(`block ${2n ** 40n}`)]);
+        assert.deepEqual(store.blockHashes(3n, 2n), []);
+      } finally {
+        store.close();
+      }
     });
   });
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { WebSocket } from "ws";
-import { bytesToHex, keccak256, toHex, type Address } from "viem";
+import { bytesToHex, keccak256, toHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import type { Message } from "../../relayer/net/message.js";
 import type { Delivery } from "../../relayer/net/transport.js";
@@ -33,7 +33,7 @@ const cosign: Message = {
   signature: `0x${"11".repeat(65)}`,
 };
 const request: Message = {
-  kind: "request", requestId: "r-1", chainId: "1002", contractId: `0x${"22".repeat(32)}`, knownHeight: "3", minHeight: "5",
+  kind: "request", requestId: "r-1", chainId: "1002", contractIds: [`0x${"22".repeat(32)}`, `0x${"33".repeat(32)}`], knownHeight: "3", minHeight: "5", atHeight: "4",
 };
 const answerError = (requestId: string, reason = "not yet"): Message => ({ kind: "answer-error", requestId, reason });
 
@@ -154,6 +154,27 @@ describe("WsTransport", function () {
       assert.deepEqual(b.inbox, [{ from: low.address, message: cosign, bytes: sentAB }]);
       assert.deepEqual(a.inbox, [{ from: high.address, message: request, bytes: sentBA }]);
       assert.deepEqual(Object.values(a.t.rejected).concat(Object.values(b.t.rejected)), new Array(12).fill(0));
+    });
+
+    it("carries a check() answer with its view, bridge and batch of storage proofs unchanged, and one without a view", async () => {
+      const b = await node({ account: high });
+      const a = await node({ account: low, peers: [{ address: high.address, url: urlOf(b.t) }] });
+      await waitFor(() => a.t.connected().length === 1 && b.t.connected().length === 1, "both sides to authenticate");
+      const word = (n: number): Hex => `0x${n.toString(16).padStart(64, "0")}`;
+      const proof = { header: `0x${"f9".repeat(300)}` as Hex, accountProof: [word(1), word(2)], storageProofs: [[word(3)], [word(4), word(5)]] };
+      const answer: Message = {
+        kind: "answer",
+        requestId: "r-1",
+        height: "40",
+        proof,
+        view: { view: { chainId: "1002", height: "40", acc: word(6), hashes: [word(7), word(8)] }, signatures: [`0x${"ab".repeat(65)}`] },
+        bridge: Array.from({ length: 20 }, (_, i) => word(100 + i)),
+      };
+      const atHeight: Message = { kind: "answer", requestId: "r-2", height: "30", proof };
+      b.t.send(low.address, answer);
+      b.t.send(low.address, atHeight);
+      await waitFor(() => a.inbox.length === 2, "both answers");
+      assert.deepEqual(a.inbox.map((d) => d.message), [answer, atHeight]);
     });
 
     it("refuses a peer that sends a message without the handshake (unauthenticated injection)", async () => {

@@ -1,0 +1,36 @@
+import type { Address, Hex, PublicClient } from "viem";
+import type { View } from "../view/view.js";
+import { registryAbi } from "./abis.js";
+
+/** A view a ViewRegistry accepted, with its signatures and the word it stored for it. */
+export type AcceptedView = { view: View; signatures: Hex[]; accThrough: Hex; blockNumber: bigint };
+
+export class AcceptedViewNotFoundError extends Error {
+  constructor(readonly chainId: bigint, readonly height: bigint) {
+    super(`no ViewAccepted event for chain ${chainId} at height ${height}`);
+    this.name = "AcceptedViewNotFoundError";
+  }
+}
+
+export type GetAcceptedViewParameters = {
+  client: PublicClient;
+  registry: Address;
+  chainId: bigint;
+  height: bigint;
+  /** First block to search; default 0. */
+  fromBlock?: bigint;
+};
+
+/**
+ * The view of `chainId` that `registry` accepted at `height`, read from its ViewAccepted event (both are indexed, so
+ * the node filters it by topic). A height is accepted once, so there is one such event. With the view, a relayer folds
+ * the accumulator before the view's newest block (accBeforeHead): what a header proof at that height needs once no
+ * newer view can be added (a frozen chain).
+ */
+export async function getAcceptedView({ client, registry, chainId, height, fromBlock = 0n }: GetAcceptedViewParameters): Promise<AcceptedView> {
+  const logs = await client.getContractEvents({ address: registry, abi: registryAbi, eventName: "ViewAccepted", args: { chainId, height }, fromBlock, toBlock: "latest" });
+  const log = logs.find((l) => l.args.chainId === chainId && l.args.height === height);
+  if (log === undefined) throw new AcceptedViewNotFoundError(chainId, height);
+  const view = log.args.view_!;
+  return { view: { ...view, hashes: [...view.hashes] }, signatures: [...log.args.signatures!], accThrough: log.args.accThrough!, blockNumber: log.blockNumber };
+}
