@@ -19,10 +19,11 @@ export type ReadRecordsParameters = {
  * Gateway will read them (header → state root → account → storage root → slot). Throws TrieProofError on any proof that
  * does not lead there: what makes a forged check() answer fail verification before any transaction is sent.
  */
-export function readRecords({ header, gateway, accountProof, contractIds, storageProofs }: ReadRecordsParameters): { height: bigint; records: RecordFields[] } {
+export async function readRecords({ header, gateway, accountProof, contractIds, storageProofs }: ReadRecordsParameters): Promise<{ height: bigint; records: RecordFields[] }> {
   if (storageProofs.length !== contractIds.length) throw new TrieProofError("storage", `${storageProofs.length} proofs for ${contractIds.length} records`);
   const { number, stateRoot } = headerFields(header);
-  const storageRoot = readStorageRoot({ stateRoot, account: gateway, accountProof });
-  const records = contractIds.map((id, i) => unpackRecord(readSlot({ storageRoot, slot: recordSlot(id), storageProof: storageProofs[i]! })));
+  const storageRoot = await readStorageRoot({ stateRoot, account: gateway, accountProof });
+  const words = await Promise.all(contractIds.map((id, i) => readSlot({ storageRoot, slot: recordSlot(id), storageProof: storageProofs[i]! })));
+  const records = words.map(unpackRecord);
   return { height: number, records };
 }

@@ -315,7 +315,7 @@ export class TaskRunner {
       if (error instanceof ConflictingAnswerError) this.#o.onEvent({ type: "conflicting-view", chainId, signed: error.signed });
       throw error;
     }
-    const { height, records } = readRecords({
+    const { height, records } = await readRecords({
       header: checked.header,
       gateway: committee.gateway,
       accountProof: checked.accountProof,

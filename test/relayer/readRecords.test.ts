@@ -46,7 +46,7 @@ describe("readRecords", function () {
   it("reads every record of one proof, an absent one as None, and agrees with the Gateway's provenMirror", async () => {
     const ids = [swaps[0]!.idY, unknownId, swaps[1]!.idY];
     const { at, storageProofs, blockNumber } = await proofsOf(ids);
-    const { height, records } = readRecords({ header: at.header, gateway: b.gateway.address, accountProof: at.accountProof, contractIds: ids, storageProofs });
+    const { height, records } = await readRecords({ header: at.header, gateway: b.gateway.address, accountProof: at.accountProof, contractIds: ids, storageProofs });
     assert.equal(height, blockNumber);
     assert.deepEqual(records.map((r) => r.status), [Status.Registered, Status.None, Status.Registered]);
     for (const [i, id] of ids.entries()) {
@@ -67,21 +67,21 @@ describe("readRecords", function () {
     const read = (changes: { accountProof?: Hex[]; storageProof?: Hex[]; header?: Hex }) =>
       readRecords({ header: changes.header ?? at.header, gateway: b.gateway.address, accountProof: changes.accountProof ?? at.accountProof, contractIds: ids, storageProofs: [changes.storageProof ?? storageProofs[0]!] });
     const leaf = storageProofs[0]!;
-    assert.throws(() => read({ storageProof: [...leaf.slice(0, -1), flipByte(leaf.at(-1)!, -1)] }), TrieProofError);
-    assert.throws(() => read({ storageProof: leaf.slice(0, -1) }), TrieProofError);
-    assert.throws(() => read({ accountProof: at.accountProof.map((n, i, all) => (i === all.length - 1 ? flipByte(n, -2) : n)) }), TrieProofError);
-    assert.throws(() => read({ accountProof: [] }), TrieProofError);
+    await assert.rejects(() => read({ storageProof: [...leaf.slice(0, -1), flipByte(leaf.at(-1)!, -1)] }), TrieProofError);
+    await assert.rejects(() => read({ storageProof: leaf.slice(0, -1) }), TrieProofError);
+    await assert.rejects(() => read({ accountProof: at.accountProof.map((n, i, all) => (i === all.length - 1 ? flipByte(n, -2) : n)) }), TrieProofError);
+    await assert.rejects(() => read({ accountProof: [] }), TrieProofError);
   });
 
   it("refuses proofs under another block's header, and another contract's account (proof-substitution attack)", async () => {
     const ids = [swaps[0]!.idY];
     const old = await proofsOf(ids, (await b.publicClient.getBlockNumber()) - 3n);
     const now = await proofsOf(ids);
-    assert.throws(() => readRecords({ header: old.at.header, gateway: b.gateway.address, accountProof: now.at.accountProof, contractIds: ids, storageProofs: now.storageProofs }), TrieProofError);
+    await assert.rejects(() => readRecords({ header: old.at.header, gateway: b.gateway.address, accountProof: now.at.accountProof, contractIds: ids, storageProofs: now.storageProofs }), TrieProofError);
     // The proofs are of B's Gateway; read as if they were of B's registry (another account of the same state) they prove nothing.
-    assert.throws(() => readRecords({ header: now.at.header, gateway: b.registry.address, accountProof: now.at.accountProof, contractIds: ids, storageProofs: now.storageProofs }), TrieProofError);
+    await assert.rejects(() => readRecords({ header: now.at.header, gateway: b.registry.address, accountProof: now.at.accountProof, contractIds: ids, storageProofs: now.storageProofs }), TrieProofError);
     // A record proof of one contract is not one of another.
-    assert.throws(
+    await assert.rejects(
       () => readRecords({ header: now.at.header, gateway: b.gateway.address, accountProof: now.at.accountProof, contractIds: [swaps[1]!.idY], storageProofs: now.storageProofs }),
       TrieProofError,
     );
