@@ -1,125 +1,137 @@
 /**
- * Gas of the protocol's on-chain steps, from transaction receipts (`gasUsed`, so the 21,000 base cost
- * and calldata are included). Run with `npm run gas`; prints a Markdown table and writes gas-report.json.
+ * Gas of the contracts, from transaction receipts (`gasUsed`: the 21,000 base cost and calldata are included), on
+ * in-process Hardhat chains (EDR, Prague). Run with `npm run gas`; prints Markdown tables and writes gas-report.json.
  *
- * - ViewRegistry.submitView for committee sizes q = 4, 7, 10, 16, each with its own pair of in-process
- *   chains, signed by exactly threshold = ceil(2q/3) members, in the steady state: the stored view
- *   already has a full window of k hashes and the new view is NEW_BLOCKS_PER_VIEW blocks newer.
- * - ViewRegistry.submitForkEvidence for the same committees: the real view of chain B and the same view
- *   with its newest hash changed, both signed by threshold members of B's committee.
- * - Gateway.register, precommit, terminate (release) and cancel on a q = 4 system: a swap of 100 tokens
- *   on chain A for 1 coin on chain B that both sides release, then two swaps that nobody pre-commits and
- *   both sides cancel, the second registered while the first is open.
- * The measurements themselves live in scripts/bench/gasCosts.ts, shared with the benchmarks.
+ * - htlcSwap: one hashed-timelock swap (contracts/bench/HtlcSwap.sol): lock on both chains, claim on both.
+ * - swap.single: one swap of this framework on the same chains, every transaction of both chains: register ×2,
+ *   precommit ×2, terminate ×2, each precommit and terminate posting the counterparty's view in the same transaction;
+ *   each step also measured as "view alone + step alone" on a snapshot, which splits its gas.
+ * - swap.batched: ten swaps of one pair, registered one by one, then one precommit batch and one terminate batch per
+ *   chain (one view post, one header and account proof, ten storage proofs each); perSwap = total / 10.
+ * - submitView and submitForkEvidence by committee size q (k = 16, 8 new heights per view, ceil(2q/3) signatures).
+ * - proofStep: one storage slot proven under a header, on the devnet and at mainnet depth (scripts/bench/proofStepGas.ts).
+ * The measurements live in scripts/bench/gasCosts.ts, shared with `npm run bench -- --parts gas`.
  */
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { BOND, K, R_DENOMINATOR, R_NUMERATOR, deploySystem, type Chain } from "../test/fixtures/system.js";
+import { K, R_DENOMINATOR, R_NUMERATOR } from "../test/fixtures/system.js";
 import {
+  BATCH_SIZE,
+  GOALS,
   NEW_BLOCKS_PER_VIEW,
-  SWAP_TTL,
-  VIEW_SAMPLES,
-  measureGateway,
-  measureViews,
+  SUBMIT_VIEW_COMMITTEE_SIZES,
+  measureGasCosts,
   thresholdOf,
-  type ViewGas,
+  type StepGas,
 } from "./bench/gasCosts.js";
-
-const COMMITTEE_SIZES = [4, 7, 10, 16] as const;
 
 const REPORT_PATH = fileURLToPath(new URL("../gas-report.json", import.meta.url));
 
-function say(line: string): void {
-  console.log(line);
+const say = (line: string) => console.log(line);
+const fmt = (n: number | bigint) => n.toLocaleString("en-US");
+const x = (r: number) => `${r.toFixed(2)}×`;
+
+function table(head: string[], rows: (string | number)[][]): void {
+  say(`| ${head.join(" | ")} |`);
+  say(`| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`);
+  for (const row of rows) say(`| ${row.map((c) => (typeof c === "number" ? fmt(c) : c)).join(" | ")} |`);
+  say("");
 }
 
-const fmt = (n: number) => n.toLocaleString("en-US");
+/** A precommit or terminate row: the transaction, and how it splits into its view post and the step. */
+const stepRow = (name: string, s: StepGas): (string | number)[] => [
+  name,
+  s.gas,
+  s.viewPart,
+  s.stepAlone,
+  s.viewAlone,
+  `${s.accountProofNodes} + ${s.storageProofNodes.length === 1 ? s.storageProofNodes[0] : `${s.storageProofNodes.length} × ${Math.max(...s.storageProofNodes)}`}`,
+  s.bridge,
+  s.calldataBytes,
+];
+const STEP_HEAD = ["step", "gas (one tx, with view post)", "of which view post", "step alone (no post)", "view alone (submitView)", "proof nodes (account + storage)", "bridge", "calldata bytes"];
 
 async function main(): Promise<void> {
-  const started = performance.now();
   say(
-    `Gas of the finality-based IBC contracts (window k = ${K}, threshold ceil(${R_NUMERATOR}q/${R_DENOMINATOR}), ` +
-      `${NEW_BLOCKS_PER_VIEW} new blocks per view).`,
+    `Gas of the finality-based IBC contracts (receipt gasUsed; window k = ${K}, threshold ceil(${R_NUMERATOR}q/${R_DENOMINATOR}), ` +
+      `${NEW_BLOCKS_PER_VIEW} new blocks per view, swaps on q = 4).`,
   );
-
-  const views: Record<number, ViewGas> = {};
-  for (const q of COMMITTEE_SIZES) {
-    say(`measuring submitView and submitForkEvidence with q = ${q} …`);
-    views[q] = await measureViews(q, say);
-  }
-  say("measuring the Gateway steps with q = 4 …");
-  const g = await measureGateway((await deploySystem()) as [Chain, Chain], say);
-  const { swap } = g;
-  const seconds = (performance.now() - started) / 1000;
-
-  const notes = {
-    registerErc20:
-      `first contract with the counterparty (exposure goes up from 0); ${fmt(g.registerWhileAnotherOpen.x)} while another is open; approve not counted`,
-    registerNative: `first contract with the counterparty; ${fmt(g.registerWhileAnotherOpen.y)} while another is open`,
-    submitView:
-      `threshold signatures, full window of k = ${K} hashes, ${NEW_BLOCKS_PER_VIEW} new heights stored; median of ${VIEW_SAMPLES}`,
-    precommit:
-      `ERC-20 leg on A, first contract in the waiting list; native leg on B: ${fmt(swap.precommitY)}; ` +
-      `proof with ${g.proofs.precommitX.accountProofNodes} account + ${g.proofs.precommitX.storageProofNodes} storage trie nodes (small in-process state)`,
-    terminate: `release, ERC-20 leg on A (empties the waiting list); native leg on B: ${fmt(swap.terminateY)}`,
-    cancel: `ERC-20 leg on A, the last open contract; native leg on B: ${fmt(g.cancel.y)}`,
-    submitForkEvidence: `q = 4: two signed views of B differing in the newest hash; freezes B and slashes its bond (reward paid)`,
-  };
-
-  const rows: [string, number, string][] = [
-    ["Gateway.register (ERC-20)", swap.registerX, notes.registerErc20],
-    ["Gateway.register (native coin)", swap.registerY, notes.registerNative],
-    ...COMMITTEE_SIZES.map((q): [string, number, string] => [
-      `ViewRegistry.submitView (q = ${q}, ${thresholdOf(q)} signatures)`,
-      views[q]!.submitView,
-      notes.submitView,
-    ]),
-    ["Gateway.precommit", swap.precommitX, notes.precommit],
-    ["Gateway.terminate (release)", swap.terminateX, notes.terminate],
-    ["Gateway.cancel", g.cancel.x, notes.cancel],
-    ...COMMITTEE_SIZES.map((q): [string, number, string] => [
-      `ViewRegistry.submitForkEvidence (q = ${q}, 2 × ${thresholdOf(q)} signatures)`,
-      views[q]!.forkEvidence,
-      q === 4 ? notes.submitForkEvidence : "same evidence, larger committee",
-    ]),
-  ];
+  const g = await measureGasCosts({ log: say });
+  const { single, batched } = g.swap;
+  const h = g.htlcSwap;
 
   say("");
-  say("| step | gas | notes |");
-  say("| --- | ---: | --- |");
-  for (const [step, gas, note] of rows) say(`| ${step} | ${fmt(gas)} | ${note} |`);
+  say("## One swap, both chains: this framework against an HTLC swap (same chains, same run)");
+  say("");
+  const s = single.steps;
+  table(["step", "this framework", "HTLC"], [
+    ["register / lock, ERC-20 on A", s.registerX, h.lockX],
+    ["register / lock, native coin on B", s.registerY, h.lockY],
+    ["precommit A (with view post)", s.precommitX.gas, "—"],
+    ["precommit B (with view post)", s.precommitY.gas, "—"],
+    ["terminate A / claim A (release)", s.terminateX.gas, h.claimX],
+    ["terminate B / claim B (release)", s.terminateY.gas, h.claimY],
+    ["**one swap, both chains**", `**${fmt(single.total)}**`, `**${fmt(h.total)}**`],
+    ["of which the four view posts", single.viewPosts, "—"],
+    ["cancel / refund (ERC-20 on A, not in the total)", single.cancel.x, h.refund],
+  ]);
+  say("How each precommit / terminate splits (view alone and step alone measured on a snapshot):");
+  say("");
+  table(STEP_HEAD, [
+    stepRow("precommit A", s.precommitX),
+    stepRow("precommit B", s.precommitY),
+    stepRow("terminate A", s.terminateX),
+    stepRow("terminate B", s.terminateY),
+  ]);
+  say(
+    `register while another contract is open: ERC-20 ${fmt(single.registerWhileAnotherOpen.x)}, native ${fmt(single.registerWhileAnotherOpen.y)}; ` +
+      `cancel native on B ${fmt(single.cancel.y)}.`,
+  );
   say("");
 
-  const report = {
-    register: { erc20: swap.registerX, native: swap.registerY },
-    submitView: Object.fromEntries(COMMITTEE_SIZES.map((q) => [String(q), views[q]!.submitView])),
-    precommit: swap.precommitX,
-    terminate: swap.terminateX,
-    cancel: g.cancel.x,
-    submitForkEvidence: views[4]!.forkEvidence,
-    submitForkEvidenceByQ: Object.fromEntries(COMMITTEE_SIZES.map((q) => [String(q), views[q]!.forkEvidence])),
-    nativeLeg: { precommit: swap.precommitY, terminate: swap.terminateY, cancel: g.cancel.y },
-    registerWhileAnotherOpen: { erc20: g.registerWhileAnotherOpen.x, native: g.registerWhileAnotherOpen.y },
-    parameters: {
-      k: K,
-      newBlocksPerView: NEW_BLOCKS_PER_VIEW,
-      committeeSizes: [...COMMITTEE_SIZES],
-      thresholds: Object.fromEntries(COMMITTEE_SIZES.map((q) => [String(q), thresholdOf(q)])),
-      thresholdRule: `ceil(${R_NUMERATOR}q/${R_DENOMINATOR})`,
-      viewSamples: VIEW_SAMPLES,
-      submitViewSamples: Object.fromEntries(COMMITTEE_SIZES.map((q) => [String(q), views[q]!.samples])),
-      gatewayCommitteeSize: 4,
-      bondWei: BOND.toString(),
-      swapTtlBlocks: Number(SWAP_TTL),
-      proofs: g.proofs,
-      hardfork: "prague",
-      gasSource: "transaction receipt gasUsed (includes the 21,000 base cost and calldata)",
-    },
-    notes,
-    seconds: Math.round(seconds * 10) / 10,
-  };
-  await writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`);
-  say(`Wrote ${REPORT_PATH}. Took ${seconds.toFixed(1)} s.`);
+  say(`## ${BATCH_SIZE} swaps of one pair, one precommit batch and one terminate batch per chain`);
+  say("");
+  const b = batched.steps;
+  table(STEP_HEAD, [
+    [`register ×${BATCH_SIZE}, ERC-20 on A (mean ${fmt(b.registerX.mean)})`, b.registerX.total, "", "", "", "", "", ""],
+    [`register ×${BATCH_SIZE}, native on B (mean ${fmt(b.registerY.mean)})`, b.registerY.total, "", "", "", "", "", ""],
+    stepRow(`precommit A (batch of ${BATCH_SIZE})`, b.precommitX),
+    stepRow(`precommit B (batch of ${BATCH_SIZE})`, b.precommitY),
+    stepRow(`terminate A (batch of ${BATCH_SIZE})`, b.terminateX),
+    stepRow(`terminate B (batch of ${BATCH_SIZE})`, b.terminateY),
+    [`**total, ${BATCH_SIZE} swaps**`, `**${fmt(batched.total)}**`, "", "", "", "", "", ""],
+    ["**per swap**", `**${fmt(batched.perSwap)}**`, "", "", "", "", "", ""],
+  ]);
+
+  say("## ViewRegistry by committee size (k = 16, 8 new heights, threshold signatures)");
+  say("");
+  table(["q", "signatures", "submitView", "submitForkEvidence"], SUBMIT_VIEW_COMMITTEE_SIZES.map((q) => [q, thresholdOf(q), g.submitView[q]!, g.submitForkEvidence[q]!]));
+
+  say("## One proof step (header + account proof + storage proof, one transaction)");
+  say("");
+  const p = g.proofStep;
+  table(["proof", "gas"], [
+    ["devnet (in-process chain)", p.devnet],
+    [`mainnet depth, StateProof (${p.mainnetNodes.account} + ${p.mainnetNodes.storage} nodes, ${fmt(p.calldataBytesMainnet)} calldata bytes)`, p.mainnetDepth],
+    ["mainnet depth, OpenZeppelin TrieProof", p.mainnetDepthOpenZeppelin],
+    ["mainnet, EIP-7623 calldata floor of that transaction", p.mainnetCalldataFloor],
+    ["mainnet, execution only (StateProof / OpenZeppelin)", `${fmt(p.mainnetExecution)} / ${fmt(p.mainnetExecutionOpenZeppelin)}`],
+  ]);
+
+  say("## Ratios and goals (reported, not asserted)");
+  say("");
+  const r = g.ratios;
+  const met = (ok: boolean) => (ok ? "met" : "NOT met");
+  table(["measure", "value", "goal", ""], [
+    ["swap.single / htlcSwap", x(r.singleOverHtlc.value), `<= ${x(GOALS.singleOverHtlc)}`, met(r.singleOverHtlc.met)],
+    ["swap.batched.perSwap / htlcSwap", x(r.batchedPerSwapOverHtlc.value), `<= ${x(GOALS.batchedPerSwapOverHtlc)}`, met(r.batchedPerSwapOverHtlc.met)],
+    ["proofStep.mainnetDepth", fmt(r.proofStepMainnetDepth.value), `<= ${fmt(GOALS.proofStepMainnetDepth)}`, met(r.proofStepMainnetDepth.met)],
+    ["swap.single / v1 swap with views (3,509,823)", x(g.v1.singleOverV1), "", ""],
+    ["htlcSwap / v1 HTLC (407,392)", x(h.total / g.v1.htlcSwap), "", ""],
+  ]);
+
+  await writeFile(REPORT_PATH, `${JSON.stringify(g, null, 2)}\n`);
+  say(`Wrote ${REPORT_PATH}. Took ${g.seconds.toFixed(1)} s.`);
 }
 
 await main();
