@@ -105,11 +105,11 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         );
         require(block.number <= r.registerBy, GatewayRegistrationLate(r.registerBy, block.number));
         require(r.counterparty != block.chainid, GatewayInvalidCounterparty(r.counterparty));
-        IViewRegistry.Counterparty memory cp = registry.counterparty(r.counterparty); // reverts for an unknown chain
-        require(!cp.frozen, GatewayCounterpartyFrozen(r.counterparty));
+        (bool frozen, uint64 latest, uint256 capacity) = registry.registrationContext(r.counterparty); // reverts for an unknown chain
+        require(!frozen, GatewayCounterpartyFrozen(r.counterparty));
         require(r.h1 <= block.number + maxLifetime, GatewayLifetimeTooLong(r.h1, uint64(block.number)));
-        require(r.h2 <= cp.height + maxLifetime, GatewayLifetimeTooLong(r.h2, cp.height));
-        uint256 rate = _assetValue[r.asset];
+        require(r.h2 <= latest + maxLifetime, GatewayLifetimeTooLong(r.h2, latest));
+        uint256 rate = r.asset == NATIVE ? 1e18 : _assetValue[r.asset]; // the native coin's is fixed
         require(rate > 0, GatewayAssetNotAllowed(r.asset));
 
         bytes32 mirrorId;
@@ -120,7 +120,7 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         require(value <= ContractRecord.MAX_VALUE_GWEI, GatewayInvalidRegistration());
         Exposure memory x = _rolled(r.counterparty);
         uint256 exposure = (uint256(x.open) + x.recent + x.previous + value) * 1 gwei;
-        require(exposure <= cp.capacity, GatewayExposureCapExceeded(r.counterparty, exposure, cp.capacity));
+        require(exposure <= capacity, GatewayExposureCapExceeded(r.counterparty, exposure, capacity));
         x.open += uint64(value);
         _exposure[r.counterparty] = x;
 
@@ -147,9 +147,8 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
     ) external nonReentrant {
         uint64 counterpartyId = _batchCounterparty(terms, storageProofs);
         if (_post(counterpartyId, post) == IViewRegistry.UpdateResult.Misbehaviour) return;
-        IViewRegistry.Counterparty memory cp = registry.counterparty(counterpartyId);
-        require(!cp.frozen, GatewayCounterpartyFrozen(counterpartyId));
-        (, bytes32 storageRoot) = _provenRoot(counterpartyId, cp.gateway, at);
+        (, Proven memory proven) = _proven(counterpartyId, at, true, true);
+        bytes32 storageRoot = proven.storageRoot;
 
         bytes memory firstError;
         bool any;
@@ -170,12 +169,7 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
     ) external nonReentrant {
         uint64 counterpartyId = _batchCounterparty(terms, storageProofs);
         _post(counterpartyId, post); // a view that freezes the counterparty still lets its contracts end here
-        IViewRegistry.Counterparty memory cp = registry.counterparty(counterpartyId);
-        Proven memory proven;
-        if (at.header.length > 0) {
-            proven.present = true;
-            (proven.height, proven.storageRoot) = _provenRoot(counterpartyId, cp.gateway, at);
-        }
+        (IViewRegistry.Counterparty memory cp, Proven memory proven) = _proven(counterpartyId, at, false, false);
 
         bytes memory firstError;
         bool any;
@@ -244,13 +238,12 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         view
         returns (Status, uint64, uint64, uint64)
     {
-        IViewRegistry.Counterparty memory cp = registry.counterparty(r.counterparty);
-        (uint64 proofHeight, bytes32 storageRoot) = _provenRoot(r.counterparty, cp.gateway, at);
+        (, Proven memory proven) = _proven(r.counterparty, at, true, false);
         (, bytes32 mirrorId) = _contractIds(r);
-        (uint256 word, bool ok) = StateProof.tryReadSlot(storageRoot, ContractRecord.slotOf(mirrorId), storageProof);
+        (uint256 word, bool ok) = StateProof.tryReadSlot(proven.storageRoot, ContractRecord.slotOf(mirrorId), storageProof);
         require(ok, GatewayStorageProofInvalid(mirrorId));
         ContractRecord.Fields memory mirror = ContractRecord.unpack(word);
-        return (mirror.status, mirror.registeredAt, mirror.committedAt, proofHeight);
+        return (mirror.status, mirror.registeredAt, mirror.committedAt, proven.height);
     }
 
     /// @inheritdoc IGateway
@@ -332,24 +325,33 @@ contract Gateway is IGateway, Ownable, ReentrancyGuardTransient {
         return registry.submitViewFor(post.view_, post.signatures, post.bridge, msg.sender);
     }
 
-    /// @dev The storage root of the counterparty's Gateway under a header whose block the registry accepted:
-    /// the registry's word for that height must be the header's hash folded onto the accumulator before it.
-    function _provenRoot(uint64 counterpartyId, address remoteGateway, HeaderProof calldata at)
+    /// @dev The counterparty as the registry has it (no capacity: a step does not need it; frozenAt only when frozen)
+    /// and, when `at` carries a header, the storage root of its Gateway under that header, which must be of a block
+    /// the registry accepted: the registry's word for that height is the header's hash folded onto the accumulator
+    /// before it. One registry call. `needHeader`: a missing header is refused; `live`: so is a frozen counterparty.
+    function _proven(uint64 counterpartyId, HeaderProof calldata at, bool needHeader, bool live)
         private
         view
-        returns (uint64 height, bytes32 storageRoot)
+        returns (IViewRegistry.Counterparty memory cp, Proven memory proven)
     {
         bytes32 hash;
         bytes32 stateRoot;
-        (hash, height, stateRoot) = StateProof.headerFields(at.header);
-        bytes32 accepted = registry.accThrough(counterpartyId, height);
+        bool withHeader = at.header.length > 0;
+        if (withHeader) (hash, proven.height, stateRoot) = StateProof.headerFields(at.header);
+        bytes32 accepted;
+        (cp.gateway, cp.frozen, cp.height, accepted) = registry.provingContext(counterpartyId, proven.height);
+        if (live) require(!cp.frozen, GatewayCounterpartyFrozen(counterpartyId));
+        else if (cp.frozen) cp.frozenAt = registry.frozenAt(counterpartyId);
+        require(withHeader || !needHeader, StateProof.StateProofInvalidHeader());
+        if (!withHeader) return (cp, proven);
         require(
             accepted != bytes32(0) && ViewLib.step(at.accBefore, hash) == accepted,
-            GatewayHeaderNotAccepted(counterpartyId, height)
+            GatewayHeaderNotAccepted(counterpartyId, proven.height)
         );
         bool ok;
-        (storageRoot, ok) = StateProof.tryStorageRoot(stateRoot, remoteGateway, at.accountProof);
-        require(ok, GatewayAccountProofInvalid(counterpartyId, height));
+        (proven.storageRoot, ok) = StateProof.tryStorageRoot(stateRoot, cp.gateway, at.accountProof);
+        require(ok, GatewayAccountProofInvalid(counterpartyId, proven.height));
+        proven.present = true;
     }
 
     function _precommitOne(

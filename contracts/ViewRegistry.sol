@@ -23,12 +23,14 @@ contract ViewRegistry is IViewRegistry, Ownable {
     /// contracts) never exceed the rest, which is burned (kept here with no way out).
     uint256 public constant MIN_BURN_BPS = 5_000;
 
+    /// @dev Slot 0 holds what every Gateway call reads: gateway, frozen, height (and the threshold). A chain is
+    /// registered when it has a Gateway.
     struct Chain {
         address gateway;
-        uint64 k;
-        uint16 threshold;
         bool frozen;
         uint64 height; // newest accepted height
+        uint16 threshold;
+        uint64 k;
         uint64 frozenAt; // this chain's block number at the freeze
         uint256 bond;
         uint256 pool; // set aside at the freeze for compensation
@@ -135,6 +137,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         Chain storage c = _checkedSigned(va, sigA);
         _checkedSigned(vb, sigB);
         require(va.relate(vb) == ViewLib.Relation.Conflicting, ViewRegistryNotConflicting());
+        emit ForkProven(va.chainId, a, sigA, b, sigB);
         _freeze(va.chainId, c, msg.sender);
     }
 
@@ -178,6 +181,22 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
+    function provingContext(uint64 chainId, uint64 height)
+        external
+        view
+        returns (address gateway, bool frozen, uint64 latest, bytes32 accepted)
+    {
+        Chain storage c = _registered(chainId);
+        return (c.gateway, c.frozen, c.height, c.accepted[height]);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function registrationContext(uint64 chainId) external view returns (bool frozen, uint64 latest, uint256 capacity) {
+        Chain storage c = _registered(chainId);
+        return (c.frozen, c.height, (c.bond * poolBps) / 10_000);
+    }
+
+    /// @inheritdoc IViewRegistry
     function gatewayOf(uint64 chainId) external view returns (address) {
         return _registered(chainId).gateway;
     }
@@ -211,7 +230,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
 
     function _registered(uint64 chainId) private view returns (Chain storage c) {
         c = _chains[chainId];
-        require(c.k != 0, ViewRegistryUnknownChain(chainId));
+        require(c.gateway != address(0), ViewRegistryUnknownChain(chainId));
     }
 
     /// @dev The connect rule against the one stored word of the newest accepted view, A(latest):
@@ -226,20 +245,24 @@ contract ViewRegistry is IViewRegistry, Ownable {
     {
         View memory v = view_;
         Chain storage c = _checkedSigned(v, signatures);
-        bytes32 through = v.accThrough();
+        uint64 latest = c.height;
+        uint64 start = v.start();
+        // One pass folds the whole window and, on the way, its prefix through `latest` when the window reaches it.
+        bool reaches = v.height >= latest && start <= latest + 1;
+        (bytes32 through, bytes32 atLatest) = ViewLib.foldWithCut(v.acc, v.hashes, reaches ? latest + 1 - start : 0);
         bytes32 atSameHeight = c.accepted[v.height];
         if (atSameHeight != bytes32(0)) {
             if (atSameHeight == through) return UpdateResult.NoOp;
+            emit ViewConflicted(v.chainId, v.height, view_, signatures);
             _freeze(v.chainId, c, reporter);
             return UpdateResult.Misbehaviour;
         }
-        uint64 latest = c.height;
         if (v.height < latest) return UpdateResult.NoOp;
 
-        uint64 start = v.start();
         bytes32 stored = c.accepted[latest];
-        if (start <= latest + 1) {
-            if (ViewLib.fold(v.acc, v.hashes, 0, latest + 1 - start) != stored) {
+        if (reaches) {
+            if (atLatest != stored) {
+                emit ViewConflicted(v.chainId, latest, view_, signatures);
                 _freeze(v.chainId, c, reporter);
                 return UpdateResult.Misbehaviour;
             }

@@ -36,6 +36,11 @@ interface IViewRegistry {
     event BondPosted(uint64 indexed chainId, address indexed from, uint256 amount, uint256 bond);
     /// @notice A view was accepted, with everything a relayer needs to use it as fork evidence, whoever called.
     event ViewAccepted(uint64 indexed chainId, uint64 indexed height, bytes32 accThrough, View view_, bytes[] signatures);
+    /// @notice A signed view that contradicts the word accepted at `acceptedHeight` froze the chain: with the view
+    /// accepted there (its ViewAccepted event) it is fork evidence on every other chain, whoever called.
+    event ViewConflicted(uint64 indexed chainId, uint64 acceptedHeight, View view_, bytes[] signatures);
+    /// @notice Two conflicting signed views froze the chain, whoever called.
+    event ForkProven(uint64 indexed chainId, View a, bytes[] sigA, View b, bytes[] sigB);
     /// @notice `slashed` = `reward` to the reporter + `pool` for the users the fork may have harmed + `burned`.
     event ChainFrozen(
         uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward, uint256 pool, uint256 burned
@@ -115,6 +120,17 @@ interface IViewRegistry {
 
     /// @notice What a Gateway needs of `chainId`: its Gateway, freeze, newest height and capacity.
     function counterparty(uint64 chainId) external view returns (Counterparty memory);
+
+    /// @notice What Gateway.register needs of `chainId`, in one call: {counterparty} without the Gateway and the
+    /// freeze height, so two storage words are read instead of three.
+    function registrationContext(uint64 chainId) external view returns (bool frozen, uint64 latest, uint256 capacity);
+
+    /// @notice What a Gateway needs to prove a header of `chainId` at `height`, in one call: the chain's Gateway,
+    /// whether it is frozen, its newest accepted height and the word accepted at `height` (zero if none).
+    function provingContext(uint64 chainId, uint64 height)
+        external
+        view
+        returns (address gateway, bool frozen, uint64 latest, bytes32 accepted);
 
     /// @notice The remote Gateway of `chainId`.
     function gatewayOf(uint64 chainId) external view returns (address);

@@ -85,6 +85,8 @@ export const registryAbi = parseAbi([
   "function bondOf(uint64 chainId) view returns (uint256)",
   "function poolOf(uint64 chainId) view returns (uint256 pool, uint256 left)",
   "event ViewAccepted(uint64 indexed chainId, uint64 indexed height, bytes32 accThrough, View view_, bytes[] signatures)",
+  "event ViewConflicted(uint64 indexed chainId, uint64 acceptedHeight, View view_, bytes[] signatures)",
+  "event ForkProven(uint64 indexed chainId, View a, bytes[] sigA, View b, bytes[] sigB)",
   "event ChainFrozen(uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward, uint256 pool, uint256 burned)",
   "event CompensationPaid(uint64 indexed chainId, address indexed to, uint256 amount)",
   "error ViewRegistryChainFrozen(uint64 chainId)",

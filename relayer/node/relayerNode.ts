@@ -10,6 +10,7 @@ import { MAX_CONTRACTS_PER_REQUEST, type Message } from "../net/message.js";
 import { RequestChannel } from "../net/requestChannel.js";
 import type { Delivery, Transport } from "../net/transport.js";
 import { Store } from "../store/store.js";
+import { RegistryRefresher } from "../tasks/registryRefresher.js";
 import { serveCheck } from "../tasks/serveCheck.js";
 import { TaskRunner, type TaskEvent } from "../tasks/taskRunner.js";
 import { TaskScanner } from "../tasks/taskScanner.js";
@@ -39,7 +40,8 @@ export function thresholdOf(q: number, r: { numerator: number; denominator: numb
  * One validator of one chain (one system of the paper): follows its chain and keeps its view, co-signs
  * it with its committee, answers check() requests, and drives its chain's contract transactions
  * through the IBCP: batched pre-commits and terminations that post the counterparty's view in the same
- * transaction, and cancellations.
+ * transaction, and cancellations. It also keeps its chain's registry's views of the other chains fresh
+ * when no swap posts them (RegistryRefresher), so that the Gateway's lifetime check keeps passing.
  */
 export class RelayerNode {
   readonly config: NodeConfig;
@@ -55,6 +57,7 @@ export class RelayerNode {
   readonly #channel: RequestChannel;
   readonly #scanner: TaskScanner;
   readonly #runner: TaskRunner;
+  readonly #refresher: RegistryRefresher;
   readonly #metricsServer: MetricsServer | undefined;
   readonly viewList: ViewList;
   readonly #gossip: GossipOverlay;
@@ -156,6 +159,24 @@ export class RelayerNode {
       sender: this.#sender,
       channel: this.#channel,
       committees,
+      onEvent: (event) => this.#onTaskEvent(event),
+      onVerifiedView: (view, signatures) => this.#gossip.learn({ view, signatures }),
+    });
+    this.#refresher = new RegistryRefresher({
+      chainId: config.chainId,
+      self: account.address,
+      members: own.committee,
+      clock,
+      takeoverMs: config.rates.takeoverMs,
+      retryMs: config.rates.pollMs * 2,
+      client: this.#client,
+      gateway: own.gateway,
+      registry: own.registry,
+      sender: this.#sender,
+      channel: this.#channel,
+      committees,
+      newestKnown: (chainId) => this.viewList.newest(chainId)?.view.height,
+      ...(config.refreshBlocks === undefined ? {} : { refreshBlocks: config.refreshBlocks }),
       onEvent: (event) => this.#onTaskEvent(event),
       onVerifiedView: (view, signatures) => this.#gossip.learn({ view, signatures }),
     });
@@ -300,11 +321,16 @@ export class RelayerNode {
       const head = this.#follower.head;
       if (head >= 0n) {
         try {
-          await this.#registryWatcher.scan(head, (view) => this.#gossip.learn(view, { accepted: true }), (chainId) => this.viewList.freeze(chainId));
+          await this.#registryWatcher.scan(head, {
+            onView: (view) => this.#gossip.learn(view, { accepted: true }),
+            onEvidence: (evidence) => this.#gossip.report(evidence),
+            onFrozen: (chainId) => this.viewList.freeze(chainId),
+          });
           await this.#submitEvidence();
           const found = await this.#scanner.scan(head);
           if (found > 0) this.#log(`found ${found} new contract transaction(s) on chain ${this.config.chainId}`);
           await this.#runner.tick(head);
+          await this.#refresher.tick();
           this.metrics.setTaskCounts(this.store.countTasksByState());
         } catch (error) {
           this.metrics.countRpcError({ method: "tasks" });
@@ -358,6 +384,20 @@ export class RelayerNode {
       case "view-posted":
         this.metrics.setViewHeight(event.chainId, event.height);
         this.#log(`posted chain ${event.chainId}'s view at height ${event.height} with the step`);
+        break;
+      case "registry-refreshed":
+        if (event.outcome === "landed") {
+          this.metrics.countTransactionSent({ step: "refresh" });
+          this.metrics.setViewHeight(event.chainId, event.height);
+        }
+        this.#log(
+          event.outcome === "landed"
+            ? `refreshed this chain's registry: posted chain ${event.chainId}'s view at height ${event.height}, bridging ${event.bridged} blocks`
+            : `chain ${event.chainId}'s view at height ${event.height} was no longer needed here: another node refreshed the registry`,
+        );
+        break;
+      case "refresh-failed":
+        this.#log(`refresh of chain ${event.chainId}'s view not done yet: ${event.error}`);
         break;
       case "conflicting-view":
         // A signed view that conflicts with the registry's accepted one: posting it freezes the chain there.
