@@ -719,6 +719,10 @@ describe("ViewRegistry", () => {
 
         assert.deepEqual(chainFrozenIn(a, receipt.logs), expectedFreeze(b, a.users.mallory.account.address));
         assert.equal(parseEventLogs({ abi: a.registry.abi, logs: receipt.logs, eventName: "ViewAccepted" }).length, 0);
+        // The view that froze B is announced with the accepted height it contradicts: relayers pair it with that
+        // height's ViewAccepted view and take the fork to every other chain, whoever called (fork hidden in a freeze).
+        const conflicted = parseEventLogs({ abi: a.registry.abi, logs: receipt.logs, eventName: "ViewConflicted" });
+        assert.deepEqual(conflicted.map((log) => log.args), [{ chainId: b.chainId, acceptedHeight: honest.height, view_: forked, signatures: forkedSignatures }]);
         assert.equal(gain, REWARD);
         await assertSlashedOnce(a, b);
         const after = await stateOf(a, b);
@@ -913,6 +917,8 @@ describe("ViewRegistry", () => {
       const { receipt, gain } = await asMallory(a, (r) => r.write.submitForkEvidence([honest, sigHonest, forked, sigForked]));
 
       assert.deepEqual(chainFrozenIn(a, receipt.logs), expectedFreeze(b, a.users.mallory.account.address));
+      const proven = parseEventLogs({ abi: a.registry.abi, logs: receipt.logs, eventName: "ForkProven" });
+      assert.deepEqual(proven.map((log) => log.args), [{ chainId: b.chainId, a: honest, sigA: sigHonest, b: forked, sigB: sigForked }]);
       assert.equal(gain, REWARD);
       await assertSlashedOnce(a, b);
       const after = await stateOf(a, b);
