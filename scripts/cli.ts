@@ -9,7 +9,6 @@ import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
-import { devnetRefresh } from "../relayer/devnet/headView.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
 
@@ -161,7 +160,7 @@ async function swapCommand(args: string[]): Promise<number> {
   const sides = devnetSwapSides(file, from, to, give, get);
   const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   say(`swap: ${formatSwapAmount(give)} on chain ${from} for ${formatSwapAmount(get)} on chain ${to}, ttl ${values.ttl} blocks`);
-  const result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say, refresh: devnetRefresh(file, say) });
+  const result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say });
   console.log(`contract on chain ${result.from.chainId}: ${result.from.contractId}`);
   console.log(`contract on chain ${result.to.chainId}: ${result.to.contractId}`);
   if (values["no-wait"]) return 0;

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
+import { MAX_BRIDGE } from "../net/message.js";
 
 /** One chain the node knows: its contracts and its committee. */
 export type ChainConfig = {
@@ -61,6 +62,14 @@ export type NodeConfig = {
   peers: PeerConfig[];
   rates: RatesConfig;
   gossip: GossipConfig;
+  /**
+   * Registry refresh: when this chain's ViewRegistry's newest view of another chain is more than this many blocks behind
+   * the newest view of it the node knows (its view list), one node of the committee asks that chain's nodes for their
+   * newest view and bridge and posts it with submitView, so that registrations keep passing the Gateway's lifetime check
+   * (h2 ≤ the counterparty's accepted height + maxLifetime) when no swap posted a view for a while. Unset: the default,
+   * defaultRefreshBlocks(maxLifetime) of the node's own Gateway, read once when the node starts.
+   */
+  refreshBlocks?: number;
 };
 
 export const DEFAULT_RATES: RatesConfig = {
@@ -77,6 +86,16 @@ export const DEFAULT_GOSSIP: GossipConfig = {
   maxPerPeerPerSecond: 20,
   maxStrikes: 10,
 };
+
+/**
+ * The default refreshBlocks: a quarter of the Gateway's maxLifetime, so that a registry lags the head by little more than
+ * maxLifetime / 4 and a registration with an expiry up to about 3/4 of maxLifetime ahead always passes; at most
+ * MAX_BRIDGE / 2 (a refresh's bridge spans about that many blocks, and a node serves at most MAX_BRIDGE), at least 1.
+ */
+export function defaultRefreshBlocks(maxLifetime: bigint): number {
+  const quarter = maxLifetime / 4n;
+  return Number(quarter < 1n ? 1n : quarter > BigInt(MAX_BRIDGE / 2) ? BigInt(MAX_BRIDGE / 2) : quarter);
+}
 
 export type NodeConfigIssue = { path: string; message: string };
 
@@ -160,6 +179,7 @@ export const nodeConfigFileSchema = z
       })
       .strict()
       .default({}),
+    refreshBlocks: positiveInt.max(MAX_BRIDGE / 2, `At most ${MAX_BRIDGE / 2}: a refresh bridges about that many blocks, and a node serves bridges of at most ${MAX_BRIDGE}`).optional(),
   })
   .strict();
 
@@ -247,6 +267,7 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
     peers: file.peers,
     rates: file.rates,
     gossip: file.gossip,
+    ...(file.refreshBlocks === undefined ? {} : { refreshBlocks: file.refreshBlocks }),
   };
 }
 

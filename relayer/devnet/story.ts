@@ -9,7 +9,6 @@ import { Devnet, type DevnetChain, type DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 import { messagesSent } from "./relayerProcess.js";
 import { gasByStep, type GasByStep } from "./gasByStep.js";
-import { devnetRefresh } from "./headView.js";
 import { runSwap, type SwapResult, type SwapSide } from "./swap.js";
 
 export type StoryParameters = {
@@ -92,7 +91,6 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   if (BigInt(p.ttl) > settings.maxLifetime) throw new DevnetError(`the ttl (${p.ttl} blocks) is longer than the Gateways' maximum lifetime (${settings.maxLifetime})`);
   const file = await p.devnet.up({ chains: p.chains, validatorsPerChain: p.validatorsPerChain, basePort: p.basePort, k: p.k, blockMs: p.blockMs, dir: p.dir, gateway: settings });
   const chains = file.chains;
-  const refresh = devnetRefresh(file, (line) => log(`  ${line}`));
 
   log("step 3/5: users register swaps between every pair of chains, and one contract nobody matches");
   const pairs: [DevnetChain, DevnetChain][] = [];
@@ -102,7 +100,6 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
       ...sides(x, y, `swap/${n}`, n % 2 === 0 ? "token" : "coin"),
       ttl: p.ttl,
       pollMs: POLL_MS,
-      refresh,
       log: (line) => log(`  [swap ${x.chainId} ↔ ${y.chainId}] ${line}`),
     }),
   );
@@ -112,7 +109,6 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
     ttl: p.ttl,
     pollMs: POLL_MS,
     matched: false,
-    refresh,
     log: (line) => log(`  [unmatched ${a.chainId} → ${b.chainId}] ${line}`),
   });
   log(`step 4/5: the relayers pre-commit and terminate each swap, and cancel the unmatched contract once it expires (ttl ${p.ttl} blocks)`);
@@ -124,7 +120,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   const messages = await messagesSent(file.relayers);
 
   log(`step 5/5: chain ${b.chainId}'s committee turns: it signs two branches`);
-  const fork = await forkStory(p, file, settings, refresh, a, b, c);
+  const fork = await forkStory(p, file, settings, a, b, c);
 
   const balanceErrors = [...results, unmatched].flatMap(balanceMismatches);
   for (const chain of chains) {
@@ -162,7 +158,6 @@ async function forkStory(
   p: StoryParameters,
   file: DevnetFile,
   settings: GatewaySettings,
-  refresh: (on: bigint, of: bigint) => Promise<void>,
   a: DevnetChain,
   b: DevnetChain,
   c: DevnetChain,
@@ -180,7 +175,7 @@ async function forkStory(
   });
   log(`  snapshot of chain ${b.chainId} at block ${attack.forkHeight}: branch b1 starts`);
   // The payer on a gives coin for b's tokens: b2 will erase the tokens, so the payer is the user the fork harms.
-  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, refresh, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`) });
+  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`) });
   if (b1.from.outcome !== "released" || b1.to.outcome !== "released") throw new DevnetError(`the swap on branch b1 did not settle (${b1.from.outcome} / ${b1.to.outcome})`);
   const [, , , releasedAt] = await onA.publicClient.readContract({ address: a.gateway, abi: gatewayAbi, functionName: "recordOf", args: [b1.from.contractId] });
   const b1Top = await readRegistry(onA, a.registry, "latestHeight", b.chainId);

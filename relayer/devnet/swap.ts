@@ -65,11 +65,12 @@ export type RunSwapParameters = {
   matched?: boolean;
   /**
    * A Gateway takes an expiry h2 of at most maxLifetime blocks past the newest view of the counterparty its registry accepted.
-   * When a side's registry lags too far behind for `ttl`, this is called once (with the chain ids of the registry and of the
-   * chain it lags on) to bring it up to date, e.g. `devnetRefresh` (relayer/devnet/headView.ts); without it, or if it did not help, the swap
-   * fails before anything is registered.
+   * The relayers keep that view fresh (they post a newer one when it lags their view of the chain by more than their
+   * refreshBlocks, by default maxLifetime / 4), so a ttl up to about 3/4 of maxLifetime always passes while they run. When a
+   * side's registry lags too far behind for `ttl` (relayers just restarted after a quiet spell), the swap waits this long for
+   * them to post a newer view, then fails before anything is registered; default 10 000 ms.
    */
-  refresh?: (on: bigint, of: bigint) => Promise<void>;
+  registryWaitMs?: number;
 };
 
 const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
@@ -90,7 +91,7 @@ export async function runSwap({
   graceBlocks = 2 * ttl + 20,
   log = () => {},
   matched = true,
-  refresh,
+  registryWaitMs = 10_000,
 }: RunSwapParameters): Promise<SwapResult> {
   if (!Number.isInteger(ttl) || ttl < 1) throw new DevnetError(`ttl must be a whole number of blocks ≥ 1, got ${ttl}`);
   const [x, y] = await Promise.all([connect({ rpcUrl: from.rpcUrl, key: from.payerKey }), connect({ rpcUrl: to.rpcUrl, key: to.payerKey })]);
@@ -113,16 +114,36 @@ export async function runSwap({
   await Promise.all([fund(x, from, log), fund(y, to, log)]);
   const before = await balances();
 
-  const [headX, headY] = await Promise.all([x.publicClient.getBlockNumber({ cacheTime: 0 }), y.publicClient.getBlockNumber({ cacheTime: 0 })]);
+  // The expiries count from the heads once both registries would take them: a wait for the relayers must not eat the ttl.
+  const lifetimeX = await lifetimeOf(x, from);
+  const lifetimeY = matched ? await lifetimeOf(y, to) : undefined;
+  const deadline = Date.now() + registryWaitMs;
+  let headX: bigint, headY: bigint;
+  for (let waited = false; ; waited = true) {
+    [headX, headY] = await Promise.all([x.publicClient.getBlockNumber({ cacheTime: 0 }), y.publicClient.getBlockNumber({ cacheTime: 0 })]);
+    const problems = (
+      await Promise.all([
+        lifetimeProblem({ c: x, lifetime: lifetimeX, counterparty: y.chainId, h1: headX + BigInt(ttl), h2: headY + BigInt(ttl) }),
+        lifetimeY === undefined ? undefined : lifetimeProblem({ c: y, lifetime: lifetimeY, counterparty: x.chainId, h1: headY + BigInt(ttl), h2: headX + BigInt(ttl) }),
+      ])
+    ).filter((p) => p !== undefined);
+    if (problems.length === 0) break;
+    const [problem] = problems as [LifetimeProblem];
+    if (problem.lagging === undefined) throw new DevnetError(problem.message);
+    if (Date.now() >= deadline) {
+      throw new DevnetError(
+        `${problem.message}. The relayers of chain ${problem.lagging.on} post a newer view of chain ${problem.lagging.of} there when it lags by more than their refreshBlocks ` +
+          `(by default maxLifetime / 4), and none did within ${registryWaitMs / 1000} s: are they running? (a devnet started with --no-relayers settles no swap); a shorter ttl gets through now`,
+      );
+    }
+    if (!waited) log(`${problem.message}: waiting up to ${registryWaitMs / 1000} s for the relayers to post a newer view`);
+    await sleep(pollMs);
+  }
   const expiryX = headX + BigInt(ttl);
   const expiryY = headY + BigInt(ttl);
   // Each side is registered within half its lifetime, or refused: the other user cannot hold a free option for long.
   const registerByX = headX + BigInt(Math.max(1, Math.floor(ttl / 2)));
   const registerByY = headY + BigInt(Math.max(1, Math.floor(ttl / 2)));
-  await Promise.all([
-    assertLifetime({ c: x, side: from, counterparty: y.chainId, h1: expiryX, h2: expiryY, refresh, log }),
-    matched ? assertLifetime({ c: y, side: to, counterparty: x.chainId, h1: expiryY, h2: expiryX, refresh, log }) : undefined,
-  ]);
   const draft = (side: SwapSide, beneficiary: Address, refundTo: Address, counterparty: bigint, h1: bigint, h2: bigint, registerBy: bigint, mirrorBy: bigint): Registration => ({
     asset: assetOf(side),
     amount: side.give.amount,
@@ -203,40 +224,33 @@ function read<F extends "txHashes" | "contractIds" | "recordOf">(c: Connection, 
   >;
 }
 
-type AssertLifetimeParameters = {
-  c: Connection;
-  side: SwapSide;
-  counterparty: bigint;
-  h1: bigint;
-  h2: bigint;
-  refresh: ((on: bigint, of: bigint) => Promise<void>) | undefined;
-  log: (line: string) => void;
-};
+/** A side's Gateway's maximum lifetime and its registry. */
+type Lifetime = { maxLifetime: bigint; registry: Address };
 
-/**
- * Throws DevnetError unless the Gateway of `c` would take expiries h1 (here) and h2 (on the counterparty): h1 ≤ head +
- * maxLifetime, and h2 ≤ the counterparty's newest accepted height + maxLifetime, after one `refresh` if the registry lags.
- */
-async function assertLifetime({ c, side, counterparty, h1, h2, refresh, log }: AssertLifetimeParameters): Promise<void> {
+async function lifetimeOf(c: Connection, side: SwapSide): Promise<Lifetime> {
   const [maxLifetime, registry] = await Promise.all([
     c.publicClient.readContract({ address: side.gateway, abi: gatewayAbi, functionName: "maxLifetime" }),
     side.registry ?? c.publicClient.readContract({ address: side.gateway, abi: registryOfAbi, functionName: "registry" }),
   ]);
+  return { maxLifetime, registry };
+}
+
+/** Why the Gateway would refuse the expiries; `lagging` when its registry's view of the counterparty is too old (which the relayers mend). */
+type LifetimeProblem = { message: string; lagging?: { on: bigint; of: bigint } };
+
+/**
+ * Why the Gateway of `c` would refuse expiries h1 (here) and h2 (on the counterparty), if it would: h1 ≤ head +
+ * maxLifetime, and h2 ≤ the counterparty's newest accepted height + maxLifetime.
+ */
+async function lifetimeProblem({ c, lifetime: { maxLifetime, registry }, counterparty, h1, h2 }: { c: Connection; lifetime: Lifetime; counterparty: bigint; h1: bigint; h2: bigint }): Promise<LifetimeProblem | undefined> {
   const head = await c.publicClient.getBlockNumber({ cacheTime: 0 });
-  if (h1 > head + maxLifetime + 1n) throw new DevnetError(`chain ${c.chainId}'s Gateway takes registrations of at most ${maxLifetime} blocks: the ttl is too long`);
-  const known = () => c.publicClient.readContract({ address: registry, abi: registryAbi, functionName: "latestHeight", args: [counterparty] });
-  let latest = await known();
-  if (h2 <= latest + maxLifetime) return;
-  if (refresh !== undefined) {
-    log(`chain ${c.chainId}: its registry knows chain ${counterparty} only up to block ${latest}, too old for an expiry at ${h2} there (maximum lifetime ${maxLifetime} blocks): bringing it up to date`);
-    await refresh(c.chainId, counterparty);
-    latest = await known();
-    if (h2 <= latest + maxLifetime) return;
-  }
-  throw new DevnetError(
-    `chain ${c.chainId}'s registry knows chain ${counterparty} only up to block ${latest}: its Gateway refuses an expiry there past block ${latest + maxLifetime} ` +
-      `(maximum lifetime ${maxLifetime} blocks), and this swap's is ${h2}; a shorter ttl, or a newer view of chain ${counterparty} posted there, lets it through`,
-  );
+  if (h1 > head + maxLifetime + 1n) return { message: `chain ${c.chainId}'s Gateway takes registrations of at most ${maxLifetime} blocks: the ttl is too long` };
+  const latest = await c.publicClient.readContract({ address: registry, abi: registryAbi, functionName: "latestHeight", args: [counterparty] });
+  if (h2 <= latest + maxLifetime) return undefined;
+  return {
+    message: `chain ${c.chainId}'s registry knows chain ${counterparty} only up to block ${latest}: its Gateway refuses an expiry there past block ${latest + maxLifetime} (maximum lifetime ${maxLifetime} blocks), and this swap's is ${h2}`,
+    lagging: { on: c.chainId, of: counterparty },
+  };
 }
 
 const registryOfAbi = parseAbi(["function registry() view returns (address)"]);

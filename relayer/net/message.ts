@@ -12,7 +12,7 @@ export type WireSignedView = { view: WireView; signatures: Hex[] };
  */
 export type WireRecordProofs = { header: Hex; accountProof: Hex[]; storageProofs: Hex[][] };
 
-/** Most contracts one check() request may ask about. */
+/** Most contracts one check() request may ask about (none: a registry refresh, see the request message). */
 export const MAX_CONTRACTS_PER_REQUEST = 32;
 /** Most block hashes an answer bridges: a requester further behind gets an answer-error. */
 export const MAX_BRIDGE = 8192;
@@ -28,6 +28,8 @@ export type Message =
    * `knownHeight` is the newest height of `chainId` the requester's registry accepted (the answer bridges from there);
    * the proof must be at `minHeight` or later. With `atHeight` (a height the requester's registry accepted, used once
    * `chainId` is frozen there and no newer view can be added) the proof is taken at exactly that block, with no view.
+   * With no contract ids it is a registry refresh: only the newest view and its bridge (and the header of the view's
+   * block, with no storage proof), for a view above `knownHeight` (minHeight > knownHeight) and never with `atHeight`.
    */
   | { kind: "request"; requestId: string; chainId: string; contractIds: Hex[]; knownHeight: string; minHeight: string; atHeight?: string }
   /**

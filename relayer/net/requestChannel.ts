@@ -34,7 +34,10 @@ export function fanout(system: RemoteSystem): number {
 
 export type AskParameters<T> = {
   chainId: bigint;
-  /** 1..MAX_CONTRACTS_PER_REQUEST contracts of `chainId`, proven together. */
+  /**
+   * Up to MAX_CONTRACTS_PER_REQUEST contracts of `chainId`, proven together. None: a registry refresh, which asks only
+   * for the newest view and its bridge, above `knownHeight` (minHeight > knownHeight) and never with `atHeight`.
+   */
   contractIds: readonly Hex[];
   /** The newest height of `chainId` the asker's registry accepted. */
   knownHeight: bigint;
@@ -75,8 +78,11 @@ export class RequestChannel {
   ask<T>({ chainId, contractIds, knownHeight, minHeight, atHeight, verify }: AskParameters<T>): Promise<T> {
     const system = this.#o.systems.get(chainId);
     if (system === undefined) return Promise.reject(new RequestFailedError(chainId, [`chain ${chainId} is not configured`]));
-    if (contractIds.length === 0 || contractIds.length > MAX_CONTRACTS_PER_REQUEST) {
-      return Promise.reject(new RangeError(`a request asks about 1 to ${MAX_CONTRACTS_PER_REQUEST} contracts, not ${contractIds.length}`));
+    if (contractIds.length > MAX_CONTRACTS_PER_REQUEST) {
+      return Promise.reject(new RangeError(`a request asks about at most ${MAX_CONTRACTS_PER_REQUEST} contracts, not ${contractIds.length}`));
+    }
+    if (contractIds.length === 0 && (atHeight !== undefined || minHeight <= knownHeight)) {
+      return Promise.reject(new RangeError("a request about no contract (a registry refresh) asks for a view above knownHeight, without atHeight"));
     }
     const requestId = randomBytes(16).toString("hex");
     const request: Request = {

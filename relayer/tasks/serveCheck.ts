@@ -15,15 +15,23 @@ export type ServeCheckParameters = {
   maxBridge?: number;
 };
 
-/** Why a request cannot be served as asked, before anything is read from the chain; undefined when it can. */
+/**
+ * Why a request cannot be served as asked, before anything is read from the chain; undefined when it can. A request
+ * names up to MAX_CONTRACTS_PER_REQUEST contract ids; one with none is a registry refresh, which asks for a view above
+ * the requester's known height and never at an accepted height (there is nothing to prove there without contracts).
+ */
 export function requestProblem(request: Request, chainId: bigint): string | undefined {
-  if (!/^\d{1,20}$/.test(request.chainId) || BigInt(request.chainId) !== chainId) return `this node serves chain ${chainId}`;
-  const ids = request.contractIds;
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_CONTRACTS_PER_REQUEST || !ids.every((id) => /^0x[0-9a-fA-F]{64}$/.test(id))) {
-    return `a request names 1 to ${MAX_CONTRACTS_PER_REQUEST} contract ids`;
+  if (typeof request.chainId !== "string" || !/^\d{1,20}$/.test(request.chainId) || BigInt(request.chainId) !== chainId) return `this node serves chain ${chainId}`;
+  const ids: unknown = request.contractIds;
+  if (!Array.isArray(ids) || ids.length > MAX_CONTRACTS_PER_REQUEST || !ids.every((id) => typeof id === "string" && /^0x[0-9a-fA-F]{64}$/.test(id))) {
+    return `a request names at most ${MAX_CONTRACTS_PER_REQUEST} contract ids`;
   }
   for (const height of [request.knownHeight, request.minHeight, ...(request.atHeight === undefined ? [] : [request.atHeight])]) {
     if (typeof height !== "string" || !/^\d{1,20}$/.test(height)) return "a malformed height";
+  }
+  if (ids.length === 0) {
+    if (request.atHeight !== undefined) return `a request at an accepted height names 1 to ${MAX_CONTRACTS_PER_REQUEST} contract ids`;
+    if (BigInt(request.minHeight) <= BigInt(request.knownHeight)) return "a request with no contract ids asks for a view above its known height, and this one asks for nothing";
   }
   return undefined;
 }
@@ -49,7 +57,8 @@ export function bridgeFor({ knownHeight, start, maxBridge, hashes }: {
 /**
  * Answers check() of some of this node's chain's contracts: the records' storage proofs from one eth_getProof at the
  * newest certified view, with that view and the bridge of block hashes that connects the requester's registry to it.
- * With `atHeight` the proof is taken at exactly that block (an accepted one at the requester), without a view.
+ * With `atHeight` the proof is taken at exactly that block (an accepted one at the requester), without a view. With no
+ * contract ids (a registry refresh) the answer is the same without storage proofs: the view, its bridge and its header.
  */
 export async function serveCheck({ request, chainId, client, gateway, store, maxBridge = MAX_BRIDGE }: ServeCheckParameters): Promise<Reply> {
   const error = (reason: string): Reply => ({ kind: "answer-error", requestId: request.requestId, reason });

@@ -25,7 +25,11 @@ export type TaskEvent =
   /** A step that landed posted the counterparty's view at `height` in the same transaction. */
   | { type: "view-posted"; chainId: bigint; height: bigint }
   /** A check() answer's signed view conflicts with the view this chain's registry accepted: fork evidence. */
-  | { type: "conflicting-view"; chainId: bigint; signed: SignedView };
+  | { type: "conflicting-view"; chainId: bigint; signed: SignedView }
+  /** A registry refresh (RegistryRefresher) posted chain `chainId`'s view at `height`, bridging `bridged` blocks, or found it done. */
+  | { type: "registry-refreshed"; chainId: bigint; height: bigint; bridged: number; outcome: SendOutcome }
+  /** A registry refresh of chain `chainId`'s view that did not happen yet, and why. */
+  | { type: "refresh-failed"; chainId: bigint; error: string };
 
 /** Most contracts one Gateway step carries (and one check() request asks about). */
 export const DEFAULT_BATCH_SIZE = 16;
@@ -58,6 +62,14 @@ export type TaskRunnerOptions = {
 /** The committee member chosen for a step: keccak256(key) mod q, in committee order. */
 export function designatedFor(key: string, members: readonly Address[]): Address {
   return members[Number(hexToBigInt(keccak256(stringToHex(key))) % BigInt(members.length))]!;
+}
+
+/** How many takeovers away `self` is from acting on `key`: 0 for the designated member, then in committee order. */
+export function rankFor(key: string, members: readonly Address[], self: Address): number {
+  const q = members.length;
+  const designated = members.indexOf(designatedFor(key, members));
+  const index = members.findIndex((m) => m.toLowerCase() === self.toLowerCase());
+  return (index - designated + q) % q;
 }
 
 /**
@@ -179,10 +191,7 @@ export class TaskRunner {
     });
     const readyAt = Math.min(...entries.map((e) => e.readyAt));
     const nextAttempt = Math.min(...entries.map((e) => e.nextAttempt));
-    const q = this.#o.members.length;
-    const designated = this.#o.members.indexOf(designatedFor(key, this.#o.members));
-    const index = this.#o.members.findIndex((m) => m.toLowerCase() === this.#o.self.toLowerCase());
-    const rank = (index - designated + q) % q;
+    const rank = rankFor(key, this.#o.members, this.#o.self);
     if (now < readyAt + rank * this.#o.takeoverMs || now < nextAttempt) return false;
     for (const entry of entries) {
       entry.nextAttempt = now + entry.delay;
@@ -335,7 +344,7 @@ function headerProofOf(checked: CheckedAnswer): HeaderProof {
   return { header: checked.header, accBefore: checked.accBefore, accountProof: checked.accountProof };
 }
 
-function shortMessage(error: unknown): string {
+export function shortMessage(error: unknown): string {
   if (error instanceof BaseError) return error.shortMessage;
   return error instanceof Error ? error.message : String(error);
 }

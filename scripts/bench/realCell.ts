@@ -2,7 +2,6 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createPublicClient, http, keccak256, parseEther, stringToHex, type PublicClient } from "viem";
 import { gatewayAbi } from "../../relayer/chain/abis.js";
 import { Devnet, type DevnetChain, type DevnetFile } from "../../relayer/devnet/devnet.js";
-import { devnetRefresh } from "../../relayer/devnet/headView.js";
 import { fetchStatus, messagesSent } from "../../relayer/devnet/relayerProcess.js";
 import { runSwap, type SwapResult } from "../../relayer/devnet/swap.js";
 import { GapHistogram, type GapSummary } from "../../relayer/sim/gapHistogram.js";
@@ -81,7 +80,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
         for (let h = heads[i]! + 1n; h <= head && h - start[i]! <= BigInt(p.blocks); h++) {
           if (random() >= p.taskRate) continue;
           const others = file.chains.filter((_, j) => j !== i);
-          swaps.push(startSwap(file, file.chains[i]!, others[Math.floor(random() * others.length)]!, `${p.seed}/${i}/${h}`, p.ttl));
+          swaps.push(startSwap(file.chains[i]!, others[Math.floor(random() * others.length)]!, `${p.seed}/${i}/${h}`, p.ttl));
         }
         heads[i] = head;
       }
@@ -127,7 +126,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
 }
 
 /** A swap of 1 token for 0.01 coin between payers of its own; resolves when it has ended (never rejects). */
-async function startSwap(file: DevnetFile, x: DevnetChain, y: DevnetChain, label: string, ttl: number): Promise<{ result?: SwapResult; seconds: number }> {
+async function startSwap(x: DevnetChain, y: DevnetChain, label: string, ttl: number): Promise<{ result?: SwapResult; seconds: number }> {
   const began = Date.now();
   const key = (side: string) => keccak256(stringToHex(`bench/${label}/${side}`));
   try {
@@ -136,8 +135,6 @@ async function startSwap(file: DevnetFile, x: DevnetChain, y: DevnetChain, label
       to: { rpcUrl: y.url, gateway: y.gateway, registry: y.registry, token: y.token, payerKey: key("to"), give: { asset: "coin", amount: parseEther("0.01") } },
       ttl,
       pollMs: 1_000,
-      // A registry idle for longer than the Gateways' maximum lifetime is brought up to date before registering.
-      refresh: devnetRefresh(file),
     });
     return { result, seconds: (Date.now() - began) / 1000 };
   } catch {

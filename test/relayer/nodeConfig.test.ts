@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keccak256, stringToHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { DEFAULT_RATES, NodeConfigError, loadNodeConfig, parseNodeConfig } from "../../relayer/config/nodeConfig.js";
+import { DEFAULT_RATES, NodeConfigError, defaultRefreshBlocks, loadNodeConfig, parseNodeConfig } from "../../relayer/config/nodeConfig.js";
+import { MAX_BRIDGE } from "../../relayer/net/message.js";
 
 const keyOf = (label: string): Hex => keccak256(stringToHex(label));
 const addressOf = (label: string): Address => privateKeyToAccount(keyOf(label)).address;
@@ -74,6 +75,20 @@ describe("nodeConfig", () => {
       const config = parseNodeConfig({ ...validConfig(), rates: { pollMs: 250, takeoverMs: 5_000 }, metrics: { port: 9100 } }, { env: {} });
       assert.deepEqual(config.rates, { ...DEFAULT_RATES, pollMs: 250, takeoverMs: 5_000 });
       assert.deepEqual(config.metrics, { host: "127.0.0.1", port: 9100 });
+    });
+
+    it("leaves refreshBlocks to the Gateway's maxLifetime unless set, and keeps it within half the longest bridge served", () => {
+      assert.ok(!("refreshBlocks" in parseNodeConfig(validConfig(), { env: {} })), "unset: the node derives it from maxLifetime");
+      assert.equal(parseNodeConfig({ ...validConfig(), refreshBlocks: 40 }, { env: {} }).refreshBlocks, 40);
+      assert.deepEqual(
+        [1000n, 120n, 3n, 0n, 10n ** 9n].map(defaultRefreshBlocks),
+        [250, 30, 1, 1, MAX_BRIDGE / 2],
+        "a quarter of maxLifetime, at least 1, at most MAX_BRIDGE / 2",
+      );
+      for (const bad of [0, -5, 2.5, MAX_BRIDGE / 2 + 1, "40"]) {
+        const error = configError(() => parseNodeConfig({ ...validConfig(), refreshBlocks: bad }, { env: {} }));
+        assert.deepEqual(error.issues.map((i) => i.path), ["refreshBlocks"], `refreshBlocks ${bad}`);
+      }
     });
 
     it("checksums lower-case addresses", () => {

@@ -156,7 +156,7 @@ describe("RequestChannel", () => {
       assert.deepEqual({ ...accepted!, requestId: "" }, { kind: "request", requestId: "", chainId: "1002", contractIds: CONTRACT_IDS.slice(0, 1), knownHeight: "30", minHeight: "30", atHeight: "30" });
     });
 
-    it(`refuses to ask about no contract or more than ${MAX_CONTRACTS_PER_REQUEST}, and sends nothing`, async () => {
+    it(`refuses to ask about no contract for no newer view (a refresh asks above knownHeight) or about more than ${MAX_CONTRACTS_PER_REQUEST}, and sends nothing`, async () => {
       const { channel, sent } = handWired();
       const ids = (n: number) => Array.from({ length: n }, (_, i) => keccak256(stringToHex(`ctx ${i}`)));
       await assert.rejects(channel.ask({ chainId: CHAIN_B, contractIds: [], knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }), RangeError);
