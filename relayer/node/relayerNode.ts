@@ -12,7 +12,7 @@ import type { Delivery, Transport } from "../net/transport.js";
 import { Store } from "../store/store.js";
 import { RegistryRefresher } from "../tasks/registryRefresher.js";
 import { serveCheck } from "../tasks/serveCheck.js";
-import { TaskRunner, type TaskEvent } from "../tasks/taskRunner.js";
+import { TaskRunner, type CommitteeWork, type TaskEvent } from "../tasks/taskRunner.js";
 import { TaskScanner } from "../tasks/taskScanner.js";
 import { GossipOverlay } from "../gossip/gossipOverlay.js";
 import { RegistryWatcher } from "../gossip/registryWatcher.js";
@@ -145,7 +145,7 @@ export class RelayerNode {
     this.#registryWatcher = new RegistryWatcher({ client: this.#client, registry: own.registry, store: this.store });
     this.#sender = new TxSender({ publicClient: this.#client, walletClient, store: this.store });
     this.#scanner = new TaskScanner({ client: this.#client, gateway: own.gateway, store: this.store });
-    this.#runner = new TaskRunner({
+    const work: CommitteeWork = {
       chainId: config.chainId,
       self: account.address,
       members: own.committee,
@@ -155,30 +155,17 @@ export class RelayerNode {
       client: this.#client,
       gateway: own.gateway,
       registry: own.registry,
-      store: this.store,
       sender: this.#sender,
       channel: this.#channel,
       committees,
       onEvent: (event) => this.#onTaskEvent(event),
       onVerifiedView: (view, signatures) => this.#gossip.learn({ view, signatures }),
-    });
+    };
+    this.#runner = new TaskRunner({ ...work, store: this.store });
     this.#refresher = new RegistryRefresher({
-      chainId: config.chainId,
-      self: account.address,
-      members: own.committee,
-      clock,
-      takeoverMs: config.rates.takeoverMs,
-      retryMs: config.rates.pollMs * 2,
-      client: this.#client,
-      gateway: own.gateway,
-      registry: own.registry,
-      sender: this.#sender,
-      channel: this.#channel,
-      committees,
+      ...work,
       newestKnown: (chainId) => this.viewList.newest(chainId)?.view.height,
       ...(config.refreshBlocks === undefined ? {} : { refreshBlocks: config.refreshBlocks }),
-      onEvent: (event) => this.#onTaskEvent(event),
-      onVerifiedView: (view, signatures) => this.#gossip.learn({ view, signatures }),
     });
     this.#metricsServer = config.metrics
       ? new MetricsServer({ metrics: this.metrics, host: config.metrics.host, port: config.metrics.port, status: () => this.status() })

@@ -1,40 +1,16 @@
-import type { Address, Hex, PublicClient } from "viem";
-import type { Clock } from "../clock.js";
+import type { Hex } from "viem";
 import { gatewayAbi, registryAbi, UpdateResult } from "../chain/abis.js";
-import type { TxSender } from "../chain/txSender.js";
 import { defaultRefreshBlocks } from "../config/nodeConfig.js";
 import type { Answer } from "../net/message.js";
-import type { RequestChannel } from "../net/requestChannel.js";
-import { verifySignedView, type Committee } from "../view/verifySignedView.js";
-import type { View } from "../view/view.js";
+import { verifySignedView } from "../view/verifySignedView.js";
 import { checkAnswer, ConflictingAnswerError, type CheckedAnswer } from "./checkAnswer.js";
-import { rankFor, shortMessage, type TaskEvent } from "./taskRunner.js";
+import { rankFor, shortMessage, type CommitteeWork } from "./taskRunner.js";
 
-export type RegistryRefresherOptions = {
-  chainId: bigint;
-  self: Address;
-  /** This chain's committee: the nodes that share the refreshes. */
-  members: readonly Address[];
-  clock: Clock;
-  /** How long a node waits for the node ranked before it on a refresh before taking over. */
-  takeoverMs: number;
-  /** Pause between two attempts of one refresh by this node (doubles up to 16 times that). */
-  retryMs: number;
-  client: PublicClient;
-  /** This chain's Gateway: its maxLifetime gives the default threshold. */
-  gateway: Address;
-  registry: Address;
-  sender: TxSender;
-  channel: RequestChannel;
-  /** Committees of every chain, by chainId; the other chains' are the ones refreshed. */
-  committees: ReadonlyMap<bigint, Committee>;
+export type RegistryRefresherOptions = CommitteeWork & {
   /** The height of the newest verified view of `chainId` this node knows (its view list), if any. */
   newestKnown: (chainId: bigint) => bigint | undefined;
-  /** NodeConfig.refreshBlocks; unset: defaultRefreshBlocks of the Gateway's maxLifetime, read once. */
+  /** NodeConfig.refreshBlocks; unset: defaultRefreshBlocks of the Gateway's maxLifetime (read once from `gateway`). */
   refreshBlocks?: number;
-  onEvent: (event: TaskEvent) => void;
-  /** Every signed view an answer carried that passed its signature check: for the view list. */
-  onVerifiedView: (view: View, signatures: Hex[]) => Promise<void>;
 };
 
 /** The key that names a refresh of chain `chainId` from the registry's accepted height `latest`: whose turn, which transaction. */

@@ -34,27 +34,31 @@ export type TaskEvent =
 /** Most contracts one Gateway step carries (and one check() request asks about). */
 export const DEFAULT_BATCH_SIZE = 16;
 
-export type TaskRunnerOptions = {
+/** What the committee's shared chain work needs, for the task runner and the registry refresher alike. */
+export type CommitteeWork = {
   chainId: bigint;
   self: Address;
-  /** This chain's committee: the nodes that share the tasks. */
+  /** This chain's committee: the nodes that share the work. */
   members: readonly Address[];
   clock: Clock;
-  /** How long a node waits for the node ranked before it on a step before taking over. */
+  /** How long a node waits for the node ranked before it before taking over. */
   takeoverMs: number;
-  /** Pause between two attempts of one step by this node (doubles up to 16 times that; a request from the counterparty about the task cuts it short). */
+  /** Pause between two attempts of one piece of work by this node (doubles up to 16 times that). */
   retryMs: number;
   client: PublicClient;
   gateway: Address;
   registry: Address;
-  store: Store;
   sender: TxSender;
   channel: RequestChannel;
-  /** Committees of the other chains, to verify their signed views before believing them. */
+  /** Committees of the chains, to verify their signed views before believing them. */
   committees: ReadonlyMap<bigint, Committee>;
   onEvent: (event: TaskEvent) => void;
   /** Every signed view an answer carried that passed its signature check: for the view list. */
   onVerifiedView: (view: View, signatures: Hex[]) => Promise<void>;
+};
+
+export type TaskRunnerOptions = CommitteeWork & {
+  store: Store;
   /** Most contracts per Gateway step; default DEFAULT_BATCH_SIZE, at most MAX_CONTRACTS_PER_REQUEST. */
   batchSize?: number;
 };
