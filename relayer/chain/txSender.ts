@@ -13,6 +13,7 @@ import {
   type Transport,
 } from "viem";
 import type { Store } from "../store/store.js";
+import { shortMessage } from "../util/shortMessage.js";
 
 /** What came of a step: this call landed it, or it was already done (by another node, or earlier by this one). */
 export type SendOutcome = "landed" | "already-done";
@@ -78,7 +79,7 @@ export class TxSender {
     const refused = (error: unknown): SendOutcome => {
       const name = revertName(error);
       if (name !== undefined && p.doneErrors.includes(name)) return "already-done";
-      throw new TxRefusedError(p.key, name ?? (error as Error).message.split("\n")[0]!, error);
+      throw new TxRefusedError(p.key, name ?? shortMessage(error), error);
     };
     try {
       await this.#publicClient.simulateContract(call);

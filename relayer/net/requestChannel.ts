@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Address, Hex } from "viem";
 import type { Clock } from "../clock.js";
 import { MAX_CONTRACTS_PER_REQUEST, type Answer, type Message, type Reply, type Request } from "./message.js";
+import { shortMessage } from "../util/shortMessage.js";
 
 export class RequestFailedError extends Error {
   constructor(readonly chainId: bigint, readonly reasons: string[]) {
@@ -135,7 +136,7 @@ export class RequestChannel {
         pending.settle({ ok: true, value: await pending.verify(message, from) });
         return;
       } catch (error) {
-        const detail = (error as Error).message.split("\n")[0]!;
+        const detail = shortMessage(error);
         pending.reasons.push(`${from}: ${detail}`);
         this.#o.onRefused(from, "answer failed verification", detail);
       }

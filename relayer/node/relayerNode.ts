@@ -22,6 +22,7 @@ import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { ViewTracker } from "../view/viewTracker.js";
 import { fromWireView } from "../view/wireView.js";
+import { shortMessage } from "../util/shortMessage.js";
 
 export type RelayerNodeOptions = {
   config: NodeConfig;
@@ -94,7 +95,7 @@ export class RelayerNode {
       onBlock: (height, hash) => this.#onBlock(height, hash),
       onError: (error) => {
         this.metrics.countRpcError({ method: "follow" });
-        this.#log(`chain ${config.chainId} endpoint failed, retrying: ${(error as Error).message.split("\n")[0]}`);
+        this.#log(`chain ${config.chainId} endpoint failed, retrying: ${shortMessage(error)}`);
       },
     });
     this.#cosigner = new Cosigner({
@@ -260,7 +261,7 @@ export class RelayerNode {
     const own = this.config.chains.find((c) => c.chainId === this.config.chainId)!;
     const submit = async (chainId: bigint, send: () => Promise<SendOutcome>): Promise<boolean> => {
       const outcome = await send().catch((error: Error) => {
-        this.#log(`fork evidence against chain ${chainId} not submitted yet: ${error.message.split("\n")[0]}`);
+        this.#log(`fork evidence against chain ${chainId} not submitted yet: ${shortMessage(error)}`);
         return undefined;
       });
       if (outcome === undefined) return false;
@@ -321,7 +322,7 @@ export class RelayerNode {
           this.metrics.setTaskCounts(this.store.countTasksByState());
         } catch (error) {
           this.metrics.countRpcError({ method: "tasks" });
-          this.#log(`task pass failed, will retry: ${(error as Error).message.split("\n")[0]}`);
+          this.#log(`task pass failed, will retry: ${shortMessage(error)}`);
         }
       }
       await this.#clock.sleep(this.config.rates.pollMs);
@@ -351,7 +352,7 @@ export class RelayerNode {
       await this.#channel.handle(from, message);
     } catch (error) {
       this.metrics.countRejected({ reason: "malformed message" });
-      this.#log(`message from ${from} refused: ${(error as Error).message.split("\n")[0]}`);
+      this.#log(`message from ${from} refused: ${shortMessage(error)}`);
     }
   }
 

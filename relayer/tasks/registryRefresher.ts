@@ -4,7 +4,8 @@ import { defaultRefreshBlocks } from "../config/nodeConfig.js";
 import type { Answer } from "../net/message.js";
 import { verifySignedView } from "../view/verifySignedView.js";
 import { checkAnswer, ConflictingAnswerError, type CheckedAnswer } from "./checkAnswer.js";
-import { rankFor, shortMessage, type CommitteeWork } from "./taskRunner.js";
+import { shortMessage } from "../util/shortMessage.js";
+import { rankFor, type CommitteeWork } from "./taskRunner.js";
 
 export type RegistryRefresherOptions = CommitteeWork & {
   /** The height of the newest verified view of `chainId` this node knows (its view list), if any. */

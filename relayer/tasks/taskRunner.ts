@@ -1,4 +1,4 @@
-import { BaseError, hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
+import { hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
 import { getAcceptedView } from "../chain/acceptedView.js";
@@ -14,6 +14,7 @@ import type { Store, Task, TaskState } from "../store/store.js";
 import { verifySignedView, type Committee } from "../view/verifySignedView.js";
 import { accBeforeHead, type View } from "../view/view.js";
 import { checkAnswer, ConflictingAnswerError, type AnswerBasis, type CheckedAnswer } from "./checkAnswer.js";
+import { shortMessage } from "../util/shortMessage.js";
 
 export type Step = "precommit" | "terminate" | "cancel";
 
@@ -348,7 +349,3 @@ function headerProofOf(checked: CheckedAnswer): HeaderProof {
   return { header: checked.header, accBefore: checked.accBefore, accountProof: checked.accountProof };
 }
 
-export function shortMessage(error: unknown): string {
-  if (error instanceof BaseError) return error.shortMessage;
-  return error instanceof Error ? error.message : String(error);
-}
