@@ -105,6 +105,7 @@ export class RelayerNode {
       members: own.committee,
       threshold: thresholdOf(own.committee.length, config.r),
       signEvery: config.rates.viewSignEvery,
+      clock,
       store: this.store,
       send: (to, message) => void this.#send(to, message),
     });

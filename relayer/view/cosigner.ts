@@ -1,4 +1,5 @@
 import type { Address, Hex, LocalAccount } from "viem";
+import type { Clock } from "../clock.js";
 import type { Message } from "../net/message.js";
 import type { Store } from "../store/store.js";
 import { orderSignatures, signView } from "./signView.js";
@@ -15,31 +16,48 @@ export type CosignerOptions = {
   gateway: Address;
   members: readonly Address[];
   threshold: number;
-  /** Sign the view of every `signEvery`-th height. */
+  /**
+   * Certify the view of every `signEvery`-th height unasked: the fresh view the gossip pacemaker carries to the other
+   * systems. Between those heights a view is certified only on demand (`certify`), or when another member asks for one
+   * by co-signing it.
+   */
   signEvery: number;
   store: Store;
+  clock: Clock;
   /** Sends a message to one committee member. */
   send: (to: Address, message: Message) => void;
   /** Heights kept waiting for co-signatures, behind and ahead of the newest own view. */
   horizon?: number;
 };
 
+type Waiter = { minHeight: bigint; done: (certified: boolean) => void };
+
 /**
- * Gathers the committee's signatures of its own chain's views. Each node signs its view and sends only
- * the signature to the rest of its committee: every member computes the same view from the chain, so a
- * signature counts when it recovers to its sender over this node's own view of that height. A view
- * signed by at least the threshold is certified and stored, ready for check() answers.
+ * Gathers the committee's signatures of its own chain's views, once per certified height and only for the heights
+ * that are needed. Each node signs its view and sends only the signature to the rest of its committee: every member
+ * computes the same view from the chain, so a signature counts when it recovers to its sender over this node's own view
+ * of that height. A member's co-signature of a height is a request to certify it: the others sign that height too
+ * (once), so one node that needs a view (a check() it serves, a view to gossip) gets the committee's signatures in one
+ * round. A view signed by at least the threshold is certified and stored, ready for check() answers.
  */
 export class Cosigner {
   readonly #o: CosignerOptions;
   readonly #members: Set<string>;
   /** height → this node's own view */
   readonly #own = new Map<bigint, View>();
+  /** Heights this node signed (within the horizon). */
+  readonly #signed = new Set<bigint>();
   /** height → signer → signature, verified against the own view */
   readonly #agreeing = new Map<bigint, Map<string, { signer: Address; signature: Hex }>>();
   /** height → signer → the signature that arrived before this node reached the height (one per signer) */
   readonly #early = new Map<bigint, Map<string, Cosign>>();
+  /** Callers of `certify` waiting for a certified view. */
+  #waiters: Waiter[] = [];
+  /** The lowest height demanded that this node has not reached yet, if any. */
+  #wanted: bigint | undefined;
   #newest = -1n;
+  /** Views this node signed: what certification costs it. */
+  signatures = 0;
 
   constructor(options: CosignerOptions) {
     this.#o = options;
@@ -50,20 +68,43 @@ export class Cosigner {
     return BigInt(this.#o.horizon ?? 64);
   }
 
-  /** This node's view of its own chain at a new height. */
+  /** This node's view of its own chain at a new height: signed when it is a pacemaker height, demanded, or asked for by a member. */
   async onOwnView(view: View): Promise<void> {
-    if (view.height % BigInt(this.#o.signEvery) !== 0n) return;
-    if (view.height > this.#newest) this.#newest = view.height;
-    this.#own.set(view.height, view);
-    const mine = await signView(this.#o.account, view, this.#o.gateway);
-    this.#agree(view.height, mine.signer, mine.signature);
-    const message: Cosign = { kind: "cosign", chainId: view.chainId.toString(), height: view.height.toString(), signer: mine.signer, signature: mine.signature };
-    for (const member of this.#o.members) {
-      if (member.toLowerCase() !== this.#o.account.address.toLowerCase()) this.#o.send(member, message);
-    }
-    for (const early of this.#early.get(view.height)?.values() ?? []) await this.#check(early);
-    this.#early.delete(view.height);
+    const { height } = view;
+    if (height > this.#newest) this.#newest = height;
+    this.#own.set(height, view);
+    const early = this.#early.get(height);
+    this.#early.delete(height);
+    const pacemaker = this.#o.signEvery > 0 && height % BigInt(this.#o.signEvery) === 0n;
+    const demanded = this.#wanted !== undefined && height >= this.#wanted;
+    if (demanded) this.#wanted = undefined;
+    if (pacemaker || demanded || early !== undefined) await this.#sign(height);
+    for (const message of early?.values() ?? []) await this.#check(message);
     this.#prune();
+  }
+
+  /**
+   * Resolves true once this node stores a certified view at `minHeight` or later (at once if it has one), false after
+   * `timeoutMs`. If this node's chain is already there, it signs its newest view now and its co-signature asks the rest
+   * of the committee to sign the same height; otherwise it signs the first view that reaches `minHeight`.
+   */
+  async certify(minHeight: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.#certifiedAtLeast(minHeight)) return true;
+    if (this.#newest >= minHeight) await this.#sign(this.#newest);
+    else if (this.#wanted === undefined || minHeight < this.#wanted) this.#wanted = minHeight;
+    if (this.#certifiedAtLeast(minHeight)) return true;
+    return new Promise<boolean>((resolve) => {
+      const waiter: Waiter = {
+        minHeight,
+        done: (certified) => {
+          cancel();
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(certified);
+        },
+      };
+      const cancel = this.#o.clock.setTimeout(() => waiter.done(false), timeoutMs);
+      this.#waiters.push(waiter);
+    });
   }
 
   /** A co-signature from a committee member; returns false when it is refused. */
@@ -78,7 +119,23 @@ export class Cosigner {
       waiting.set(from.toLowerCase(), message);
       return true;
     }
-    return this.#check(message);
+    if (!(await this.#check(message))) return false;
+    // A member asked for this height: sign it too, once, so that the committee certifies it in one round.
+    await this.#sign(height);
+    return true;
+  }
+
+  async #sign(height: bigint): Promise<void> {
+    const view = this.#own.get(height);
+    if (view === undefined || this.#signed.has(height)) return;
+    this.#signed.add(height);
+    this.signatures += 1;
+    const mine = await signView(this.#o.account, view, this.#o.gateway);
+    const message: Cosign = { kind: "cosign", chainId: view.chainId.toString(), height: height.toString(), signer: mine.signer, signature: mine.signature };
+    for (const member of this.#o.members) {
+      if (member.toLowerCase() !== this.#o.account.address.toLowerCase()) this.#o.send(member, message);
+    }
+    this.#agree(height, mine.signer, mine.signature);
   }
 
   async #check(message: Cosign): Promise<boolean> {
@@ -101,13 +158,21 @@ export class Cosigner {
     bySigner.set(signer.toLowerCase(), { signer, signature });
     const view = this.#own.get(height);
     if (view === undefined || bySigner.size < this.#o.threshold) return;
-    if (this.#o.store.signedView(this.#o.chainId, height) !== undefined) return;
-    this.#o.store.putSignedView({ chainId: this.#o.chainId, height, view: toWireView(view), signatures: orderSignatures([...bySigner.values()]) });
+    if (this.#o.store.signedView(this.#o.chainId, height) === undefined) {
+      this.#o.store.putSignedView({ chainId: this.#o.chainId, height, view: toWireView(view), signatures: orderSignatures([...bySigner.values()]) });
+    }
+    for (const waiter of this.#waiters) if (waiter.minHeight <= height) waiter.done(true);
+  }
+
+  #certifiedAtLeast(minHeight: bigint): boolean {
+    const latest = this.#o.store.latestSignedView(this.#o.chainId);
+    return latest !== undefined && latest.height >= minHeight;
   }
 
   #prune(): void {
     for (const map of [this.#own, this.#agreeing, this.#early] as Map<bigint, unknown>[]) {
       for (const height of map.keys()) if (height + this.#horizon < this.#newest) map.delete(height);
     }
+    for (const height of this.#signed) if (height + this.#horizon < this.#newest) this.#signed.delete(height);
   }
 }

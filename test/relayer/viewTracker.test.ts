@@ -16,6 +16,7 @@ import {
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
 import { UpdateResult } from "../../relayer/chain/abis.js";
 import type { Message } from "../../relayer/net/message.js";
+import { systemClock } from "../../relayer/clock.js";
 import { Store } from "../../relayer/store/store.js";
 import { Cosigner } from "../../relayer/view/cosigner.js";
 import { relate, type Relation } from "../../relayer/view/relate.js";
@@ -455,6 +456,8 @@ describe("Cosigner", () => {
   type Envelope = { from: Address; to: Address; message: Cosign };
   type Member = { account: PrivateKeyAccount; store: Store; cosigner: Cosigner };
   let nodes: Member[];
+  /** Every member signs every height unasked in the tests that do not set it. */
+  let signEvery = 1;
   /** Co-signatures sent and not yet delivered. */
   let queue: Envelope[];
 
@@ -466,7 +469,7 @@ describe("Cosigner", () => {
         assert.equal(message.kind, "cosign");
         queue.push({ from: account.address, to, message: message as Cosign });
       };
-      const cosigner = new Cosigner({ account, chainId: CHAIN_ID, gateway: GATEWAY, members, threshold: THRESHOLD, signEvery: 1, store, send });
+      const cosigner = new Cosigner({ account, chainId: CHAIN_ID, gateway: GATEWAY, members, threshold: THRESHOLD, signEvery, store, send, clock: systemClock });
       return { account, store, cosigner };
     });
   });
@@ -637,5 +640,69 @@ describe("Cosigner", () => {
     await deliver(to(0));
     await nodes[0]!.cosigner.onOwnView(view);
     await assertCertified(0, view, [0, 1, 2]);
+  });
+  describe("certifying only what is needed", () => {
+    before(() => {
+      signEvery = 100;
+    });
+    after(() => {
+      signEvery = 1;
+    });
+
+    it("signs nothing between pacemaker heights while no one needs a view", async () => {
+      for (const view of views.slice(1)) for (const node of nodes) await node.cosigner.onOwnView(view);
+      assert.equal(queue.length, 0, "no co-signature sent");
+      assert.deepEqual(nodes.map((n) => n.cosigner.signatures), [0, 0, 0, 0]);
+      assert.equal(nodes[0]!.store.latestSignedView(CHAIN_ID), undefined);
+    });
+
+    it("certifies the demanded height in one round: one signature per member, every store certified", async () => {
+      const view = views[5]!;
+      for (const node of nodes) for (const v of views.slice(1, 6)) await node.cosigner.onOwnView(v);
+      const certifiedAtZero = nodes[0]!.cosigner.certify(view.height, 10_000);
+      while (queue.length < 3 && nodes[0]!.cosigner.signatures === 1) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(queue.length, 3, "node 0 asks the three others by co-signing");
+      await deliver(); // the others check it and sign the same height
+      await deliver();
+      assert.equal(await certifiedAtZero, true);
+      for (let i = 0; i < 4; i++) assert.ok(certified(i, view.height), `node ${i} certified ${view.height}`);
+      assert.deepEqual(nodes.map((n) => n.cosigner.signatures), [1, 1, 1, 1], "each member signed once");
+      assert.equal(await nodes[1]!.cosigner.certify(view.height - 2n, 10_000), true, "an older demand is met by the newer certified view");
+      assert.equal(nodes[1]!.cosigner.signatures, 1, "without signing again");
+    });
+
+    it("signs the first view that reaches a height demanded before the chain got there", async () => {
+      for (const node of nodes) await node.cosigner.onOwnView(views[2]!);
+      const demand = nodes[0]!.cosigner.certify(views[4]!.height, 10_000);
+      await nodes[0]!.cosigner.onOwnView(views[3]!);
+      assert.equal(queue.length, 0, "height 3 is not what was asked for");
+      await nodes[0]!.cosigner.onOwnView(views[4]!);
+      assert.equal(queue.length, 3);
+      await deliver(); // kept as early: the others have not reached height 4
+      for (const node of nodes.slice(1)) await node.cosigner.onOwnView(views[4]!);
+      await deliver();
+      assert.equal(await demand, true);
+      const stored = certified(0, views[4]!.height);
+      assert.ok(stored, "node 0 certified height 4");
+      await verifySignedView(views[4]!, stored.signatures, committee);
+    });
+
+    it("answers false when the committee does not sign in time", async () => {
+      for (const node of nodes) await node.cosigner.onOwnView(views[3]!);
+      assert.equal(await nodes[0]!.cosigner.certify(views[3]!.height, 50), false);
+      assert.equal(certified(0, views[3]!.height), undefined);
+    });
+
+    it("signs each height at most once however many co-signatures a member sends (signing-amplification attack)", async () => {
+      for (const node of nodes) for (const v of views.slice(1, 8)) await node.cosigner.onOwnView(v);
+      for (const v of views.slice(1, 8)) {
+        const message = await cosignOf(accounts[3]!, v);
+        for (let i = 0; i < 5; i++) assert.equal(await nodes[0]!.cosigner.onCosign(members[3]!, message), true);
+      }
+      assert.equal(nodes[0]!.cosigner.signatures, 7, "one signature per height asked for, not per message");
+      const forged = { ...(await cosignOf(accounts[3]!, { ...views[7]!, acc: label("junk") })), height: views[6]!.height.toString() };
+      assert.equal(await nodes[1]!.cosigner.onCosign(members[3]!, forged), false, "a co-signature of another view asks for nothing");
+      assert.equal(nodes[1]!.cosigner.signatures, 0);
+    });
   });
 });
