@@ -1,30 +1,34 @@
-import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
-import { bytesToHex, getAddress, isAddress, isAddressEqual, isHex, recoverMessageAddress } from "viem";
-import type { Address, Hex, LocalAccount } from "viem";
+import { getAddress, isAddressEqual } from "viem";
+import type { Address, LocalAccount } from "viem";
 import { systemClock, type Clock } from "../clock.js";
 import { backoff } from "../util/backoff.js";
-import { MESSAGE_KINDS, type Message } from "./message.js";
+import { acceptFinish, answerHello, answerReply, startHandshake, type InitiatorState, type LinkKeys, type ResponderState } from "./handshake.js";
+import type { Message } from "./message.js";
+import { decodeMessage } from "./messageSchema.js";
+import { FrameOpener, FrameSealer, TAG_BYTES } from "./sealedFrames.js";
 import type { Delivery, Transport } from "./transport.js";
 
 /** Why an inbound frame or connection was refused; each reason has a counter in `WsTransport.rejected`. */
 export type RejectReason =
-  /** A frame other than the handshake before the peer proved its address, or no proof in time. */
+  /** A frame that is not the expected handshake message, or no completed handshake in time. */
   | "unauthenticated"
-  /** A proof that does not recover to the claimed address: a wrong key or a replayed signature. */
+  /** A handshake message that does not authenticate: a sealed identity that does not open, a signature over another transcript or by another key. */
   | "bad-auth"
   /** An address that is not allowed, is our own, or is not the one we dialed. */
   | "forbidden"
   /** A frame larger than `maxFrameBytes`; ws closes the socket (1009) from the frame header. */
   | "oversized"
-  /** After authentication: not JSON, not an object, or no known `kind`. Dropped, connection kept. */
+  /** After authentication: a frame that opens but is not a message `decodeMessage` takes. Dropped, connection kept. */
   | "malformed"
+  /** After authentication: a frame that does not open under the session key at its place: tampered, replayed, reordered or injected. */
+  | "bad-frame"
   /** No pong since the previous ping. */
   | "unresponsive";
 
 export const REJECT_REASONS: readonly RejectReason[] = [
-  "unauthenticated", "bad-auth", "forbidden", "oversized", "malformed", "unresponsive",
+  "unauthenticated", "bad-auth", "forbidden", "oversized", "malformed", "bad-frame", "unresponsive",
 ];
 
 /** Close codes this transport sends (4xxx: application codes; 1009 is sent by ws itself). */
@@ -37,20 +41,6 @@ export const CLOSE_CODES = {
   replaced: 4409,
   busy: 4429,
 } as const;
-
-/** Handshake frames. Each side sends `peer-hello` on open and answers the other's with `peer-auth`. */
-export type PeerHelloFrame = { kind: "peer-hello"; address: Address; nonce: Hex };
-export type PeerAuthFrame = { kind: "peer-auth"; signature: Hex };
-
-export type PeerAuthMessageParameters = { nonce: Hex; challenger: Address; signer: Address };
-
-/**
- * The text a peer signs (EIP-191) to prove its address: tagged with the protocol, bound to the
- * challenger's per-connection nonce and address so a signature is worth one connection to one node.
- */
-export function peerAuthMessage({ nonce, challenger, signer }: PeerAuthMessageParameters): string {
-  return `FinalityIBC peer auth\nnonce: ${nonce.toLowerCase()}\nchallenger: ${getAddress(challenger)}\nsigner: ${getAddress(signer)}`;
-}
 
 export class WsTransportStartError extends Error {
   constructor(readonly host: string, readonly port: number, options: { cause: unknown }) {
@@ -70,7 +60,7 @@ export type WsTransportParameters = {
   peers?: readonly WsPeer[];
   /** Whether `address` is a committee member of any system; checked on every handshake. */
   allowed: (address: Address) => boolean;
-  /** Largest frame accepted or sent. Default 1 MiB. */
+  /** Largest frame accepted or sent, counted in sealed bytes (a message plus the 16-byte tag). Default 1 MiB. */
   maxFrameBytes?: number;
   /** Largest amount buffered for one peer; `send` drops beyond it. Default 4 MiB. */
   maxQueueBytes?: number;
@@ -79,19 +69,27 @@ export type WsTransportParameters = {
   /** Redial backoff: starts at `initialMs`, doubles to `maxMs`. Default 250 ms to 10 s. */
   reconnect?: { initialMs: number; maxMs: number };
   clock?: Clock;
+  /** Called for every refused frame or connection, besides its counter in `rejected` (the node's metrics). */
+  onRefused?: (reason: RejectReason) => void;
 };
+
+/** Where a connection is in the handshake: the message it waits for and what it needs to check it. */
+type Handshake =
+  | { awaits: "hello" }
+  | { awaits: "reply"; state: InitiatorState }
+  | { awaits: "finish"; state: ResponderState };
 
 type Session = {
   ws: WebSocket;
-  /** The address we dialed, for outbound connections. */
+  /** The address we dialed, for outbound connections (we initiate the handshake on those). */
   expected: Address | undefined;
-  /** Our challenge on this connection. */
-  nonce: Hex;
-  /** What the peer claimed in its hello, before it is proven. */
-  claimed: Address | undefined;
-  /** Set once the peer proved `claimed`. */
+  /** Until the link is keyed; dropped then, with the ephemeral secret it holds. */
+  handshake: Handshake | undefined;
+  /** Set once the peer proved its address and the link is keyed. */
   address: Address | undefined;
-  /** Frames are handled in order; the handshake awaits signing and recovery, so later frames wait behind it. */
+  sealer: FrameSealer | undefined;
+  opener: FrameOpener | undefined;
+  /** Frames are handled in order; a handshake step that signs is awaited, so frames that arrive meanwhile wait behind it. */
   chain: Promise<void>;
   backlog: number;
   /** Answered the last ping (authenticated sessions). */
@@ -111,17 +109,19 @@ type Dialer = {
 
 /** Frames a peer may send while its handshake is being checked; more is a flood. */
 const MAX_HANDSHAKE_BACKLOG = 16;
-/** Handshake frames are tiny; anything bigger before authentication is refused. */
-const MAX_HANDSHAKE_FRAME_BYTES = 1024;
+/** Handshake messages are under 200 bytes; anything bigger queued before authentication is refused. */
+const MAX_HANDSHAKE_FRAME_BYTES = 256;
 /** Unauthenticated inbound connections held at once. */
 const MAX_PENDING_INBOUND = 256;
 /** How long a closing socket may take to finish the close handshake before it is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
 /**
- * `Transport` over WebSockets. Both ends of every connection prove a committee address by signing
- * the other's fresh nonce; frames are JSON `Message`s; a heartbeat drops dead peers; the queue per
- * peer is bounded, and `send` drops (returns 0) beyond it.
+ * `Transport` over WebSockets. The dialer and the dialed run the handshake of `handshake.ts`: both prove a
+ * committee address by signing the whole transcript, and an ephemeral X25519 exchange keys the link. Every
+ * later frame is a JSON `Message` sealed with ChaCha20-Poly1305 under the key of its direction and its place in
+ * the stream (`sealedFrames.ts`): a frame that does not open closes the connection. A heartbeat drops dead
+ * peers; the queue per peer is bounded, and `send` drops (returns 0) beyond it.
  */
 export class WsTransport implements Transport {
   readonly self: Address;
@@ -139,6 +139,7 @@ export class WsTransport implements Transport {
   readonly #maxQueueBytes: number;
   readonly #heartbeatMs: number;
   readonly #clock: Clock;
+  readonly #onRefused: ((reason: RejectReason) => void) | undefined;
   readonly #dialers: Dialer[];
   readonly #sessions = new Set<Session>();
   readonly #byAddress = new Map<Address, Session>();
@@ -158,6 +159,7 @@ export class WsTransport implements Transport {
     heartbeatMs = 5000,
     reconnect = { initialMs: 250, maxMs: 10_000 },
     clock = systemClock,
+    onRefused,
   }: WsTransportParameters) {
     this.#account = account;
     this.self = getAddress(account.address);
@@ -167,6 +169,7 @@ export class WsTransport implements Transport {
     this.#maxQueueBytes = maxQueueBytes;
     this.#heartbeatMs = heartbeatMs;
     this.#clock = clock;
+    this.#onRefused = onRefused;
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     // Each pair keeps one connection: the smaller address dials the greater.
     this.#dialers = peers
@@ -234,24 +237,26 @@ export class WsTransport implements Transport {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Returns the message's size, as `MemoryTransport` does, so that the metrics do not depend on the transport. */
   send(to: Address, message: Message): number {
     const session = this.#byAddress.get(getAddress(to));
     if (!session || session.ws.readyState !== WebSocket.OPEN) {
       this.dropped.notConnected++;
       return 0;
     }
-    const frame = JSON.stringify(message);
-    const bytes = Buffer.byteLength(frame);
-    if (bytes > this.#maxFrameBytes) {
+    const plaintext = Buffer.from(JSON.stringify(message));
+    const sealedBytes = plaintext.length + TAG_BYTES;
+    if (sealedBytes > this.#maxFrameBytes) {
       this.dropped.oversized++;
       return 0;
     }
-    if (session.ws.bufferedAmount + bytes > this.#maxQueueBytes) {
+    if (session.ws.bufferedAmount + sealedBytes > this.#maxQueueBytes) {
       this.dropped.queueFull++;
       return 0;
     }
-    session.ws.send(frame);
-    return bytes;
+    // Sealed only once it is certain to be sent: the receiver expects every counter value in turn.
+    session.ws.send(session.sealer!.seal(plaintext));
+    return plaintext.length;
   }
 
   connected(): Address[] {
@@ -306,14 +311,15 @@ export class WsTransport implements Transport {
     dialer.cancelTimer = this.#clock.setTimeout(() => this.#dial(dialer), dialer.delays.next());
   }
 
-  /** Tracks a socket from its first byte: hello out on open, frames in order, cleanup on close. */
+  /** Tracks a socket from its first byte: the dialer's hello out on open, frames in order, cleanup on close. */
   #open(ws: WebSocket, expected: Address | undefined): Session {
     const session: Session = {
       ws,
       expected,
-      nonce: bytesToHex(randomBytes(32)),
-      claimed: undefined,
+      handshake: expected === undefined ? { awaits: "hello" } : undefined,
       address: undefined,
+      sealer: undefined,
+      opener: undefined,
       chain: Promise.resolve(),
       backlog: 0,
       alive: true,
@@ -322,15 +328,19 @@ export class WsTransport implements Transport {
       cancelKill: undefined,
     };
     this.#sessions.add(session);
-    const hello = () => this.#write(session, { kind: "peer-hello", address: this.self, nonce: session.nonce });
-    if (ws.readyState === WebSocket.OPEN) hello();
-    else ws.once("open", hello);
+    if (expected !== undefined) {
+      ws.once("open", () => {
+        const { hello, state } = startHandshake();
+        session.handshake = { awaits: "reply", state };
+        this.#write(session, hello);
+      });
+    }
     ws.on("pong", () => (session.alive = true));
     ws.on("error", (error: Error & { code?: string }) => {
       // ws has already sent the close frame (1009) without reading the payload; forget the peer now.
       if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.#kill(session, "oversized", false);
     });
-    ws.on("message", (data, isBinary) => this.#onFrame(session, data, isBinary));
+    ws.on("message", (data) => this.#onFrame(session, data));
     ws.once("close", () => {
       session.cancelKill?.();
       this.#sessions.delete(session);
@@ -339,88 +349,116 @@ export class WsTransport implements Transport {
     return session;
   }
 
-  #onFrame(session: Session, data: RawData, isBinary: boolean): void {
+  /**
+   * Handles a frame at once when nothing is pending, so a keyed link costs one AEAD open per frame and the
+   * frames that follow the last handshake message in the same read find the link keyed. Behind a pending step
+   * (one that signs), frames queue; before authentication only a few small ones may.
+   */
+  #onFrame(session: Session, data: RawData): void {
     if (session.closing) return;
-    const text = isBinary ? undefined : rawText(data);
-    if (session.address && session.backlog === 0) return this.#deliver(session, text);
-    if (!session.address) {
-      if (text === undefined || text.length > MAX_HANDSHAKE_FRAME_BYTES || session.backlog >= MAX_HANDSHAKE_BACKLOG) {
-        return this.#refuse(session, "unauthenticated", CLOSE_CODES.unauthenticated);
+    const frame = toBuffer(data);
+    if (session.backlog > 0) {
+      if (!session.address && (frame.length > MAX_HANDSHAKE_FRAME_BYTES || session.backlog >= MAX_HANDSHAKE_BACKLOG)) {
+        return this.#refuse(session, "unauthenticated");
       }
+      return this.#await(session, session.chain.then(() => (session.closing ? undefined : this.#step(session, frame))));
     }
-    session.backlog++;
-    session.chain = session.chain.then(async () => {
-      try {
-        if (session.closing) return;
-        if (session.address) this.#deliver(session, text);
-        else await this.#handshake(session, text as string);
-      } catch {
-        this.#close(session, CLOSE_CODES.internalError, "handshake failed");
-      } finally {
-        session.backlog--;
-      }
-    });
+    try {
+      const pending = this.#step(session, frame);
+      if (pending) this.#await(session, pending);
+    } catch {
+      this.#close(session, CLOSE_CODES.internalError, "frame handling failed");
+    }
   }
 
-  async #handshake(session: Session, text: string): Promise<void> {
-    const frame = parseJson(text);
-    if (!session.claimed) {
-      if (!isHello(frame)) return this.#refuse(session, "unauthenticated", CLOSE_CODES.unauthenticated);
-      const claimed = getAddress(frame.address);
-      const forbidden =
-        isAddressEqual(claimed, this.self) ||
-        (session.expected !== undefined && !isAddressEqual(claimed, session.expected)) ||
-        !this.#allowed(claimed);
-      if (forbidden) return this.#refuse(session, "forbidden", CLOSE_CODES.forbidden);
-      session.claimed = claimed;
-      const signature = await this.#account.signMessage({
-        message: peerAuthMessage({ nonce: frame.nonce, challenger: claimed, signer: this.self }),
-      });
-      if (!session.closing) this.#write(session, { kind: "peer-auth", signature } satisfies PeerAuthFrame);
-      return;
-    }
-    if (!isAuth(frame)) return this.#refuse(session, "unauthenticated", CLOSE_CODES.unauthenticated);
-    const claimed = session.claimed;
-    const message = peerAuthMessage({ nonce: session.nonce, challenger: this.self, signer: claimed });
-    let signer: Address | undefined;
-    try {
-      signer = await recoverMessageAddress({ message, signature: frame.signature });
-    } catch {
-      signer = undefined;
-    }
+  #await(session: Session, work: Promise<void>): void {
+    session.backlog++;
+    session.chain = work
+      .catch(() => this.#close(session, CLOSE_CODES.internalError, "handshake failed"))
+      .finally(() => session.backlog--);
+  }
+
+  /** One frame at the session's step; a promise when the step signs. */
+  #step(session: Session, frame: Buffer): Promise<void> | void {
+    if (session.opener) return this.#deliver(session, frame);
+    const handshake = session.handshake;
+    if (handshake?.awaits === "hello") return this.#answerHello(session, frame);
+    if (handshake?.awaits === "reply") return this.#answerReply(session, handshake.state, frame);
+    if (handshake?.awaits === "finish") return this.#acceptFinish(session, handshake.state, frame);
+    // A dialed peer that speaks before our hello went out.
+    this.#refuse(session, "unauthenticated");
+  }
+
+  /** Responder: signs our part of the transcript and waits for the dialer's. */
+  async #answerHello(session: Session, hello: Buffer): Promise<void> {
+    const result = await answerHello({ hello, signer: this.#account });
     if (session.closing) return;
-    if (!signer || !isAddressEqual(signer, claimed)) return this.#refuse(session, "bad-auth", CLOSE_CODES.unauthenticated);
+    if (!result.ok) return this.#refuse(session, result.reason);
+    session.handshake = { awaits: "finish", state: result.state };
+    this.#write(session, result.reply);
+  }
+
+  /** Initiator: checks the responder is the peer we dialed, signs our part, and the link is keyed. */
+  async #answerReply(session: Session, state: InitiatorState, reply: Buffer): Promise<void> {
+    const expected = session.expected;
+    const result = await answerReply({ state, reply, signer: this.#account, accept: (address) => this.#accepts(address, expected) });
+    if (session.closing) return;
+    if (!result.ok) return this.#refuse(session, result.reason);
+    this.#write(session, result.finish);
+    this.#authenticated(session, result.peer, result.keys);
+  }
+
+  /** Responder: checks the dialer's part (synchronously), and the link is keyed. */
+  #acceptFinish(session: Session, state: ResponderState, finish: Buffer): void {
+    const result = acceptFinish({ state, finish, accept: (address) => this.#accepts(address, undefined) });
+    if (!result.ok) return this.#refuse(session, result.reason);
+    this.#authenticated(session, result.peer, result.keys);
+  }
+
+  #accepts(address: Address, expected: Address | undefined): boolean {
+    return !isAddressEqual(address, this.self) && (expected === undefined || isAddressEqual(address, expected)) && this.#allowed(address);
+  }
+
+  /** The peer proved `peer` on a keyed link: it replaces any older connection of the same address. */
+  #authenticated(session: Session, peer: Address, keys: LinkKeys): void {
     if (!this.#started) return this.#close(session, CLOSE_CODES.goingAway, "stopping");
-    session.address = claimed;
-    const previous = this.#byAddress.get(claimed);
-    this.#byAddress.set(claimed, session);
+    session.handshake = undefined;
+    session.sealer = new FrameSealer(keys.send);
+    session.opener = new FrameOpener(keys.receive);
+    session.address = peer;
+    const previous = this.#byAddress.get(peer);
+    this.#byAddress.set(peer, session);
     if (previous && previous !== session) this.#close(previous, CLOSE_CODES.replaced, "replaced by a newer connection");
     const dialer = this.#dialers.find((d) => d.session === session);
     if (dialer) dialer.delays.reset();
   }
 
-  #deliver(session: Session, text: string | undefined): void {
-    const message = text === undefined ? undefined : parseJson(text);
-    if (!isMessage(message)) {
-      this.rejected.malformed++;
-      return;
-    }
+  #deliver(session: Session, frame: Buffer): void {
+    const plaintext = session.opener!.open(frame);
+    if (!plaintext) return this.#refuse(session, "bad-frame");
+    const decoded = decodeMessage(parseJson(plaintext.toString("utf8")));
+    if (!decoded.ok) return this.#count("malformed");
     const handler = this.#handler;
     if (!handler || !session.address) return;
     try {
-      handler({ from: session.address, message, bytes: Buffer.byteLength(text as string) });
+      handler({ from: session.address, message: decoded.message, bytes: plaintext.length });
     } catch {
       this.handlerErrors++;
     }
   }
 
-  #write(session: Session, frame: PeerHelloFrame | PeerAuthFrame): void {
-    if (session.ws.readyState === WebSocket.OPEN) session.ws.send(JSON.stringify(frame));
+  #write(session: Session, frame: Buffer): void {
+    if (session.ws.readyState === WebSocket.OPEN) session.ws.send(frame);
   }
 
-  #refuse(session: Session, reason: RejectReason, code: number): void {
+  #count(reason: RejectReason): void {
     this.rejected[reason]++;
-    this.#close(session, code, reason);
+    this.#onRefused?.(reason);
+  }
+
+  #refuse(session: Session, reason: RejectReason): void {
+    this.#count(reason);
+    this.#close(session, reason === "forbidden" ? CLOSE_CODES.forbidden : CLOSE_CODES.unauthenticated, reason);
   }
 
   /** Closes politely, then destroys the socket if the peer does not finish the close handshake. */
@@ -466,7 +504,7 @@ export class WsTransport implements Transport {
    * already closing it and we only bound how long the peer may take to answer.
    */
   #kill(session: Session, reason: RejectReason, terminate = true): void {
-    this.rejected[reason]++;
+    this.#count(reason);
     session.closing = true;
     if (session.address && this.#byAddress.get(session.address) === session) this.#byAddress.delete(session.address);
     if (terminate) session.ws.terminate();
@@ -474,10 +512,10 @@ export class WsTransport implements Transport {
   }
 }
 
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString("utf8");
-  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
-  return Buffer.from(data).toString("utf8");
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
 }
 
 function parseJson(text: string): unknown {
@@ -486,29 +524,4 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isHello(value: unknown): value is PeerHelloFrame {
-  return (
-    isObject(value) &&
-    value.kind === "peer-hello" &&
-    typeof value.address === "string" &&
-    isAddress(value.address, { strict: false }) &&
-    typeof value.nonce === "string" &&
-    isHex(value.nonce) &&
-    value.nonce.length === 66
-  );
-}
-
-function isAuth(value: unknown): value is PeerAuthFrame {
-  return isObject(value) && value.kind === "peer-auth" && typeof value.signature === "string" && isHex(value.signature);
-}
-
-/** Shape check only: the protocol code validates each message's fields before believing it. */
-function isMessage(value: unknown): value is Message {
-  return isObject(value) && typeof value.kind === "string" && (MESSAGE_KINDS as readonly string[]).includes(value.kind);
 }

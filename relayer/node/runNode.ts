@@ -1,6 +1,6 @@
 import { privateKeyToAccount } from "viem/accounts";
 import { loadNodeConfig } from "../config/nodeConfig.js";
-import { WsTransport } from "../net/wsTransport.js";
+import { WsTransport, type RejectReason } from "../net/wsTransport.js";
 import { isAlive } from "../util/isAlive.js";
 import { RelayerNode } from "./relayerNode.js";
 
@@ -30,13 +30,17 @@ export type RunNodeParameters = {
 export async function runNode({ config: path, log = (line) => console.log(`${new Date().toISOString()} ${line}`) }: RunNodeParameters): Promise<RelayerNode> {
   const config = await loadNodeConfig({ path });
   const members = new Set(config.chains.flatMap((c) => c.committee.map((m) => m.toLowerCase())));
+  // The node, and its metrics, are made after the transport; the transport refuses nothing before it starts.
+  let countRefused: (reason: RejectReason) => void = () => {};
   const transport = new WsTransport({
     account: privateKeyToAccount(config.key),
     listen: config.listen,
     peers: config.peers,
     allowed: (address) => members.has(address.toLowerCase()),
+    onRefused: (reason) => countRefused(reason),
   });
   const node = new RelayerNode({ config, transport, log });
+  countRefused = (reason) => node.metrics.countRejected({ reason: `transport ${reason}` });
   await node.start();
   if (node.metricsPort !== undefined) console.log(`metrics: http://${config.metrics!.host}:${node.metricsPort}/metrics and /status`);
   let stopping = false;
