@@ -70,6 +70,11 @@ export type NodeConfig = {
    * defaultRefreshBlocks(maxLifetime) of the node's own Gateway, read once when the node starts.
    */
   refreshBlocks?: number;
+  /**
+   * The retention window: the node keeps its own chain's certified views and block hashes of the newest this many heights
+   * below its newest certified view, and prunes older ones. Default and minimum: defaultRetentionBlocks(k).
+   */
+  retentionBlocks: number;
 };
 
 export const DEFAULT_RATES: RatesConfig = {
@@ -95,6 +100,20 @@ export const DEFAULT_GOSSIP: GossipConfig = {
 export function defaultRefreshBlocks(maxLifetime: bigint): number {
   const quarter = maxLifetime / 4n;
   return Number(quarter < 1n ? 1n : quarter > BigInt(MAX_BRIDGE / 2) ? BigInt(MAX_BRIDGE / 2) : quarter);
+}
+
+/**
+ * The default (and smallest) retentionBlocks: MAX_BRIDGE + k. What anyone may still ask a node for reaches back that far
+ * and no further. A check() answer bridges from the requester's known height to the start of the newest view's window
+ * (k below the view) with at most MAX_BRIDGE block hashes, so no answer needs a hash below newest − k − MAX_BRIDGE + 1. A
+ * view-pull starts from the asker's newest view of this chain, and the asker's view list takes every view its own
+ * registry accepts, which the registry refresh keeps within such a bridge of the newest: a node further behind catches up
+ * through its registry (a check() answer with a bridge), not through a pull. Pruning runs against the newest certified
+ * view, never the unsigned head, so a node whose signing lags keeps more, not less. Keeping less than this would refuse
+ * requests the protocol allows; keeping more only costs disk.
+ */
+export function defaultRetentionBlocks(k: number): number {
+  return MAX_BRIDGE + k;
 }
 
 export type NodeConfigIssue = { path: string; message: string };
@@ -180,6 +199,7 @@ export const nodeConfigFileSchema = z
       .strict()
       .default({}),
     refreshBlocks: positiveInt.max(MAX_BRIDGE / 2, `At most ${MAX_BRIDGE / 2}: a refresh bridges about that many blocks, and a node serves bridges of at most ${MAX_BRIDGE}`).optional(),
+    retentionBlocks: positiveInt.optional(),
   })
   .strict();
 
@@ -241,6 +261,10 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
       issue([file.keyEnv !== undefined ? "keyEnv" : "key"], `The node's address ${address} is not in the committee of its chain (chains[${ownIndex}].committee)`);
   }
 
+  if (file.retentionBlocks !== undefined && file.retentionBlocks < defaultRetentionBlocks(file.k)) {
+    issue(["retentionBlocks"], `At least ${defaultRetentionBlocks(file.k)} (MAX_BRIDGE + k): a requester may ask for a bridge of ${MAX_BRIDGE} blocks below the newest view's window`);
+  }
+
   const members = new Set(file.chains.flatMap((c) => c.committee));
   const seenPeers = new Map<Address, number>();
   file.peers.forEach((peer, i) => {
@@ -268,6 +292,7 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
     rates: file.rates,
     gossip: file.gossip,
     ...(file.refreshBlocks === undefined ? {} : { refreshBlocks: file.refreshBlocks }),
+    retentionBlocks: file.retentionBlocks ?? defaultRetentionBlocks(file.k),
   };
 }
 

@@ -9,7 +9,7 @@ import { MetricsServer } from "../metrics/metricsServer.js";
 import { MAX_CONTRACTS_PER_REQUEST, type Message } from "../net/message.js";
 import { RequestChannel } from "../net/requestChannel.js";
 import type { Delivery, Transport } from "../net/transport.js";
-import { Store } from "../store/store.js";
+import { PRUNE_EVERY_BLOCKS, Store } from "../store/store.js";
 import { RegistryRefresher } from "../tasks/registryRefresher.js";
 import { serveCheck } from "../tasks/serveCheck.js";
 import { TaskRunner, type CommitteeWork, type TaskEvent } from "../tasks/taskRunner.js";
@@ -18,6 +18,7 @@ import { GossipOverlay } from "../gossip/gossipOverlay.js";
 import { RegistryWatcher } from "../gossip/registryWatcher.js";
 import { ViewList, type Evidence, type SignedView } from "../gossip/viewList.js";
 import { registryAbi, UpdateResult } from "../chain/abis.js";
+import { certifiedPath, MAX_PATH_VIEWS } from "../view/certifiedPath.js";
 import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { ViewTracker } from "../view/viewTracker.js";
@@ -235,22 +236,28 @@ export class RelayerNode {
       this.metrics.setViewHeight(this.config.chainId, certified.height);
       await this.#gossip.learn({ view: fromWireView(certified.view), signatures: certified.signatures });
     }
+    // Forget what no one may still ask for (config.retentionBlocks below the newest certified view), in the background.
+    if (certified && height % PRUNE_EVERY_BLOCKS === 0n) {
+      const below = certified.height - BigInt(this.config.retentionBlocks);
+      this.store.pruneHistory(this.config.chainId, below).catch((error: Error) => this.#log(`pruning the store failed: ${shortMessage(error)}`));
+    }
     this.#gossip.onBlock(height);
   }
 
-  /** Certified views of this node's chain after `fromHeight`, at most k apart; what the view list keeps of others. */
+  /**
+   * The certified path of this node's chain after `fromHeight` (at most MAX_PATH_VIEWS views, one store lookup each; none
+   * from below the retention window); what the view list keeps of others.
+   */
   #viewsAfter(chainId: bigint, fromHeight: bigint): SignedView[] {
     if (chainId !== this.config.chainId) return this.viewList.after(chainId, fromHeight);
-    const views: SignedView[] = [];
-    let known = fromHeight;
-    const latest = this.store.latestSignedView(chainId);
-    while (latest !== undefined && known < latest.height) {
-      const step = this.store.signedViewsBetween(chainId, known, known + BigInt(this.config.k)).at(-1);
-      if (step === undefined) break;
-      views.push({ view: fromWireView(step.view), signatures: step.signatures });
-      known = step.height;
-    }
-    return views;
+    const path = certifiedPath({
+      fromHeight,
+      k: this.config.k,
+      limit: MAX_PATH_VIEWS,
+      keptFrom: this.store.keptFrom(chainId),
+      newestWithin: (fromExclusive, toInclusive) => this.store.newestSignedViewWithin(chainId, fromExclusive, toInclusive),
+    });
+    return path.map((step) => ({ view: fromWireView(step.view), signatures: step.signatures }));
   }
 
   /**

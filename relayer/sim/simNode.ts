@@ -1,5 +1,6 @@
 import type { Address, Hex } from "viem";
 import type { Clock } from "../clock.js";
+import { defaultRetentionBlocks } from "../config/nodeConfig.js";
 import { GossipOverlay, type GossipOptions } from "../gossip/gossipOverlay.js";
 import { ViewList, type SignedView } from "../gossip/viewList.js";
 import { MemoryTransport, type MemoryHub } from "../net/memoryTransport.js";
@@ -8,6 +9,7 @@ import { RequestChannel, type RemoteSystem } from "../net/requestChannel.js";
 import { checkAnswer, type AnswerBasis, type CheckedAnswer } from "../tasks/checkAnswer.js";
 import { bridgeFor, requestProblem } from "../tasks/serveCheck.js";
 import { DEFAULT_BATCH_SIZE } from "../tasks/taskRunner.js";
+import { certifiedPath, MAX_PATH_VIEWS } from "../view/certifiedPath.js";
 import type { View } from "../view/view.js";
 import { toWireView } from "../view/wireView.js";
 import type { SignatureCache } from "./signatureCache.js";
@@ -202,28 +204,44 @@ export class SimNode {
     if (knownHeight > BigInt(latest)) return error(`the newest certified view here (${latest}) is below the requester's known height ${knownHeight}`);
     const signed = await system.certify(latest);
     const bridged = bridgeFor({
+      chainId: system.chainId,
       knownHeight,
       start: BigInt(latest + 1 - signed.view.hashes.length),
       maxBridge: MAX_BRIDGE,
+      keptFrom: this.#keptFrom(),
       hashes: (from, to) => system.blockHashes(Number(from), Number(to)),
     });
     if ("error" in bridged) return error(bridged.error);
     return { kind: "answer", requestId: request.requestId, height: latest.toString(), proof: proofAt(latest), view: toWire(signed), bridge: bridged.bridge };
   }
 
-  /** Certified views of this node's chain after `fromHeight`, at most k apart; what the view list keeps of others. */
+  /**
+   * The certified path of this node's chain after `fromHeight` (the node's certifiedPath, over the views already signed);
+   * what the view list keeps of others.
+   */
   #viewsAfter(chainId: bigint, fromHeight: bigint): SignedView[] {
     if (chainId !== this.system.chainId) return this.viewList.after(chainId, fromHeight);
-    const views: SignedView[] = [];
     const latest = this.system.certifiedHeight(this.system.height);
-    for (let known = Number(fromHeight); known < latest; ) {
-      const step = this.system.certifiedHeight(Math.min(known + this.system.k, latest));
-      const signed = this.system.certified(step);
-      if (signed === undefined || step <= known) break;
-      views.push(signed);
-      known = step;
-    }
-    return views;
+    const path = certifiedPath({
+      fromHeight,
+      k: this.system.k,
+      limit: MAX_PATH_VIEWS,
+      keptFrom: this.#keptFrom(),
+      newestWithin: (fromExclusive, toInclusive) => {
+        const height = this.system.certifiedHeight(Math.min(Number(toInclusive), latest));
+        const signed = height > Number(fromExclusive) ? this.system.certified(height) : undefined;
+        return signed === undefined ? undefined : { height: BigInt(height), signed };
+      },
+    });
+    return path.map(({ signed }) => signed);
+  }
+
+  /**
+   * The lowest height a node of this system keeps, with the default retention window. A node prunes every
+   * PRUNE_EVERY_BLOCKS blocks and so keeps up to that many more: the simulation answers as one that has just pruned.
+   */
+  #keptFrom(): bigint {
+    return BigInt(Math.max(0, this.system.certifiedHeight(this.system.height) - defaultRetentionBlocks(this.system.k)));
   }
 
   #onMessage(from: Address, message: Message): Promise<void> {

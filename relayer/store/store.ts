@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { setImmediate } from "node:timers/promises";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import type { Address, Hex } from "viem";
 import type { Registration } from "../chain/registration.js";
@@ -43,6 +44,18 @@ export type StoreParameters = {
   /** Time of `updatedAt`; defaults to Date.now. */
   now?: () => number;
 };
+
+/**
+ * Rows of each table one pruning batch deletes at most: a few milliseconds of SQLite work, so that other events run
+ * between batches.
+ */
+export const PRUNE_BATCH = 1_000;
+
+/**
+ * The node prunes its store once every this many blocks: rarely enough that the cost per block is nil, often enough that
+ * a batch or two clears what accumulated since.
+ */
+export const PRUNE_EVERY_BLOCKS = 256n;
 
 /** The schema version this code writes; a file with another one is refused. */
 export const STORE_SCHEMA_VERSION = 2;
@@ -127,13 +140,15 @@ type Row = Record<string, SQLOutputValue>;
 
 /**
  * What a relayer node needs to resume after being killed, in SQLite (`node:sqlite`). Every write is its own
- * transaction, committed before the method returns, with WAL and `synchronous = FULL`: a crash loses nothing.
+ * transaction (a pruning batch is one), committed before the method returns, with WAL and `synchronous = FULL`: a crash
+ * loses nothing.
  */
 export class Store {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly now: () => number;
   private readonly statements: ReturnType<Store["prepare"]>;
+  private pruning = false;
 
   constructor({ path, now = Date.now }: StoreParameters) {
     this.path = path;
@@ -250,14 +265,13 @@ export class Store {
     return row === undefined ? undefined : toSignedView(row);
   }
 
-  /** Certified views of `chainId` with fromExclusive < height ≤ toInclusive, by ascending height. */
-  signedViewsBetween(chainId: bigint, fromExclusive: bigint, toInclusive: bigint): StoredSignedView[] {
-    return this.statements.signedViewsBetween.all({ chain_id: chainId.toString(), from: fromExclusive, to: toInclusive }).map(toSignedView);
-  }
-
-  /** Deletes the certified views of `chainId` below `belowHeight`; returns how many. */
-  pruneSignedViews(chainId: bigint, belowHeight: bigint): number {
-    return Number(this.statements.pruneSignedViews.run({ chain_id: chainId.toString(), below: belowHeight }).changes);
+  /**
+   * The newest certified view of `chainId` with fromExclusive < height ≤ toInclusive, or undefined: one lookup in the
+   * (chain_id, height) index however many views are stored, the step of a certified path (view/certifiedPath).
+   */
+  newestSignedViewWithin(chainId: bigint, fromExclusive: bigint, toInclusive: bigint): StoredSignedView | undefined {
+    const row = this.statements.newestSignedViewWithin.get({ chain_id: chainId.toString(), from: fromExclusive, to: toInclusive });
+    return row === undefined ? undefined : toSignedView(row);
   }
 
   // ---- block hashes of the node's own chain (what a check() answer bridges)
@@ -277,6 +291,50 @@ export class Store {
       next += 1n;
     }
     return hashes;
+  }
+
+  // ---- retention
+
+  /** The lowest height of `chainId` whose certified view and block hash the store still keeps: 0 until pruned. */
+  keptFrom(chainId: bigint): bigint {
+    return this.getCursor(keptFromCursor(chainId)) ?? 0n;
+  }
+
+  /**
+   * Forgets the history of the node's own chain `chainId` below height `below`: its certified views and its block hashes.
+   * keptFrom rises to `below` first (it never falls), so that a request for what is about to go is refused as too old
+   * instead of being half answered. Rows go in batches of at most `batch` of each table, each batch one transaction, with
+   * a turn of the event loop between batches: a large backlog (a store that was never pruned) does not stall the node.
+   * Returns how many rows went. A call while another runs only raises keptFrom, which the running one then follows; a
+   * store closed meanwhile ends the run.
+   */
+  async pruneHistory(chainId: bigint, below: bigint, { batch = PRUNE_BATCH }: { batch?: number } = {}): Promise<number> {
+    if (below > this.keptFrom(chainId)) this.setCursor(keptFromCursor(chainId), below);
+    if (this.pruning) return 0;
+    this.pruning = true;
+    try {
+      let deleted = 0;
+      while (this.db.isOpen) {
+        const floor = this.keptFrom(chainId);
+        this.db.exec("BEGIN IMMEDIATE");
+        let views: number;
+        let hashes: number;
+        try {
+          views = Number(this.statements.pruneSignedViews.run({ chain_id: chainId.toString(), below: floor, limit: batch }).changes);
+          hashes = Number(this.statements.pruneBlockHashes.run({ below: floor, limit: batch }).changes);
+          this.db.exec("COMMIT");
+        } catch (error) {
+          this.db.exec("ROLLBACK");
+          throw error;
+        }
+        deleted += views + hashes;
+        if (views < batch && hashes < batch) break;
+        await setImmediate();
+      }
+      return deleted;
+    } finally {
+      this.pruning = false;
+    }
   }
 
   // ---- cursors
@@ -341,16 +399,28 @@ export class Store {
       ),
       signedView: select(`SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id AND height = :height`),
       latestSignedView: select(`SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id ORDER BY height DESC LIMIT 1`),
-      signedViewsBetween: select(
-        `SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id AND height > :from AND height <= :to ORDER BY height`,
+      newestSignedViewWithin: select(
+        `SELECT ${viewColumns} FROM signed_views WHERE chain_id = :chain_id AND height > :from AND height <= :to ORDER BY height DESC LIMIT 1`,
       ),
-      pruneSignedViews: this.db.prepare("DELETE FROM signed_views WHERE chain_id = :chain_id AND height < :below"),
+      // SQLite's DELETE takes no LIMIT by default: the batch is the lowest `limit` keys below the floor, found in the index.
+      pruneSignedViews: this.db.prepare(
+        `DELETE FROM signed_views WHERE chain_id = :chain_id AND height IN
+           (SELECT height FROM signed_views WHERE chain_id = :chain_id AND height < :below ORDER BY height LIMIT :limit)`,
+      ),
+      pruneBlockHashes: this.db.prepare(
+        "DELETE FROM block_hashes WHERE height IN (SELECT height FROM block_hashes WHERE height < :below ORDER BY height LIMIT :limit)",
+      ),
       putBlockHash: this.db.prepare("INSERT INTO block_hashes (height, hash) VALUES (:height, :hash) ON CONFLICT (height) DO UPDATE SET hash = excluded.hash"),
       blockHashes: select("SELECT height, hash FROM block_hashes WHERE height >= :from AND height <= :to ORDER BY height"),
       getCursor: select("SELECT value FROM cursors WHERE name = :name"),
       setCursor: this.db.prepare("INSERT INTO cursors (name, value) VALUES (:name, :value) ON CONFLICT (name) DO UPDATE SET value = excluded.value"),
     };
   }
+}
+
+/** The cursor that holds keptFrom of a chain. */
+function keptFromCursor(chainId: bigint): string {
+  return `kept-from:${chainId}`;
 }
 
 /** Hex ids are keys: one spelling per id. */

@@ -38,15 +38,20 @@ export function requestProblem(request: Request, chainId: bigint): string | unde
 
 /**
  * The bridge of an answer: the block hashes of heights knownHeight + 1 .. start − 1 (empty when they meet), or why not.
- * `hashes(from, to)` gives the chain's block hashes of that range, in order, as far as known.
+ * `hashes(from, to)` gives the chain's block hashes of that range, in order, as far as known; `keptFrom` is the lowest
+ * height the server still keeps (its retention window): a bridge from below it is refused as "too old" before anything
+ * is read, rather than walked or failed with a missing hash.
  */
-export function bridgeFor({ knownHeight, start, maxBridge, hashes }: {
+export function bridgeFor({ chainId, knownHeight, start, maxBridge, keptFrom, hashes }: {
+  chainId: bigint;
   knownHeight: bigint;
   start: bigint;
   maxBridge: number;
+  keptFrom: bigint;
   hashes: (from: bigint, to: bigint) => Hex[];
 }): { bridge: Hex[] } | { error: string } {
   if (start <= knownHeight + 1n) return { bridge: [] };
+  if (knownHeight + 1n < keptFrom) return { error: `too old: this node keeps chain ${chainId} from height ${keptFrom}` };
   const length = start - 1n - knownHeight;
   if (length > BigInt(maxBridge)) return { error: `the requester is ${length} blocks behind the newest view: more than ${maxBridge} to bridge` };
   const bridge = hashes(knownHeight + 1n, start - 1n);
@@ -79,7 +84,7 @@ export async function serveCheck({ request, chainId, client, gateway, store, max
   const knownHeight = BigInt(request.knownHeight);
   if (knownHeight > latest.height) return error(`the newest certified view here (${latest.height}) is below the requester's known height ${knownHeight}`);
   const start = latest.height + 1n - BigInt(latest.view.hashes.length);
-  const bridged = bridgeFor({ knownHeight, start, maxBridge, hashes: (from, to) => store.blockHashes(from, to) });
+  const bridged = bridgeFor({ chainId, knownHeight, start, maxBridge, keptFrom: store.keptFrom(chainId), hashes: (from, to) => store.blockHashes(from, to) });
   if ("error" in bridged) return error(bridged.error);
   const { at, storageProofs } = await getRecordProofs({ client, address: gateway, slots, blockNumber: latest.height, accBefore: ZERO_HASH });
   return {

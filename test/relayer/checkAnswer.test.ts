@@ -34,7 +34,7 @@ const newest = (chain: TestChain, minHeight = 0n): AnswerBasis => ({ kind: "newe
 /** serveCheck's answer at `height` for two contracts: the certified view there, the bridge from KNOWN, one storage proof each. */
 async function answerAt(chain: TestChain, headers: Hex[], height: number, signed?: SignedView): Promise<Answer> {
   const s = signed ?? (await signSynthetic(chain, viewAt(chain, height)));
-  const bridged = bridgeFor({ knownHeight: BigInt(KNOWN), start: viewStart(s.view), maxBridge: 8192, hashes: (from, to) => chain.hashes.slice(Number(from), Number(to) + 1) });
+  const bridged = bridgeFor({ chainId: chain.chainId, knownHeight: BigInt(KNOWN), start: viewStart(s.view), maxBridge: 8192, keptFrom: 0n, hashes: (from, to) => chain.hashes.slice(Number(from), Number(to) + 1) });
   assert.ok("bridge" in bridged);
   return {
     kind: "answer",

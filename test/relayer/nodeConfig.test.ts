@@ -91,6 +91,15 @@ describe("nodeConfig", () => {
       }
     });
 
+    it("keeps MAX_BRIDGE + k blocks of history unless set, and refuses a retention window shorter than a bridge", () => {
+      assert.equal(parseNodeConfig(validConfig(), { env: {} }).retentionBlocks, MAX_BRIDGE + 8);
+      assert.equal(parseNodeConfig({ ...validConfig(), retentionBlocks: 50_000 }, { env: {} }).retentionBlocks, 50_000);
+      for (const bad of [0, 2.5, "9000", MAX_BRIDGE + 7]) {
+        const error = configError(() => parseNodeConfig({ ...validConfig(), retentionBlocks: bad }, { env: {} }));
+        assert.deepEqual(error.issues.map((i) => i.path), ["retentionBlocks"], `retentionBlocks ${bad}`);
+      }
+    });
+
     it("checksums lower-case addresses", () => {
       const raw = validConfig();
       raw.chains[0].gateway = addressOf("gateway A").toLowerCase();

@@ -217,12 +217,15 @@ describe("Store", () => {
     });
     afterEach(() => store.close());
 
-    it("signedViewsBetween returns the chain's views above from and up to to, by ascending height", () => {
-      assert.deepEqual(
-        store.signedViewsBetween(1002n, 9n, 100n).map((v) => v.height),
-        [20n, 30n, 40n, 100n],
-      );
-      assert.ok(store.signedViewsBetween(1002n, 0n, 40n).every((v) => v.chainId === 1002n && v.view.chainId === "1002"));
+    it("newestSignedViewWithin returns the chain's newest view above from and up to to, or none", () => {
+      const within = (chainId: bigint, from: bigint, to: bigint) => store.newestSignedViewWithin(chainId, from, to)?.height;
+      assert.equal(within(1002n, 9n, 100n), 100n);
+      assert.equal(within(1002n, 9n, 35n), 30n);
+      assert.equal(within(1002n, 8n, 9n), 9n, "the upper end is included");
+      assert.equal(within(1002n, 9n, 19n), undefined, "the lower end is not");
+      assert.equal(within(1002n, 40n, 99n), undefined);
+      assert.equal(within(1003n, 0n, 35n), 31n, "another chain's views are its own");
+      assert.deepEqual(store.newestSignedViewWithin(1002n, 0n, 40n), { chainId: 1002n, height: 40n, view: wireView(1002n, 40n), signatures: signatures(2) });
     });
 
     it("latestSignedView is the highest view of that chain", () => {
@@ -231,11 +234,6 @@ describe("Store", () => {
       assert.equal(store.latestSignedView(9999n), undefined);
     });
 
-    it("pruneSignedViews deletes the views below a height of that chain only", () => {
-      assert.equal(store.pruneSignedViews(1002n, 30n), 2);
-      assert.deepEqual(store.signedViewsBetween(1002n, 0n, 1_000n).map((v) => v.height), [30n, 40n, 100n]);
-      assert.equal(store.signedViewsBetween(1003n, 0n, 1_000n).length, 5);
-    });
 
     it("storing the same view again replaces its signatures", () => {
       store.putSignedView({ chainId: 1002n, height: 20n, view: wireView(1002n, 20n), signatures: signatures(3) });
@@ -266,6 +264,116 @@ describe("Store", () => {
         assert.deepEqual(store.blockHashes(3n, 2n), []);
       } finally {
         store.close();
+      }
+    });
+  });
+
+  describe("retention", () => {
+    const heights = (store: Store, chainId: bigint, upTo: bigint) => {
+      const found: bigint[] = [];
+      for (let h = 0n; h <= upTo; h++) if (store.signedView(chainId, h) !== undefined) found.push(h);
+      return found;
+    };
+    /** Views of chains 1002 and 1003 and block hashes at heights 0..n − 1. */
+    const filled = (path: string, n: bigint) => {
+      const store = new Store({ path });
+      for (let h = 0n; h < n; h++) {
+        store.putSignedView({ chainId: 1002n, height: h, view: wireView(1002n, h), signatures: signatures(2) });
+        store.putSignedView({ chainId: 1003n, height: h, view: wireView(1003n, h), signatures: signatures(2) });
+        store.putBlockHash(h, id(`block ${h}`));
+      }
+      return store;
+    };
+
+    it("pruneHistory forgets the chain's views and the block hashes below a height, and keptFrom says from where it keeps them", async () => {
+      const store = filled(":memory:", 10n);
+      try {
+        assert.equal(store.keptFrom(1002n), 0n, "nothing pruned yet");
+        assert.equal(await store.pruneHistory(1002n, 4n), 8, "4 views and 4 block hashes");
+        assert.deepEqual(heights(store, 1002n, 9n), [4n, 5n, 6n, 7n, 8n, 9n]);
+        assert.deepEqual(store.blockHashes(0n, 9n), [], "the hash of block 0 is gone");
+        assert.deepEqual(store.blockHashes(4n, 9n), [4n, 5n, 6n, 7n, 8n, 9n].map((h) => id(`block ${h}`)));
+        assert.equal(heights(store, 1003n, 9n).length, 10, "another chain's views stay");
+        assert.equal(store.keptFrom(1002n), 4n);
+        assert.equal(store.keptFrom(1003n), 0n);
+      } finally {
+        store.close();
+      }
+    });
+
+    it("keptFrom never falls, and survives a restart", async () => {
+      const path = join(dir, "node.sqlite");
+      const first = filled(path, 10n);
+      try {
+        await first.pruneHistory(1002n, 6n);
+        assert.equal(await first.pruneHistory(1002n, 2n), 0, "a lower height deletes nothing");
+        assert.equal(await first.pruneHistory(1002n, -5n), 0, "a height below 0 (a young chain) deletes nothing");
+        assert.equal(first.keptFrom(1002n), 6n);
+      } finally {
+        first.close();
+      }
+      const second = new Store({ path });
+      try {
+        assert.equal(second.keptFrom(1002n), 6n);
+      } finally {
+        second.close();
+      }
+    });
+
+    it("prunes a large backlog in batches, letting other events run between them", async () => {
+      const store = filled(":memory:", 2_000n);
+      try {
+        // An event scheduled alongside the pruning samples the store at every turn of the event loop.
+        const samples: { oldestGone: boolean; lastBelowThere: boolean }[] = [];
+        let pruning = true;
+        const sample = () => {
+          if (!pruning) return;
+          samples.push({ oldestGone: store.signedView(1002n, 0n) === undefined, lastBelowThere: store.signedView(1002n, 1_499n) !== undefined });
+          setImmediate(sample);
+        };
+        setImmediate(sample);
+        const deleted = await store.pruneHistory(1002n, 1_500n, { batch: 100 });
+        pruning = false;
+        assert.equal(deleted, 3_000);
+        assert.ok(samples.length >= 14, `the event loop turned ${samples.length} times during 15 batches`);
+        assert.ok(samples.some((s) => s.oldestGone && s.lastBelowThere), "an event ran while the backlog was half pruned");
+        assert.deepEqual(heights(store, 1002n, 1_999n)[0], 1_500n);
+      } finally {
+        store.close();
+      }
+    });
+
+    it("a prune asked for while one runs raises keptFrom, and the running one goes on to it", async () => {
+      const store = filled(":memory:", 1_000n);
+      try {
+        const running = store.pruneHistory(1002n, 300n, { batch: 50 });
+        assert.equal(await store.pruneHistory(1002n, 700n, { batch: 50 }), 0, "the second call deletes nothing itself");
+        assert.equal(store.keptFrom(1002n), 700n, "but keptFrom is raised at once");
+        assert.equal(await running, 1_400);
+        assert.deepEqual(heights(store, 1002n, 999n)[0], 700n);
+        assert.deepEqual(store.blockHashes(699n, 700n), []);
+        assert.equal(store.blockHashes(700n, 999n).length, 300);
+      } finally {
+        store.close();
+      }
+    });
+
+    it("a store closed while it prunes stops pruning, and its next run finishes the job", async () => {
+      const path = join(dir, "node.sqlite");
+      const first = filled(path, 100n);
+      const running = first.pruneHistory(1002n, 90n, { batch: 10 });
+      first.close();
+      assert.equal(await running, 20, "the run stopped at the close, after its first batch");
+      const second = new Store({ path });
+      try {
+        assert.equal(second.keptFrom(1002n), 90n);
+        assert.ok(second.signedView(1002n, 89n) !== undefined, "rows below keptFrom are left");
+        // Any later prune (even one that does not raise keptFrom) deletes what is left below it.
+        assert.equal(await second.pruneHistory(1002n, 0n, { batch: 10 }), 160);
+        assert.deepEqual(heights(second, 1002n, 99n)[0], 90n);
+        assert.deepEqual(second.blockHashes(0n, 89n), []);
+      } finally {
+        second.close();
       }
     });
   });
