@@ -13,6 +13,11 @@ export type ServeCheckParameters = {
   store: Store;
   /** Longest bridge served; a requester further behind gets an answer-error. Default MAX_BRIDGE. */
   maxBridge?: number;
+  /**
+   * Asks the committee for a certified view at `minHeight` or later when the store has none yet, and resolves once it is
+   * stored (true) or not in time (false): views are certified when a check() needs them, not every block.
+   */
+  certify?: (minHeight: bigint) => Promise<boolean>;
 };
 
 /**
@@ -65,7 +70,7 @@ export function bridgeFor({ chainId, knownHeight, start, maxBridge, keptFrom, ha
  * With `atHeight` the proof is taken at exactly that block (an accepted one at the requester), without a view. With no
  * contract ids (a registry refresh) the answer is the same without storage proofs: the view, its bridge and its header.
  */
-export async function serveCheck({ request, chainId, client, gateway, store, maxBridge = MAX_BRIDGE }: ServeCheckParameters): Promise<Reply> {
+export async function serveCheck({ request, chainId, client, gateway, store, maxBridge = MAX_BRIDGE, certify }: ServeCheckParameters): Promise<Reply> {
   const error = (reason: string): Reply => ({ kind: "answer-error", requestId: request.requestId, reason });
   const problem = requestProblem(request, chainId);
   if (problem !== undefined) return error(problem);
@@ -79,8 +84,10 @@ export async function serveCheck({ request, chainId, client, gateway, store, max
     return { kind: "answer", requestId: request.requestId, height: at.toString(), proof: { header: header.header, accountProof: header.accountProof, storageProofs } };
   }
 
+  const minHeight = BigInt(request.minHeight);
+  if ((store.latestSignedView(chainId)?.height ?? -1n) < minHeight) await certify?.(minHeight);
   const latest = store.latestSignedView(chainId);
-  if (latest === undefined || latest.height < BigInt(request.minHeight)) return error("no certified view reaches the requested height yet");
+  if (latest === undefined || latest.height < minHeight) return error("no certified view reaches the requested height yet");
   const knownHeight = BigInt(request.knownHeight);
   if (knownHeight > latest.height) return error(`the newest certified view here (${latest.height}) is below the requester's known height ${knownHeight}`);
   const start = latest.height + 1n - BigInt(latest.view.hashes.length);

@@ -88,4 +88,26 @@ describe("serveCheck", function () {
     assert.equal(answer.kind, "answer", reason(answer));
     assert.equal(answer.kind === "answer" && answer.height, "5");
   });
+  it("has the committee certify a view when a check() needs one above the newest certified view, and says so when it cannot", async () => {
+    await mine(chain, 2);
+    const newer = head + 2n;
+    const fields = { knownHeight: (head - 1n).toString(), minHeight: newer.toString() };
+    const unanswered = await serveCheck({ request: request(fields), chainId: chain.chainId, client: chain.publicClient, gateway: chain.gateway.address, store, certify: async () => false });
+    assert.equal(reason(unanswered), "no certified view reaches the requested height yet");
+
+    const asked: bigint[] = [];
+    // What the Cosigner does when asked: the committee signs the view at the demanded height and the node stores it.
+    const certify = async (minHeight: bigint) => {
+      asked.push(minHeight);
+      const view = await viewOf(chain, K, minHeight);
+      store.putSignedView({ chainId: chain.chainId, height: minHeight, view: toWireView(view), signatures: await sign(chain, view) });
+      return true;
+    };
+    const answer = await serveCheck({ request: request(fields), chainId: chain.chainId, client: chain.publicClient, gateway: chain.gateway.address, store, certify });
+    assert.equal(reason(answer), `an answer at ${newer}`);
+    assert.deepEqual(asked, [newer], "certified once, at the height asked for");
+    const again = await serveCheck({ request: request({ ...fields, requestId: "r2" }), chainId: chain.chainId, client: chain.publicClient, gateway: chain.gateway.address, store, certify });
+    assert.equal(reason(again), `an answer at ${newer}`);
+    assert.deepEqual(asked, [newer], "a view already certified is not asked for again");
+  });
 });
