@@ -4,13 +4,16 @@
  *   2. the same measurement on real chains: hardhat node and relayer processes over WebSockets, side by side with the
  *      simulation of the same cells and parameters (skipped by --quick);
  *   3. gas: one swap of this framework (alone, and per swap in batches of ten) against a hashed-timelock swap on the same
- *      chains, submitView by committee size, and one proof step (the same measurement as `npm run gas`).
+ *      chains, submitView by committee size, and one proof step (the same measurement as `npm run gas`);
+ *   4. relayers: what relayer processes cost doing nothing: 3 chains × 4 relayers with 500 ms blocks, their start time, CPU
+ *      time over 60 s idle and resident memory (skipped by --quick).
  * Writes bench-results.json and the SVG charts under docs/bench/ (paths in the JSON), which the README shows.
- *   npm run bench                the 27 cells × 10,000 blocks, real cells 3_1_3 and 5_1_3 (about 100 minutes on 2 cores)
+ *   npm run bench                the 27 cells × 10,000 blocks, real cells 3_1_3 and 5_1_3, idle relayers (about 100 minutes on 2 cores)
  *   npm run bench -- --quick     five cells × 200 blocks, n = 3 and n = 10 among them, no real chains (under 2 minutes)
  *   npm run bench -- --parts real,gas   only those parts; the other parts of an existing bench-results.json are kept
  */
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -18,6 +21,7 @@ import { simulateCell } from "../relayer/sim/gridCell.js";
 import { writeCharts } from "./bench/charts.js";
 import { measureGasCosts } from "./bench/gasCosts.js";
 import { measureRealCell, type RealCellResult } from "./bench/realCell.js";
+import { measureRelayerIdle } from "./bench/relayerIdle.js";
 import { cellName, FULL_BLOCKS, FULL_CELLS, gridTable, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
 
 const RESULTS = fileURLToPath(new URL("../bench-results.json", import.meta.url));
@@ -29,7 +33,10 @@ const REAL_CELLS: readonly CellSpec[] = [
 ];
 const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: 2 } as const;
 
-const PARTS = ["grid", "real", "gas"] as const;
+/** The idle relayers: the devnet `fibc devnet up` starts by default. */
+const IDLE = { chains: 3, validatorsPerChain: 4, blockMs: 500, idleSeconds: 60, basePort: 25_000 } as const;
+
+const PARTS = ["grid", "real", "gas", "relayers"] as const;
 type Part = (typeof PARTS)[number];
 const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, parts: { type: "string", default: PARTS.join(",") } } });
 const parts = new Set(values.parts.split(",").map((p) => p.trim()));
@@ -46,9 +53,9 @@ const started = Date.now();
 const say = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}`);
 
 let gridPart: Record<string, unknown> | undefined;
-if (!runs("grid")) say("1/3 the paper's grid: not run (--parts); kept from the last run");
+if (!runs("grid")) say("1/4 the paper's grid: not run (--parts); kept from the last run");
 else {
-  say(`1/3 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system`);
+  say(`1/4 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system`);
   const grid = await simulateGrid({ cells: values.quick ? QUICK_CELLS : FULL_CELLS, blocks: values.quick ? QUICK_BLOCKS : FULL_BLOCKS, log: (line) => say(`  ${line}`) });
   await mkdir(CHARTS, { recursive: true });
   const charts = writeCharts(grid, CHARTS);
@@ -70,9 +77,9 @@ else {
 }
 
 const real: { cell: string; real: RealCellResult; simulated: ReturnType<typeof sideOf> }[] = [];
-if (!runs("real") || values.quick) say(`2/3 real chains: not run (${values.quick ? "--quick" : "--parts"})`);
+if (!runs("real") || values.quick) say(`2/4 real chains: not run (${values.quick ? "--quick" : "--parts"})`);
 else {
-  say(`2/3 real chains: cells ${REAL_CELLS.map(cellName).join(", ")} on hardhat node and relayer processes (q = ${REAL.q}, ${REAL.blocks} blocks of ${REAL.blockMs} ms)`);
+  say(`2/4 real chains: cells ${REAL_CELLS.map(cellName).join(", ")} on hardhat node and relayer processes (q = ${REAL.q}, ${REAL.blocks} blocks of ${REAL.blockMs} ms)`);
   for (const [i, spec] of REAL_CELLS.entries()) {
     const measured = await measureRealCell({ ...spec, ...REAL, basePort: 24_000 + i * 100, dir: fileURLToPath(new URL(`../.devnet/bench-${cellName(spec)}`, import.meta.url)), seed: 7, log: (line) => say(`  ${line}`) });
     // The simulation starts tasks until 2 × expiry + 10 blocks before its end, then lets them finish: the same tasks
@@ -87,9 +94,9 @@ else {
 }
 
 let gasPart: Record<string, unknown> | undefined;
-if (!runs("gas")) say("3/3 gas: not run (--parts)");
+if (!runs("gas")) say("3/4 gas: not run (--parts)");
 else {
-  say("3/3 gas: a swap of this framework (alone and in batches of ten) and a hashed-timelock swap; submitView by committee size; one proof step");
+  say("3/4 gas: a swap of this framework (alone and in batches of ten) and a hashed-timelock swap; submitView by committee size; one proof step");
   const gas = await measureGasCosts({ log: (line) => say(`  ${line}`) });
   const { seconds: _seconds, ...figures } = gas;
   gasPart = { gas: figures };
@@ -100,13 +107,28 @@ else {
   );
 }
 
+let relayersPart: Record<string, unknown> | undefined;
+if (!runs("relayers") || values.quick) say(`4/4 idle relayers: not run (${values.quick ? "--quick" : "--parts"})`);
+else {
+  say(`4/4 idle relayers: ${IDLE.chains} chains × ${IDLE.validatorsPerChain} relayer processes, ${IDLE.blockMs} ms blocks, ${IDLE.idleSeconds} s idle`);
+  const relayers = await measureRelayerIdle({ ...IDLE, dir: fileURLToPath(new URL("../.devnet/bench-relayers", import.meta.url)), log: (line) => say(`  ${line}`) });
+  relayersPart = { relayers };
+  const verdict = (met: boolean) => (met ? "goal met" : "goal missed");
+  say(
+    `idle relayers (${relayers.command}): each uses ${relayers.idleCpuPercent} % of a core on average (at most ${relayers.maxIdleCpuPercent} %; goal ≤ ${relayers.goals.idleCpuPercent} %, ${verdict(relayers.met.idleCpuPercent)}) ` +
+      `and at most ${relayers.rssMB} MB resident (goal ≤ ${relayers.goals.rssMB} MB, ${verdict(relayers.met.rssMB)}; ${relayers.pssMB} MB without the pages relayers share); ` +
+      `all ${IDLE.chains * IDLE.validatorsPerChain} answered ${relayers.startSeconds} s after the first started; load average ${relayers.loadAverage} on ${availableParallelism()} cores`,
+  );
+}
+
 const realPart = runs("real") && !values.quick ? { real, swapWallTime: real.map((r) => ({ cell: r.cell, ...r.real.swapTime })) } : undefined;
 const results = {
   ...earlier,
   ...gridPart,
   ...realPart,
   ...gasPart,
-  ranAt: { ...(earlier.ranAt as Record<string, string> | undefined), ...Object.fromEntries([...parts].filter((p) => p !== "real" || !values.quick).map((p) => [p, new Date().toISOString()])) },
+  ...relayersPart,
+  ranAt: { ...(earlier.ranAt as Record<string, string> | undefined), ...Object.fromEntries([...parts].filter((p) => !values.quick || (p !== "real" && p !== "relayers")).map((p) => [p, new Date().toISOString()])) },
   durationSeconds: Math.round((Date.now() - started) / 1000),
 };
 await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`);

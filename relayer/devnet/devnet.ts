@@ -11,7 +11,7 @@ import { assertGatewaySettings, DEFAULT_GATEWAY_SETTINGS, deployChain, type Depl
 import { DevnetError } from "./devnetError.js";
 import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes.js";
 import { registerChains } from "./registerChains.js";
-import { fetchStatus, RelayerProcess, summarize, type RelayerSummary } from "./relayerProcess.js";
+import { compileRelayer, fetchStatus, RelayerProcess, summarize, type RelayerSummary } from "./relayerProcess.js";
 import { HARDHAT_ACCOUNT_0_KEY } from "./testAccounts.js";
 
 /** The first chain's id; chain i gets FIRST_CHAIN_ID + i. */
@@ -97,7 +97,7 @@ export type DevnetRelayer = {
   /** How many peers its config lists (every other validator). */
   peers: number;
   log: string;
-  /** The tsx launcher; it leads its own process group (`group: true`), which holds the node it runs. */
+  /** `node dist/scripts/relayer.js`; it leads its own process group (`group: true`). */
   process: ProcessRecord;
 };
 
@@ -407,8 +407,9 @@ export class Devnet {
     return results.map((r) => (r as PromiseFulfilledResult<ChainProcess>).value);
   }
 
-  /** Spawns one relayer per configuration (without waiting for them); returns their devnet.json records. */
+  /** Compiles the relayer where its sources changed, then spawns one relayer per configuration (without waiting for them); returns their devnet.json records. */
   async #startRelayers(nodeConfigs: string[], dir: string): Promise<DevnetRelayer[]> {
+    await compileRelayer(this.#root);
     const records: DevnetRelayer[] = [];
     for (const config of nodeConfigs) {
       const node = parseNodeConfig(JSON.parse(await readFile(config, "utf8")), { source: config });

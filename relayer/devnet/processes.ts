@@ -7,8 +7,8 @@ import { DevnetError } from "./devnetError.js";
 
 /**
  * A process a devnet started: its pid and the arguments that tell it apart from whatever reuses the pid later.
- * `group`: the process leads its own process group (spawned detached), and signals go to the whole group, so
- * a launcher's children (tsx runs the script in a child node) are stopped with it.
+ * `group`: the process leads its own process group (spawned detached); SIGTERM goes to it, SIGKILL to the whole group,
+ * so that nothing it started outlives it.
  */
 export type ProcessRecord = { pid: number; args: string[]; group?: boolean };
 
@@ -16,7 +16,6 @@ export type ProcessRecord = { pid: number; args: string[]; group?: boolean };
 const live = new Map<ChildProcess, boolean>();
 let exitHookInstalled = false;
 
-/** Kills `child` (with its process group when `group`) if this process exits while it runs. */
 /** How a child ended, once it has: `exited` resolves with "signal SIGTERM" or "code 1", `status()` is undefined while it runs. */
 export function watchExit(child: ChildProcess): { exited: Promise<string>; status: () => string | undefined } {
   let how: string | undefined;
@@ -29,6 +28,7 @@ export function watchExit(child: ChildProcess): { exited: Promise<string>; statu
   return { exited, status: () => how };
 }
 
+/** Kills `child` (with its process group when `group`) if this process exits while it runs. */
 export function killOnExit(child: ChildProcess, { group = false }: { group?: boolean } = {}): void {
   if (!exitHookInstalled) {
     process.on("exit", () => {
@@ -40,13 +40,12 @@ export function killOnExit(child: ChildProcess, { group = false }: { group?: boo
     exitHookInstalled = true;
   }
   live.set(child, group);
-  // A group outlives its leader only briefly (tsx relays the signal and waits), but kill it anyway once the leader exits.
+  // Whatever is left of a group once its leader exits is killed.
   child.once("exit", () => {
     live.delete(child);
     if (group && child.pid !== undefined) signal(-child.pid, "SIGKILL");
   });
 }
-
 
 /** True while the recorded process runs. Where /proc exists, its command line must still contain the recorded arguments. */
 export function isRunning({ pid, args }: ProcessRecord): boolean {
@@ -71,24 +70,11 @@ export async function terminate(record: ProcessRecord, { timeoutMs = 5_000 }: { 
     return false;
   }
   const target = record.group ? -record.pid : record.pid;
-  if (record.group) politeStop(record.pid);
-  else signal(record.pid, "SIGTERM");
+  signal(record.pid, "SIGTERM");
   if (await gone(target, timeoutMs)) return true;
   signal(target, "SIGKILL");
   if (await gone(target, 2_000)) return true;
   throw new DevnetError(`process ${record.pid} is still there after SIGKILL`);
-}
-
-/**
- * SIGTERM for a launcher's group: to the launcher's children where /proc lists them, else to the launcher.
- * tsx relays a SIGTERM it receives to its child but SIGKILLs that child unless it acknowledges within 30 ms, and a
- * signal sent to both can reach the child twice (the second one exits it mid-shutdown): signalling the child alone
- * lets it stop cleanly, and tsx exits with it.
- */
-export function politeStop(leader: number): void {
-  const children = childrenOf(leader);
-  if (children.length === 0) signal(leader, "SIGTERM");
-  for (const child of children) signal(child, "SIGTERM");
 }
 
 /** Pids whose parent is `pid`, from /proc/<pid>/stat; empty where there is no /proc. */

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { Devnet, type DevnetFile, type DevnetStatus } from "../../relayer/devnet/devnet.js";
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
+import { COMPILED_RELAYER, compileRelayer } from "../../relayer/devnet/relayerProcess.js";
 import { isAlive } from "../../relayer/util/isAlive.js";
 
 const Q = 3;
@@ -61,7 +64,7 @@ describe("Devnet with relayer processes", function () {
     const pids = [...file.chains.map((c) => c.process!.pid), ...file.relayers.map((r) => r.process.pid)];
     assert.equal(await devnet.down({ dir }), 2 + 2 * Q);
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still alive`);
-    // The relayers' process groups hold the node each tsx launcher ran: none of them is left either.
+    // Nor is anything left in the relayers' process groups.
     for (const r of file.relayers) assert.equal(isAlive(-r.process.pid), false, `process group ${r.process.pid} still alive`);
     // SIGTERM reached each node once, and it shut down cleanly rather than being killed.
     for (const r of file.relayers) assert.match(readFileSync(r.log, "utf8"), /SIGTERM: stopping\n.*stopped\n/, `${r.log} shows a clean stop`);
@@ -69,5 +72,46 @@ describe("Devnet with relayer processes", function () {
     assert.ok(after.relayers.every((r) => !r.alive && r.status === "down"));
     assert.ok(after.chains.every((c) => !c.alive));
     console.log(`      up ${upMs} ms, relayers certified and connected ${settledMs} ms later, down ${Date.now() - started - upMs - settledMs} ms`);
+  });
+});
+
+/**
+ * The relayer runs from dist/, compiled by `compileRelayer` before a devnet starts its relayers: on a tree of its own (this
+ * repository's build settings and node_modules, a two-file relayer), a relayer started after a source changed runs the
+ * changed code, and a source tsc cannot parse stops the start with tsc's message.
+ */
+describe("compileRelayer", function () {
+  this.timeout(120_000);
+  const root = mkdtempSync(join(tmpdir(), "fibc-compile-"));
+  const answer = join(root, "relayer", "answer.ts");
+  const runRelayer = async () => (await promisify(execFile)(join(root, "node_modules", ".bin", "node"), [COMPILED_RELAYER], { cwd: root })).stdout.trim();
+
+  before(() => {
+    symlinkSync(resolve("node_modules"), join(root, "node_modules"));
+    for (const file of ["package.json", "tsconfig.json", "tsconfig.build.json"]) copyFileSync(file, join(root, file));
+    mkdirSync(join(root, "scripts"));
+    mkdirSync(join(root, "relayer"));
+    writeFileSync(join(root, "scripts", "relayer.ts"), 'import { answer } from "../relayer/answer.js";\nconsole.log(answer());\n');
+    writeFileSync(answer, "export const answer = (): string => `node ${process.versions.node.split('.')[0]}: first`;\n");
+  });
+
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it("a relayer started after its source changed runs the changed code, under Node 24", async () => {
+    await compileRelayer(root);
+    assert.equal(await runRelayer(), "node 24: first");
+    writeFileSync(answer, "export const answer = (): string => `node ${process.versions.node.split('.')[0]}: second`;\n");
+    await compileRelayer(root);
+    assert.equal(await runRelayer(), "node 24: second");
+  });
+
+  it("a source that does not parse stops the start with tsc's message naming the file", async () => {
+    writeFileSync(answer, "export const answer = (: string => 'broken';\n");
+    await assert.rejects(compileRelayer(root), (error: unknown) => {
+      assert.ok(error instanceof DevnetError);
+      assert.match(error.message, /cannot compile the relayer/);
+      assert.match(error.message, /relayer\/answer\.ts/);
+      return true;
+    });
   });
 });
