@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Address, Hex, PublicClient } from "viem";
 import type { View } from "../view/view.js";
 import { registryAbi } from "./abis.js";
@@ -33,4 +34,39 @@ export async function getAcceptedView({ client, registry, chainId, height, fromB
   if (log === undefined) throw new AcceptedViewNotFoundError(chainId, height);
   const view = log.args.view_!;
   return { view: { ...view, hashes: [...view.hashes] }, signatures: [...log.args.signatures!], accThrough: log.args.accThrough!, blockNumber: log.blockNumber };
+}
+
+export type AcceptedViewsParameters = {
+  client: PublicClient;
+  registry: Address;
+  /** How many accepted views are kept (the least recently used go first); default 256. */
+  max?: number;
+};
+
+/**
+ * The views a registry accepted, each read from its ViewAccepted event once: a height is accepted once and its view
+ * never changes, so a node that asks about the same accepted height tick after tick (every step and refresh believes
+ * its answer against that view) reads the event a single time. Concurrent reads of one height share one request; a
+ * failed read is forgotten, so the next one tries again.
+ */
+export class AcceptedViews {
+  readonly #p: AcceptedViewsParameters;
+  readonly #views: LRUCache<string, Promise<AcceptedView>>;
+
+  constructor(parameters: AcceptedViewsParameters) {
+    this.#p = parameters;
+    this.#views = new LRUCache({ max: parameters.max ?? 256 });
+  }
+
+  get(chainId: bigint, height: bigint): Promise<AcceptedView> {
+    const key = `${chainId}:${height}`;
+    const cached = this.#views.get(key);
+    if (cached !== undefined) return cached;
+    const view = getAcceptedView({ client: this.#p.client, registry: this.#p.registry, chainId, height });
+    this.#views.set(key, view);
+    view.catch(() => {
+      if (this.#views.get(key) === view) this.#views.delete(key);
+    });
+    return view;
+  }
 }

@@ -1,6 +1,17 @@
 import type { Hex, PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { backoff } from "../util/backoff.js";
+import { ZERO_HASH } from "../view/view.js";
+
+/** The chain reorganized below a block the follower delivered: block `height` no longer follows the block delivered before it. */
+export type Reorg = {
+  /** Height of the block whose parent changed. */
+  height: bigint;
+  /** The hash delivered for height − 1. */
+  delivered: Hex;
+  /** The parent hash block `height` has now. */
+  parentHash: Hex;
+};
 
 export type ChainFollowerOptions = {
   client: PublicClient;
@@ -8,32 +19,49 @@ export type ChainFollowerOptions = {
   pollMs: number;
   /** First height to deliver. */
   from: bigint;
+  /** The hash delivered for height from − 1 before (a node resuming from its store): the first block must be its child. */
+  parentHash?: Hex;
+  /** How many blocks the head must be past a block before the block is delivered; 0 delivers the head itself. */
+  finalityDepth: number;
   /** Called for every block in order, once each; the follower waits for it before the next block. */
   onBlock: (height: bigint, hash: Hex) => Promise<void> | void;
   /** Called when the endpoint fails; the follower retries with backoff. */
   onError: (error: unknown) => void;
+  /** Called once, when the chain reorganized below a delivered block; the follower delivers nothing after it. */
+  onReorg: (reorg: Reorg) => void;
 };
 
 /**
- * Follows one chain over JSON-RPC: polls its head and delivers every new block in order. A failing
- * endpoint is retried with exponential backoff; nothing queues up meanwhile, since blocks are read
- * from the chain when it answers again.
+ * Follows one chain over JSON-RPC: polls its head and delivers every block in order once it is `finalityDepth` blocks
+ * deep, each one only if its parent is the block delivered before it. A reorganization shallower than finalityDepth
+ * never reaches the node; a deeper one would hand it a block of another branch on top of blocks it may have signed
+ * views of, so the follower stops there and reports it instead: a node that signed a view of a block must never sign
+ * a view in which that block was replaced. A failing endpoint is retried with exponential backoff; nothing queues up
+ * meanwhile, since blocks are read from the chain when it answers again.
  */
 export class ChainFollower {
   readonly #o: ChainFollowerOptions;
   #next: bigint;
+  #last: Hex | undefined;
   #head = -1n;
+  #reorg: Reorg | undefined;
   #running = false;
   #stopped: Promise<void> = Promise.resolve();
 
   constructor(options: ChainFollowerOptions) {
     this.#o = options;
     this.#next = options.from;
+    this.#last = options.parentHash;
   }
 
   /** Newest head seen. */
   get head(): bigint {
     return this.#head;
+  }
+
+  /** The reorganization that stopped delivery, if one did. */
+  get reorg(): Reorg | undefined {
+    return this.#reorg;
   }
 
   start(): void {
@@ -49,14 +77,12 @@ export class ChainFollower {
 
   async #loop(): Promise<void> {
     const retry = backoff({ initialMs: this.#o.pollMs, maxMs: 10_000 });
+    const depth = BigInt(this.#o.finalityDepth);
     while (this.#running) {
       try {
+        // The head is still read after a reorganization stopped delivery, for the node's other work and its status.
         this.#head = await this.#o.client.getBlockNumber({ cacheTime: 0 });
-        while (this.#running && this.#next <= this.#head) {
-          const block = await this.#o.client.getBlock({ blockNumber: this.#next });
-          await this.#o.onBlock(this.#next, block.hash);
-          this.#next += 1n;
-        }
+        while (this.#running && this.#reorg === undefined && this.#next + depth <= this.#head) await this.#deliverNext();
         retry.reset();
         await this.#o.clock.sleep(this.#o.pollMs);
       } catch (error) {
@@ -64,5 +90,20 @@ export class ChainFollower {
         await this.#o.clock.sleep(retry.next());
       }
     }
+  }
+
+  async #deliverNext(): Promise<void> {
+    const block = await this.#o.client.getBlock({ blockNumber: this.#next });
+    // A zero parent hash says nothing: no block above genesis has it, but Hardhat reports it for the blocks that
+    // hardhat_mine mines in bulk.
+    const unknown = block.parentHash === ZERO_HASH;
+    if (this.#last !== undefined && !unknown && block.parentHash.toLowerCase() !== this.#last.toLowerCase()) {
+      this.#reorg = { height: this.#next, delivered: this.#last, parentHash: block.parentHash };
+      this.#o.onReorg(this.#reorg);
+      return;
+    }
+    await this.#o.onBlock(this.#next, block.hash);
+    this.#last = block.hash;
+    this.#next += 1n;
   }
 }

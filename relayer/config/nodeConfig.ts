@@ -16,6 +16,11 @@ export type ChainConfig = {
   committee: Address[];
   /** Window size of the chain's views. */
   k: number;
+  /**
+   * How many blocks behind the chain's head a block must be before the chain's own nodes sign a view of it: deep enough
+   * that the chain never reorganizes below it. 0 (the default) suits instant finality, as on the devnet.
+   */
+  finalityDepth: number;
 };
 
 export type PeerConfig = { address: Address; url: string };
@@ -158,6 +163,7 @@ const chainSchema = z
     registry: addressSchema,
     committee: z.array(addressSchema).min(1, "A committee has at least one member"),
     k: positiveInt,
+    finalityDepth: z.number().int().min(0).default(0),
   })
   .strict();
 

@@ -99,6 +99,7 @@ export class Metrics {
   private readonly headHeights = new Family("fibc_chain_head_height", "gauge", "Head block height of each followed chain.", ["chain_id"]);
   private readonly transactionsSent = new Family("fibc_transactions_sent_total", "counter", "Transactions sent by the node, by step.", ["step"]);
   private readonly rpcErrors = new Family("fibc_rpc_errors_total", "counter", "Failed JSON-RPC calls, by method.", ["method"]);
+  private readonly reorgAlarms = new Family("fibc_reorg_alarm", "gauge", "1 when the chain reorganized below a block the node delivered, and it stopped signing.", ["chain_id"]);
   private readonly families: readonly Family[] = [
     this.messages,
     this.messageBytes,
@@ -108,6 +109,7 @@ export class Metrics {
     this.headHeights,
     this.transactionsSent,
     this.rpcErrors,
+    this.reorgAlarms,
   ];
 
   constructor() {
@@ -149,6 +151,10 @@ export class Metrics {
 
   countRpcError({ method }: CountRpcErrorParameters): void {
     this.rpcErrors.add([method], 1);
+  }
+
+  setReorgAlarm(chainId: bigint, raised: boolean): void {
+    this.reorgAlarms.set([chainId.toString()], raised ? 1 : 0);
   }
 
   record(event: MetricsEvent): void {

@@ -2,7 +2,8 @@ import { createPublicClient, createWalletClient, defineChain, http, webSocket, t
 import { privateKeyToAccount } from "viem/accounts";
 import { systemClock, type Clock } from "../clock.js";
 import { ChainFollower } from "../chain/chainFollower.js";
-import { TxSender, type SendOutcome } from "../chain/txSender.js";
+import { AcceptedViews } from "../chain/acceptedView.js";
+import { TxSender } from "../chain/txSender.js";
 import type { NodeConfig } from "../config/nodeConfig.js";
 import { Metrics } from "../metrics/metrics.js";
 import { MetricsServer } from "../metrics/metricsServer.js";
@@ -12,18 +13,21 @@ import type { Delivery, Transport } from "../net/transport.js";
 import { PRUNE_EVERY_BLOCKS, Store } from "../store/store.js";
 import { RegistryRefresher } from "../tasks/registryRefresher.js";
 import { serveCheck } from "../tasks/serveCheck.js";
+import { EvidenceSubmitter } from "../tasks/evidenceSubmitter.js";
 import { TaskRunner, type CommitteeWork, type TaskEvent } from "../tasks/taskRunner.js";
 import { TaskScanner } from "../tasks/taskScanner.js";
 import { GossipOverlay } from "../gossip/gossipOverlay.js";
 import { RegistryWatcher } from "../gossip/registryWatcher.js";
-import { ViewList, type Evidence, type SignedView } from "../gossip/viewList.js";
-import { registryAbi, UpdateResult } from "../chain/abis.js";
+import { ViewList, type SignedView } from "../gossip/viewList.js";
 import { certifiedPath, MAX_PATH_VIEWS } from "../view/certifiedPath.js";
 import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { ViewTracker } from "../view/viewTracker.js";
 import { fromWireView } from "../view/wireView.js";
 import { shortMessage } from "../util/shortMessage.js";
+
+/** Above any block height: the end of an open range of stored heights. */
+const MAX_STORED_HEIGHT = BigInt(Number.MAX_SAFE_INTEGER);
 
 export type RelayerNodeOptions = {
   config: NodeConfig;
@@ -65,10 +69,7 @@ export class RelayerNode {
   readonly #gossip: GossipOverlay;
   readonly #registryWatcher: RegistryWatcher;
   readonly #sender: TxSender;
-  /** Fork evidence not yet on this chain's registry, by chain. */
-  readonly #evidence = new Map<bigint, Evidence>();
-  /** Signed views from check() answers that conflict with this chain's registry, by chain: posted, they freeze it. */
-  readonly #conflicts = new Map<bigint, SignedView>();
+  readonly #evidence: EvidenceSubmitter;
   #gossipedHeight = -1n;
   #running = false;
   #loop: Promise<void> = Promise.resolve();
@@ -88,15 +89,28 @@ export class RelayerNode {
 
     const resume = this.store.latestSignedView(config.chainId);
     this.#tracker = new ViewTracker({ chainId: config.chainId, k: config.k, ...(resume ? { from: fromWireView(resume.view) } : {}) });
+    // The blocks delivered after that view before a restart (this node may have signed views of them) go back into the
+    // tracker, so that the follower goes on from the last of them and its first block must be that block's child.
+    for (const hash of this.store.blockHashes(this.#tracker.next, MAX_STORED_HEIGHT)) this.#tracker.push(this.#tracker.next, hash);
+    this.metrics.setReorgAlarm(config.chainId, false);
     this.#follower = new ChainFollower({
       client: this.#client,
       clock,
       pollMs: config.rates.pollMs,
       from: this.#tracker.next,
+      ...(this.#tracker.next > 0n ? { parentHash: this.#tracker.view().hashes.at(-1)! } : {}),
+      finalityDepth: own.finalityDepth,
       onBlock: (height, hash) => this.#onBlock(height, hash),
       onError: (error) => {
         this.metrics.countRpcError({ method: "follow" });
         this.#log(`chain ${config.chainId} endpoint failed, retrying: ${shortMessage(error)}`);
+      },
+      onReorg: ({ height, delivered, parentHash }) => {
+        this.metrics.setReorgAlarm(config.chainId, true);
+        this.#log(
+          `ALARM: chain ${config.chainId} reorganized below what this node delivered (deeper than its finalityDepth of ${own.finalityDepth}): ` +
+            `block ${height} now follows ${parentHash}, not block ${height - 1n} ${delivered}; this node signs no view of its chain any more`,
+        );
       },
     });
     this.#cosigner = new Cosigner({
@@ -141,7 +155,7 @@ export class RelayerNode {
       viewsAfter: (chainId, fromHeight) => this.#viewsAfter(chainId, fromHeight),
       onEvidence: (evidence) => {
         this.#log(`fork evidence against chain ${evidence.a.view.chainId}: two signed views that cannot both be its history`);
-        if (evidence.a.view.chainId !== config.chainId) this.#evidence.set(evidence.a.view.chainId, evidence);
+        this.#evidence.addEvidence(evidence);
       },
       onRefused: (_from, reason) => this.metrics.countRejected({ reason }),
     });
@@ -161,10 +175,12 @@ export class RelayerNode {
       sender: this.#sender,
       channel: this.#channel,
       committees,
+      acceptedViews: new AcceptedViews({ client: this.#client, registry: own.registry }),
       onEvent: (event) => this.#onTaskEvent(event),
       onVerifiedView: (view, signatures) => this.#gossip.learn({ view, signatures }),
     };
     this.#runner = new TaskRunner({ ...work, store: this.store });
+    this.#evidence = new EvidenceSubmitter(work);
     this.#refresher = new RegistryRefresher({
       ...work,
       newestKnown: (chainId) => this.viewList.newest(chainId)?.view.height,
@@ -209,11 +225,14 @@ export class RelayerNode {
   /** What /status shows besides the metrics. */
   status(): Record<string, unknown> {
     const latest = this.store.latestSignedView(this.config.chainId);
+    const reorg = this.#follower.reorg;
     return {
       chainId: this.config.chainId.toString(),
       address: this.address,
       head: this.#follower.head.toString(),
       certifiedHeight: latest?.height.toString() ?? null,
+      // Set when the chain reorganized below a block this node delivered: it stopped signing there (see ChainFollower).
+      reorg: reorg === undefined ? null : { ...reorg, height: reorg.height.toString() },
       tasks: this.store.countTasksByState(),
       peers: this.#transport.connected(),
       // The height of the newest signed view of each other chain this node holds: how far behind it sees them.
@@ -260,58 +279,6 @@ export class RelayerNode {
     return path.map((step) => ({ view: fromWireView(step.view), signatures: step.signatures }));
   }
 
-  /**
-   * Puts pending fork evidence on this chain's registry: pairs of conflicting signed views the overlay found, and views
-   * from check() answers that conflict with the registry's own (submitView freezes the chain for those). A chain already
-   * frozen there counts as done.
-   */
-  async #submitEvidence(): Promise<void> {
-    const own = this.config.chains.find((c) => c.chainId === this.config.chainId)!;
-    const submit = async (chainId: bigint, send: () => Promise<SendOutcome>): Promise<boolean> => {
-      const outcome = await send().catch((error: Error) => {
-        this.#log(`fork evidence against chain ${chainId} not submitted yet: ${shortMessage(error)}`);
-        return undefined;
-      });
-      if (outcome === undefined) return false;
-      if (outcome === "landed") this.metrics.countTransactionSent({ step: "submitForkEvidence" });
-      this.#log(`fork evidence against chain ${chainId} ${outcome === "landed" ? "submitted" : "was already on this chain"}`);
-      return true;
-    };
-    for (const [chainId, { a, b }] of this.#evidence) {
-      const done = await submit(chainId, () =>
-        this.#sender.send({
-          key: `evidence:${chainId}`,
-          address: own.registry,
-          abi: registryAbi,
-          functionName: "submitForkEvidence",
-          args: [a.view, a.signatures, b.view, b.signatures],
-          doneErrors: ["ViewRegistryChainFrozen"],
-        }),
-      );
-      if (done) this.#evidence.delete(chainId);
-    }
-    // One attempt each, sent only when the registry would freeze the chain for it: a registry that moved on may no longer
-    // take the view as evidence (the overlay's evidence remains).
-    for (const [chainId, { view, signatures }] of this.#conflicts) {
-      this.#conflicts.delete(chainId);
-      const verdict = await this.#client
-        .simulateContract({ address: own.registry, abi: registryAbi, functionName: "submitView", args: [view, signatures, []] })
-        .then(({ result }) => result)
-        .catch(() => undefined);
-      if (verdict !== UpdateResult.Misbehaviour) continue;
-      await submit(chainId, () =>
-        this.#sender.send({
-          key: `conflict:${chainId}:${view.height}`,
-          address: own.registry,
-          abi: registryAbi,
-          functionName: "submitView",
-          args: [view, signatures, []],
-          doneErrors: ["ViewRegistryChainFrozen"],
-        }),
-      );
-    }
-  }
-
   async #work(): Promise<void> {
     while (this.#running) {
       const head = this.#follower.head;
@@ -322,7 +289,7 @@ export class RelayerNode {
             onEvidence: (evidence) => this.#gossip.report(evidence),
             onFrozen: (chainId) => this.viewList.freeze(chainId),
           });
-          await this.#submitEvidence();
+          await this.#evidence.submit();
           const found = await this.#scanner.scan(head);
           if (found > 0) this.#log(`found ${found} new contract transaction(s) on chain ${this.config.chainId}`);
           await this.#runner.tick(head);
@@ -397,8 +364,19 @@ export class RelayerNode {
         break;
       case "conflicting-view":
         // A signed view that conflicts with the registry's accepted one: posting it freezes the chain there.
-        if (!this.#conflicts.has(event.chainId)) this.#log(`a check() answer of chain ${event.chainId} conflicts with the view accepted here: fork evidence`);
-        this.#conflicts.set(event.chainId, event.signed);
+        if (this.#evidence.addConflict(event.signed)) this.#log(`a check() answer of chain ${event.chainId} conflicts with the view accepted here: fork evidence`);
+        break;
+      case "fork-evidence":
+        // The overlay carries it to every system and hands it back through onEvidence, which submits it here.
+        this.#log(`a check() answer of chain ${event.evidence.a.view.chainId} at height ${event.evidence.b.view.height} conflicts with the view accepted here at ${event.evidence.a.view.height}: fork evidence`);
+        this.#gossip.report(event.evidence);
+        break;
+      case "evidence-submitted":
+        if (event.outcome === "landed") this.metrics.countTransactionSent({ step: "submitForkEvidence" });
+        this.#log(`fork evidence against chain ${event.chainId} ${event.outcome === "landed" ? "submitted" : "was already on this chain"}`);
+        break;
+      case "evidence-failed":
+        this.#log(`fork evidence against chain ${event.chainId} not submitted yet: ${event.error}`);
         break;
       default: {
         const unknown: never = event;

@@ -1,7 +1,8 @@
 import { keccak256, type Hex } from "viem";
-import type { SignedView, ViewVerifier } from "../gossip/viewList.js";
+import type { Evidence, SignedView, ViewVerifier } from "../gossip/viewList.js";
 import { MAX_BRIDGE, type Answer } from "../net/message.js";
 import { connectsTo, type Connection } from "../view/connectsTo.js";
+import { relate } from "../view/relate.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { accBeforeHead, foldAcc, type View } from "../view/view.js";
 import { fromWireView } from "../view/wireView.js";
@@ -25,10 +26,26 @@ export class ConflictingAnswerError extends AnswerRefusedError {
   }
 }
 
+/**
+ * An answer whose view carries the committee's signatures and conflicts with the window of the view the asker's registry
+ * accepted, below that view's height, where the registry's one stored word cannot tell: the two signed views are fork
+ * evidence (ViewRegistry.submitForkEvidence freezes the chain for them), and the answer is not to be believed.
+ */
+export class ForkEvidenceError extends AnswerRefusedError {
+  constructor(readonly evidence: Evidence) {
+    super(`the answer's signed view at ${evidence.b.view.height} conflicts with the view accepted at ${evidence.a.view.height}: fork evidence`);
+    this.name = "ForkEvidenceError";
+  }
+}
+
 /** What the asker knows of the answering chain, that the answer must agree with. */
 export type AnswerBasis =
-  /** Its registry's newest accepted view: height and word (accThrough); the answer's view must connect to it. */
-  | { kind: "newest"; knownHeight: bigint; stored: Hex; minHeight: bigint }
+  /**
+   * Its registry's newest accepted view: height and word (accThrough); the answer's view must connect to it. With
+   * `accepted`, that view itself with its signatures (from its ViewAccepted event): an answer that conflicts with its
+   * window is fork evidence even below knownHeight, where the word alone cannot show the conflict.
+   */
+  | { kind: "newest"; knownHeight: bigint; stored: Hex; minHeight: bigint; accepted?: SignedView }
   /**
    * A proof at exactly an accepted height (asked with atHeight, after a freeze): the answer carries no view, and its
    * header must fold onto `accBefore` (from that height's ViewAccepted event) to the registry's word `accThrough`.
@@ -70,7 +87,10 @@ const isBytes = (value: unknown): value is Hex => typeof value === "string" && /
  * the asked chain and carries its committee's threshold signatures, is at `minHeight` or later, connects to the
  * registry's newest accepted view by the registry's own connect rule (bridge included), and the proof's header is the
  * view's newest block. What the storage proofs show is the caller's to read (they are checked against the header's
- * state root there). Throws AnswerRefusedError naming the first thing that fails.
+ * state root there). Throws AnswerRefusedError naming the first thing that fails. A signed view that contradicts the
+ * registry is evidence before it is a wrong answer, whatever its height: ConflictingAnswerError when it conflicts with
+ * the stored word, ForkEvidenceError when it lies below it and conflicts with the accepted view's window. Both are
+ * checked before the height, so a forked committee cannot hide behind answers that are merely too old.
  */
 export async function checkAnswer({ answer, chainId, committee, basis, contracts, verify, onVerified }: CheckAnswerParameters): Promise<CheckedAnswer> {
   const { proof } = answer;
@@ -105,11 +125,15 @@ export async function checkAnswer({ answer, chainId, committee, basis, contracts
   } catch (error) {
     throw new AnswerRefusedError((error as Error).message);
   }
-  await onVerified?.({ view, signatures: [...signatures] });
+  const signed: SignedView = { view, signatures: [...signatures] };
+  await onVerified?.(signed);
+  const connection: Connection = connectsTo({ stored: basis.stored, knownHeight: basis.knownHeight, view, bridge });
+  if (connection === "conflicting") throw new ConflictingAnswerError(signed, basis.knownHeight);
+  if (connection === "older" && basis.accepted !== undefined && relate(basis.accepted.view, view) === "conflicting") {
+    throw new ForkEvidenceError({ a: basis.accepted, b: signed });
+  }
   if (view.height !== height) throw new AnswerRefusedError(`answer at height ${height} with a view at ${view.height}`);
   if (height < basis.minHeight) throw new AnswerRefusedError(`answer at height ${height} is below ${basis.minHeight}`);
-  const connection: Connection = connectsTo({ stored: basis.stored, knownHeight: basis.knownHeight, view, bridge });
-  if (connection === "conflicting") throw new ConflictingAnswerError({ view, signatures: [...signatures] }, basis.knownHeight);
   if (connection !== "consistent") throw new AnswerRefusedError(`the answer's view does not connect to the view accepted at ${basis.knownHeight} (${connection})`);
   if (headerHash !== view.hashes.at(-1)!.toLowerCase()) throw new AnswerRefusedError("the proof's header is not the block of the answer's view");
   const post = view.height === basis.knownHeight ? undefined : { view, signatures: [...signatures], bridge: [...bridge] };

@@ -1,11 +1,9 @@
-import type { Hex } from "viem";
 import { gatewayAbi, registryAbi, UpdateResult } from "../chain/abis.js";
 import { defaultRefreshBlocks } from "../config/nodeConfig.js";
 import type { Answer } from "../net/message.js";
-import { verifySignedView } from "../view/verifySignedView.js";
-import { checkAnswer, ConflictingAnswerError, type CheckedAnswer } from "./checkAnswer.js";
+import type { AnswerBasis, CheckedAnswer } from "./checkAnswer.js";
 import { shortMessage } from "../util/shortMessage.js";
-import { rankFor, type CommitteeWork } from "./taskRunner.js";
+import { believeAnswer, rankFor, type CommitteeWork } from "./taskRunner.js";
 
 export type RegistryRefresherOptions = CommitteeWork & {
   /** The height of the newest verified view of `chainId` this node knows (its view list), if any. */
@@ -88,16 +86,11 @@ export class RegistryRefresher {
     const knownHeight = counterparty.height;
     const key = refreshKey(chainId, knownHeight);
     if (!this.#myTurn(chainId, key)) return;
-    const stored = await client.readContract({ address: registry, abi: registryAbi, functionName: "accThrough", args: [chainId, knownHeight] });
+    const { view, signatures, accThrough: stored } = await this.#o.acceptedViews.get(chainId, knownHeight);
     // Worth a transaction only if it moves the registry by more than the threshold; the view list says such a view exists.
     const minHeight = knownHeight + threshold + 1n;
-    const checked = await this.#o.channel.ask({
-      chainId,
-      contractIds: [],
-      knownHeight,
-      minHeight,
-      verify: (answer) => this.#verify(chainId, answer, { knownHeight, stored, minHeight }),
-    });
+    const basis: AnswerBasis = { kind: "newest", knownHeight, stored, minHeight, accepted: { view, signatures } };
+    const checked = await this.#o.channel.ask({ chainId, contractIds: [], knownHeight, minHeight, verify: (answer) => this.#verify(chainId, answer, basis) });
     const post = checked.post!; // defined: the answer's view is above knownHeight
     const args = [post.view, post.signatures, post.bridge] as const;
     // Another node (or a step) may have moved the registry meanwhile: a view no longer newer would be a NoOp, not worth its gas.
@@ -133,22 +126,7 @@ export class RegistryRefresher {
   }
 
   /** checkAnswer with no contract: X's committee signed the view, it connects to the registry's, and is at minHeight or later. */
-  async #verify(chainId: bigint, answer: Answer, basis: { knownHeight: bigint; stored: Hex; minHeight: bigint }): Promise<CheckedAnswer> {
-    const committee = this.#o.committees.get(chainId);
-    if (committee === undefined) throw new Error(`no committee configured for chain ${chainId}`);
-    try {
-      return await checkAnswer({
-        answer,
-        chainId,
-        committee,
-        basis: { kind: "newest", ...basis },
-        contracts: 0,
-        verify: verifySignedView,
-        onVerified: ({ view, signatures }) => this.#o.onVerifiedView(view, signatures),
-      });
-    } catch (error) {
-      if (error instanceof ConflictingAnswerError) this.#o.onEvent({ type: "conflicting-view", chainId, signed: error.signed });
-      throw error;
-    }
+  #verify(chainId: bigint, answer: Answer, basis: AnswerBasis): Promise<CheckedAnswer> {
+    return believeAnswer(this.#o, { chainId, basis, answer, contracts: 0 });
   }
 }

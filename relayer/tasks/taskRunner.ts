@@ -1,19 +1,19 @@
 import { hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
-import { getAcceptedView } from "../chain/acceptedView.js";
+import type { AcceptedViews } from "../chain/acceptedView.js";
 import { readRecords } from "../chain/readRecords.js";
 import { NO_HEADER_PROOF, type HeaderProof } from "../chain/recordProof.js";
 import type { RecordFields } from "../chain/recordWord.js";
 import type { SendOutcome, TxSender } from "../chain/txSender.js";
 import { NO_POST, type ViewPost } from "../chain/viewPost.js";
-import type { SignedView } from "../gossip/viewList.js";
+import type { Evidence, SignedView } from "../gossip/viewList.js";
 import { MAX_CONTRACTS_PER_REQUEST, type Answer } from "../net/message.js";
 import type { RequestChannel } from "../net/requestChannel.js";
 import type { Store, Task, TaskState } from "../store/store.js";
 import { verifySignedView, type Committee } from "../view/verifySignedView.js";
 import { accBeforeHead, type View } from "../view/view.js";
-import { checkAnswer, ConflictingAnswerError, type AnswerBasis, type CheckedAnswer } from "./checkAnswer.js";
+import { checkAnswer, ConflictingAnswerError, ForkEvidenceError, type AnswerBasis, type CheckedAnswer } from "./checkAnswer.js";
 import { shortMessage } from "../util/shortMessage.js";
 
 export type Step = "precommit" | "terminate" | "cancel";
@@ -25,8 +25,14 @@ export type TaskEvent =
   | { type: "task-state"; contractId: Hex; state: TaskState }
   /** A step that landed posted the counterparty's view at `height` in the same transaction. */
   | { type: "view-posted"; chainId: bigint; height: bigint }
-  /** A check() answer's signed view conflicts with the view this chain's registry accepted: fork evidence. */
+  /** A check() answer's signed view conflicts with the word this chain's registry stores for its newest view: posted, it freezes the chain. */
   | { type: "conflicting-view"; chainId: bigint; signed: SignedView }
+  /** A check() answer's signed view conflicts with the window of the view this chain's registry accepted: fork evidence. */
+  | { type: "fork-evidence"; evidence: Evidence }
+  /** Fork evidence against chain `chainId` went to this chain's registry, or the chain was frozen there already. */
+  | { type: "evidence-submitted"; chainId: bigint; outcome: SendOutcome }
+  /** Fork evidence against chain `chainId` that did not reach this chain's registry yet, and why. */
+  | { type: "evidence-failed"; chainId: bigint; error: string }
   /** A registry refresh (RegistryRefresher) posted chain `chainId`'s view at `height`, bridging `bridged` blocks, or found it done. */
   | { type: "registry-refreshed"; chainId: bigint; height: bigint; bridged: number; outcome: SendOutcome }
   /** A registry refresh of chain `chainId`'s view that did not happen yet, and why. */
@@ -34,6 +40,16 @@ export type TaskEvent =
 
 /** Most contracts one Gateway step carries (and one check() request asks about). */
 export const DEFAULT_BATCH_SIZE = 16;
+
+/**
+ * Records read per eth_call of a tick's multicall: a few hundred keep each call far below any node's gas cap for
+ * eth_call (a record read costs a few thousand gas) and its response small.
+ */
+const RECORDS_PER_CALL = 400;
+/** Calldata of one recordOf(bytes32) call: the selector and the id. */
+const RECORD_CALL_BYTES = 36;
+/** Counterparties whose steps a tick runs at the same time, at most. */
+const PARALLEL_COUNTERPARTIES = 4;
 
 /** What the committee's shared chain work needs, for the task runner and the registry refresher alike. */
 export type CommitteeWork = {
@@ -53,6 +69,8 @@ export type CommitteeWork = {
   channel: RequestChannel;
   /** Committees of the chains, to verify their signed views before believing them. */
   committees: ReadonlyMap<bigint, Committee>;
+  /** The views this chain's registry accepted, read from their ViewAccepted events once each. */
+  acceptedViews: AcceptedViews;
   onEvent: (event: TaskEvent) => void;
   /** Every signed view an answer carried that passed its signature check: for the view list. */
   onVerifiedView: (view: View, signatures: Hex[]) => Promise<void>;
@@ -118,31 +136,60 @@ export class TaskRunner {
     this.#batchSize = Math.max(1, Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, MAX_CONTRACTS_PER_REQUEST));
   }
 
-  /** Advances every open task once, given the chain's head. */
+  /**
+   * Advances every open task once, given the chain's head. The Gateway's records of all open tasks are read in one
+   * multicall (chunked, see RECORDS_PER_CALL), so that the RPC work of a tick grows with the batches due, not with the
+   * tasks open: an attacker's many 1-wei registrations with far expiries cost a node a few bytes of calldata each per
+   * tick, not a round trip each.
+   */
   async tick(head: bigint): Promise<void> {
+    const tasks = this.#o.store.openTasks();
+    const statuses = await this.#statuses(tasks);
     const due: Due[] = [];
-    for (const task of this.#o.store.openTasks()) {
-      try {
-        const step = await this.#refresh(task, head);
-        if (step !== undefined) due.push({ task, step });
-      } catch (error) {
-        this.#o.onEvent({ type: "step-failed", step: task.state === "registered" ? "precommit" : "terminate", contractIds: [task.contractId], error: shortMessage(error) });
-      }
-    }
+    tasks.forEach((task, i) => {
+      const step = this.#refresh(task, statuses[i]!, head);
+      if (step !== undefined) due.push({ task, step });
+    });
     const keys = new Set(due.map(({ task, step }) => `${task.contractId}:${step}`));
     for (const key of this.#steps.keys()) if (!keys.has(key)) this.#steps.delete(key);
-    for (const [step, tasks] of this.#batches(due)) {
-      const ids = tasks.map((t) => t.contractId);
-      if (!this.#myTurn(batchKey(step, ids), tasks.map((t) => `${t.contractId}:${step}`))) continue;
-      try {
-        const outcome = await this.#run(step, tasks);
-        if (outcome === undefined) continue;
-        for (const id of outcome.contractIds) this.#steps.delete(`${id}:${step}`);
-        this.#o.onEvent({ type: "step-sent", step, contractIds: outcome.contractIds, outcome: outcome.outcome });
-      } catch (error) {
-        this.#o.onEvent({ type: "step-failed", step, contractIds: ids, error: shortMessage(error) });
-      }
+    // Steps with one counterparty run one after another, since each may move the registry's view of it that the next
+    // one's answer must connect to; steps with different counterparties run side by side (up to PARALLEL_COUNTERPARTIES),
+    // so that a slow or silent counterparty holds up no other's.
+    const lanes = new Map<string, [Step, Task[]][]>();
+    for (const [step, batch] of this.#batches(due)) {
+      if (!this.#myTurn(batchKey(step, batch.map((t) => t.contractId)), batch.map((t) => `${t.contractId}:${step}`))) continue;
+      const lane = step === "cancel" ? "cancel" : batch[0]!.counterparty.toString();
+      lanes.set(lane, [...(lanes.get(lane) ?? []), [step, batch]]);
     }
+    const queue = [...lanes.values()];
+    const work = async () => {
+      for (let lane = queue.shift(); lane !== undefined; lane = queue.shift()) for (const [step, batch] of lane) await this.#step(step, batch);
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_COUNTERPARTIES, queue.length) }, work));
+  }
+
+  async #step(step: Step, tasks: Task[]): Promise<void> {
+    try {
+      const outcome = await this.#run(step, tasks);
+      if (outcome === undefined) return;
+      for (const id of outcome.contractIds) this.#steps.delete(`${id}:${step}`);
+      this.#o.onEvent({ type: "step-sent", step, contractIds: outcome.contractIds, outcome: outcome.outcome });
+    } catch (error) {
+      this.#o.onEvent({ type: "step-failed", step, contractIds: tasks.map((t) => t.contractId), error: shortMessage(error) });
+    }
+  }
+
+  /** The Gateway's status of each task, in order. */
+  async #statuses(tasks: readonly Task[]): Promise<number[]> {
+    if (tasks.length === 0) return [];
+    // Deployless: the Multicall3 code travels with the eth_call, so no chain needs it deployed.
+    const records = await this.#o.client.multicall({
+      contracts: tasks.map((t) => ({ address: this.#o.gateway, abi: gatewayAbi, functionName: "recordOf", args: [t.contractId] }) as const),
+      allowFailure: false,
+      deployless: true,
+      batchSize: RECORDS_PER_CALL * RECORD_CALL_BYTES,
+    });
+    return (records as readonly (readonly [number, ...unknown[]])[]).map(([status]) => status);
   }
 
   /** The counterparty asked about `contractId`: if its step waits on the mirror, try again now (the paper's step 2). */
@@ -153,10 +200,8 @@ export class TaskRunner {
     }
   }
 
-  /** Reads the task's record, stores a new state, and returns the step it is due for, if any. */
-  async #refresh(task: Task, head: bigint): Promise<Step | undefined> {
-    const { client, gateway } = this.#o;
-    const [status] = await client.readContract({ address: gateway, abi: gatewayAbi, functionName: "recordOf", args: [task.contractId] });
+  /** Stores the task's new state, from its record's status, and returns the step it is due for, if any. */
+  #refresh(task: Task, status: number, head: bigint): Step | undefined {
     const state = STATE_OF[status];
     if (state !== undefined && state !== task.state) {
       this.#o.store.setTaskState(task.contractId, state);
@@ -279,18 +324,21 @@ export class TaskRunner {
     return { frozen: cp.frozen, height: cp.height };
   }
 
-  /** check() of the tasks' mirrors at the counterparty's newest certified view, connected to this chain's registry. */
+  /**
+   * check() of the tasks' mirrors at the counterparty's newest certified view, connected to this chain's registry, and
+   * compared with the view the registry accepted there (an answer that conflicts with it is fork evidence).
+   */
   async #askNewest(tasks: Task[], counterparty: Counterparty, minHeight: bigint): Promise<Believed> {
     const chainId = tasks[0]!.counterparty;
     const knownHeight = counterparty.height;
-    const stored = await this.#o.client.readContract({ address: this.#o.registry, abi: registryAbi, functionName: "accThrough", args: [chainId, knownHeight] });
-    return this.#ask(tasks, { kind: "newest", knownHeight, stored, minHeight }, knownHeight, minHeight, undefined);
+    const { view, signatures, accThrough: stored } = await this.#o.acceptedViews.get(chainId, knownHeight);
+    return this.#ask(tasks, { kind: "newest", knownHeight, stored, minHeight, accepted: { view, signatures } }, knownHeight, minHeight, undefined);
   }
 
   /** check() of the tasks' mirrors at exactly `height`, a height this chain's registry accepted (the counterparty is frozen). */
   async #askAccepted(tasks: Task[], height: bigint): Promise<Believed> {
     const chainId = tasks[0]!.counterparty;
-    const accepted = await getAcceptedView({ client: this.#o.client, registry: this.#o.registry, chainId, height });
+    const accepted = await this.#o.acceptedViews.get(chainId, height);
     return this.#ask(tasks, { kind: "accepted", height, accBefore: accBeforeHead(accepted.view), accThrough: accepted.accThrough }, height, height, height);
   }
 
@@ -312,23 +360,8 @@ export class TaskRunner {
    * here as the Gateway will read them. Nothing is written to any chain meanwhile.
    */
   async #verify(chainId: bigint, tasks: Task[], basis: AnswerBasis, answer: Answer): Promise<Believed> {
-    const committee = this.#o.committees.get(chainId);
-    if (committee === undefined) throw new Error(`no committee configured for chain ${chainId}`);
-    let checked: CheckedAnswer;
-    try {
-      checked = await checkAnswer({
-        answer,
-        chainId,
-        committee,
-        basis,
-        contracts: tasks.length,
-        verify: verifySignedView,
-        onVerified: ({ view, signatures }) => this.#o.onVerifiedView(view, signatures),
-      });
-    } catch (error) {
-      if (error instanceof ConflictingAnswerError) this.#o.onEvent({ type: "conflicting-view", chainId, signed: error.signed });
-      throw error;
-    }
+    const checked = await believeAnswer(this.#o, { chainId, basis, answer, contracts: tasks.length });
+    const committee = this.#o.committees.get(chainId)!;
     const { height, records } = await readRecords({
       header: checked.header,
       gateway: committee.gateway,
@@ -338,6 +371,26 @@ export class TaskRunner {
     });
     if (height !== checked.height) throw new Error(`the proof's header is block ${height}, not ${checked.height}`);
     return { checked, records };
+  }
+}
+
+/**
+ * checkAnswer as the committee's chain work applies it, for the task runner and the registry refresher alike: against
+ * the counterparty's configured committee, with every verified view handed to the view list, and a view that contradicts
+ * this chain's registry reported as evidence (an event) before the answer is refused.
+ */
+export async function believeAnswer(
+  work: CommitteeWork,
+  { chainId, basis, answer, contracts }: { chainId: bigint; basis: AnswerBasis; answer: Answer; contracts: number },
+): Promise<CheckedAnswer> {
+  const committee = work.committees.get(chainId);
+  if (committee === undefined) throw new Error(`no committee configured for chain ${chainId}`);
+  try {
+    return await checkAnswer({ answer, chainId, committee, basis, contracts, verify: verifySignedView, onVerified: ({ view, signatures }) => work.onVerifiedView(view, signatures) });
+  } catch (error) {
+    if (error instanceof ConflictingAnswerError) work.onEvent({ type: "conflicting-view", chainId, signed: error.signed });
+    if (error instanceof ForkEvidenceError) work.onEvent({ type: "fork-evidence", evidence: error.evidence });
+    throw error;
   }
 }
 

@@ -4,11 +4,12 @@ import { keccak256, type Hex } from "viem";
 import { revertName } from "../../relayer/chain/txSender.js";
 import type { SignedView } from "../../relayer/gossip/viewList.js";
 import type { Answer } from "../../relayer/net/message.js";
-import { AnswerRefusedError, checkAnswer, ConflictingAnswerError, type AnswerBasis } from "../../relayer/tasks/checkAnswer.js";
+import { getAcceptedView } from "../../relayer/chain/acceptedView.js";
+import { AnswerRefusedError, checkAnswer, ConflictingAnswerError, ForkEvidenceError, type AnswerBasis } from "../../relayer/tasks/checkAnswer.js";
 import { bridgeFor } from "../../relayer/tasks/serveCheck.js";
 import { connectsTo, type Connection } from "../../relayer/view/connectsTo.js";
 import { verifySignedView } from "../../relayer/view/verifySignedView.js";
-import { accBeforeHead, accThrough, viewStart, type View } from "../../relayer/view/view.js";
+import { accBeforeHead, accThrough, buildView, viewStart, type View } from "../../relayer/view/view.js";
 import { branch, randomHash, signSynthetic, testChain, viewAt, wire, type TestChain } from "../fixtures/syntheticChain.js";
 import { deploySystem, mine, relayView, sign, viewOf, type Chain } from "../fixtures/system.js";
 import { flipByte } from "../fixtures/tamper.js";
@@ -29,7 +30,7 @@ function chainB(): { chain: TestChain; headers: Hex[] } {
   return { chain, headers };
 }
 
-const newest = (chain: TestChain, minHeight = 0n): AnswerBasis => ({ kind: "newest", knownHeight: BigInt(KNOWN), stored: accThrough(viewAt(chain, KNOWN)), minHeight });
+const newest = (chain: TestChain, minHeight = 0n): Extract<AnswerBasis, { kind: "newest" }> => ({ kind: "newest", knownHeight: BigInt(KNOWN), stored: accThrough(viewAt(chain, KNOWN)), minHeight });
 
 /** serveCheck's answer at `height` for two contracts: the certified view there, the bridge from KNOWN, one storage proof each. */
 async function answerAt(chain: TestChain, headers: Hex[], height: number, signed?: SignedView): Promise<Answer> {
@@ -120,6 +121,30 @@ describe("checkAnswer", () => {
   it("refuses a view older than the registry's (replayed old answer)", async () => {
     const { chain, headers } = chainB();
     await refused(check(chain, await answerAt(chain, headers, KNOWN - 1)), /\(older\)/);
+  });
+
+  it("attack: a forked committee answers below the registry's accepted view; the answer is fork evidence, found before any height check", async () => {
+    const { chain, headers } = chainB();
+    const accepted = await signSynthetic(chain, viewAt(chain, KNOWN));
+    const forked = await signSynthetic(chain, viewAt(chain, KNOWN - 1, branch(chain, KNOWN - 2)));
+    const answer = { ...(await answerAt(chain, headers, KNOWN - 1)), view: wire(forked) };
+    await assert.rejects(
+      check(chain, answer, { ...newest(chain, 30n), accepted }),
+      (error: unknown) => error instanceof ForkEvidenceError && error.evidence.a === accepted && error.evidence.b.view.height === forked.view.height && error.evidence.b.signatures.join() === forked.signatures.join(),
+    );
+    // Without the accepted view the answer is only too low: every answer of the forked branch would fail so, and the fork stay hidden.
+    await refused(check(chain, answer, newest(chain, 30n)), /below 30/);
+  });
+
+  it("takes no older view as evidence that agrees with the accepted view, or lies too far below its window to compare", async () => {
+    const { chain, headers } = chainB();
+    const accepted = await signSynthetic(chain, viewAt(chain, KNOWN));
+    const basis = { ...newest(chain), accepted };
+    await refused(check(chain, await answerAt(chain, headers, KNOWN - 1), basis), /\(older\)/);
+    // A view whose window ends before the accepted window starts cannot be compared with it: no evidence, only too old.
+    const far = KNOWN - K - 1;
+    const forked = await signSynthetic(chain, viewAt(chain, far, branch(chain, far)));
+    await refused(check(chain, { ...(await answerAt(chain, headers, far)), view: wire(forked) }, basis), /\(older\)/);
   });
 
   it("refuses a proof under another header than the view's block (header-substitution attack)", async () => {
@@ -241,5 +266,42 @@ describe("connectsTo", function () {
       { numRuns: 80, seed: 11 },
     );
     assert.deepEqual([...seen].sort(), ["bridge-mismatch", "conflicting", "consistent", "older"], "every verdict was met");
+  });
+
+  it("takes as fork evidence exactly the older signed views ViewRegistry.submitForkEvidence takes next to the accepted view", async () => {
+    const stored = await a.registry.read.accThrough([b.chainId, LATEST]);
+    const read = await getAcceptedView({ client: a.publicClient, registry: a.registry.address, chainId: b.chainId, height: LATEST });
+    const accepted = { view: read.view, signatures: read.signatures };
+    const committee = { gateway: b.gateway.address, members: b.committee.map((m) => m.address), threshold: 3, k: KC };
+    const verdicts = new Set<boolean>();
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: Number(LATEST) - 1 }), fc.option(fc.nat(), { nil: undefined }), async (height, forkAt) => {
+        const blockHashes = hashes.slice(0, height + 1);
+        if (forkAt !== undefined) blockHashes[forkAt % blockHashes.length] = flipByte(blockHashes[forkAt % blockHashes.length]!, 0);
+        const view = buildView({ chainId: b.chainId, k: KC, blockHashes });
+        const signatures = await sign(b, view);
+        const answer: Answer = {
+          kind: "answer",
+          requestId: "r",
+          height: height.toString(),
+          proof: { header: "0x", accountProof: [], storageProofs: [] },
+          view: { view: { chainId: view.chainId.toString(), height: view.height.toString(), acc: view.acc, hashes: view.hashes }, signatures },
+          bridge: [],
+        };
+        const basis: AnswerBasis = { kind: "newest", knownHeight: LATEST, stored, minHeight: 0n, accepted };
+        const found = await checkAnswer({ answer, chainId: b.chainId, committee, basis, contracts: 0, verify: verifySignedView }).then(
+          () => assert.fail("an older view is never believed"),
+          (error: unknown) => error instanceof ForkEvidenceError,
+        );
+        const taken = await a.registry.simulate.submitForkEvidence([accepted.view, accepted.signatures, view, signatures]).then(
+          () => true,
+          (error: unknown) => (assert.equal(revertName(error), "ViewRegistryNotConflicting"), false),
+        );
+        assert.equal(found, taken, `view at ${height}, forked at ${forkAt === undefined ? "no height" : forkAt % blockHashes.length}`);
+        verdicts.add(found);
+      }),
+      { numRuns: 30, seed: 5 },
+    );
+    assert.deepEqual([...verdicts].sort(), [false, true], "evidence and not");
   });
 });

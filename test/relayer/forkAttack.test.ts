@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { getAddress, keccak256, parseEther, stringToHex, type Hex } from "viem";
 import { ForkAttack } from "../../relayer/attack/forkAttack.js";
+import { registryAbi } from "../../relayer/chain/abis.js";
 import type { Message } from "../../relayer/net/message.js";
 import type { Transport } from "../../relayer/net/transport.js";
-import { deploySystem, K, type Chain } from "../fixtures/system.js";
+import { BOND, deploySystem, K, SLASH_REWARD_BPS, sign, viewOf, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, registerLeg } from "../fixtures/swap.js";
 import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
 import { CLAIM_PERIOD, mine, NO_POST, recordProof } from "../fixtures/system.js";
+import { flipByte } from "../fixtures/tamper.js";
 
 const Status = { None: 0, Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;
 const TTL = 60n;
@@ -139,5 +141,74 @@ describe("Fork attack (the paper's Proposition 4)", function () {
     // B's views stopped changing, so only the pacemaker carries them: each node's full list reaches every
     // other system within (n − 1)·pacemaker blocks; a few more blocks for the evidence transaction.
     assert.ok(hiddenFor <= 2n * BigInt(PACEMAKER) + 4n, `hidden for ${hiddenFor} blocks`);
+  });
+
+  it("attack: a forked committee answers below the registry's accepted view; the answer is fork evidence, and B ends frozen on A and C", async () => {
+    const [a, b, c] = (await deploySystem({ networks: ["chainA", "chainB", "chainC"], q: 4 })) as [Chain, Chain, Chain];
+    // B's whole committee is forked: each of its nodes answers A's check() requests with a view of another branch of B,
+    // signed by the committee, one height below the view A's registry accepted, where the registry's one word cannot show
+    // the conflict. Such an answer is only "too old" to a node that compares it with that word: every answer of the forked
+    // committee would fail so, and the fork stay hidden.
+    const forge = (inner: Transport): Transport => {
+      const known = new Map<string, bigint>(); // requestId → the asker's known height
+      return {
+        self: inner.self,
+        start: () => inner.start(),
+        stop: () => inner.stop(),
+        connected: () => inner.connected(),
+        onMessage: (handler) =>
+          inner.onMessage((delivery) => {
+            if (delivery.message.kind === "request") known.set(delivery.message.requestId, BigInt(delivery.message.knownHeight));
+            handler(delivery);
+          }),
+        send: (to, message: Message) => {
+          if (message.kind !== "answer" && message.kind !== "answer-error") return inner.send(to, message);
+          const { requestId } = message;
+          const knownHeight = known.get(requestId);
+          if (knownHeight === undefined || knownHeight === 0n) return inner.send(to, message);
+          void (async () => {
+            const honest = await viewOf(b, K, knownHeight - 1n);
+            const forked = { ...honest, hashes: honest.hashes.map((h, i, all) => (i === all.length - 1 ? flipByte(h, 0) : h)) };
+            const view = { view: { chainId: forked.chainId.toString(), height: forked.height.toString(), acc: forked.acc, hashes: forked.hashes }, signatures: await sign(b, forked) };
+            inner.send(to, { kind: "answer", requestId, height: forked.height.toString(), proof: { header: "0x", accountProof: [], storageProofs: [[]] }, view, bridge: [] });
+          })();
+          return 1;
+        },
+      };
+    };
+    network = new RelayerNetwork([a, b, c], { wrapTransport: (transport, config) => (config.chainId === b.chainId ? forge(transport) : transport) });
+    await network.start();
+    const known = await a.registry.read.latestHeight([b.chainId]);
+    // B's nodes gossip their (honest) newest views: A's view lists move on past the view A's registry accepted, so they
+    // hold nothing near the forked answer that could show the conflict either.
+    const nodesOfA = [...network.nodes.values()].filter((n) => n.config.chainId === a.chainId);
+    await network.until("A's view lists holding only views of B above the accepted view's window", async () =>
+      nodesOfA.every((n) => n.viewList.newest(b.chainId) !== undefined && n.viewList.after(b.chainId, -1n).every((s) => s.view.height > known + BigInt(K))),
+    );
+
+    // A contract on A with B: A's nodes ask B's about its mirror.
+    const swap = await prepareSwap(
+      { chain: a, payer: a.users.alice, beneficiary: a.users.bob.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await a.publicClient.getBlockNumber()) + TTL },
+      { chain: b, payer: b.users.bob, beneficiary: a.users.alice.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await b.publicClient.getBlockNumber()) + TTL },
+      keccak256(stringToHex("below")),
+    );
+    await registerLeg(swap.x, swap.regX);
+    await network.until("B frozen on A and on C", async () => (await a.registry.read.isFrozen([b.chainId])) && (await c.registry.read.isFrozen([b.chainId])));
+
+    // On A, by the two signed views: the registry's accepted one and the forked answer below it.
+    const [proven] = await a.publicClient.getContractEvents({ address: a.registry.address, abi: registryAbi, eventName: "ForkProven", fromBlock: 0n });
+    assert.deepEqual([proven?.args.a?.height, proven?.args.b?.height], [known, known - 1n]);
+    assert.equal(await frozenEvents(a, b.chainId), 1);
+    assert.equal(await frozenEvents(c, b.chainId), 1, "the overlay carried the evidence to C");
+
+    // One of A's nodes reported it and took the reward: its balance grew by the reward less the transaction's fee.
+    const [frozen] = await a.publicClient.getContractEvents({ address: a.registry.address, abi: registryAbi, eventName: "ChainFrozen", fromBlock: 0n });
+    const { reporter, reward } = frozen!.args;
+    assert.ok(nodesOfA.map((n) => n.address.toLowerCase()).includes(reporter!.toLowerCase()), "one of A's nodes reported the fork");
+    assert.equal(reward, (BOND * SLASH_REWARD_BPS) / 10_000n);
+    const receipt = await a.publicClient.getTransactionReceipt({ hash: frozen!.transactionHash });
+    const [before, after] = await Promise.all([frozen!.blockNumber - 1n, frozen!.blockNumber].map((blockNumber) => a.publicClient.getBalance({ address: reporter!, blockNumber })));
+    assert.equal(after! - before!, reward! - receipt.gasUsed * receipt.effectiveGasPrice);
+    assert.ok(network.logs.some((line) => line.includes(`conflicts with the view accepted here at ${known}`)), "caught in a check() answer");
   });
 });

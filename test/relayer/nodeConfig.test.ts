@@ -100,6 +100,19 @@ describe("nodeConfig", () => {
       }
     });
 
+    it("signs each chain's views at finalityDepth 0 unless set, and refuses a depth that is not a whole number of blocks", () => {
+      assert.deepEqual(parseNodeConfig(validConfig(), { env: {} }).chains.map((c) => c.finalityDepth), [0, 0], "instant finality by default");
+      const deep = validConfig();
+      deep.chains[1].finalityDepth = 64;
+      assert.deepEqual(parseNodeConfig(deep, { env: {} }).chains.map((c) => c.finalityDepth), [0, 64]);
+      for (const bad of [-1, 2.5, "12"]) {
+        const config = validConfig();
+        config.chains[0].finalityDepth = bad;
+        const error = configError(() => parseNodeConfig(config, { env: {} }));
+        assert.deepEqual(error.issues.map((i) => i.path), ["chains[0].finalityDepth"], `finalityDepth ${bad}`);
+      }
+    });
+
     it("checksums lower-case addresses", () => {
       const raw = validConfig();
       raw.chains[0].gateway = addressOf("gateway A").toLowerCase();

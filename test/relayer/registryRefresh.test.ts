@@ -115,15 +115,16 @@ describe("RegistryRefresher", function () {
       const clock = new SimulatedClock();
       const sent: Message[] = [];
       const refused: string[] = [];
-      let read = 0;
-      // A store with no certified view yet: a valid refresh gets that far, and no further.
-      const store = { latestSignedView: () => (read++, undefined) } as unknown as Store;
+      // A store with no certified view yet: a valid refresh gets that far, and no further. It notes which requests reached it.
+      let serving = "";
+      const reached = new Set<string>();
+      const store = { latestSignedView: () => (reached.add(serving), undefined) } as unknown as Store;
       const channel = new RequestChannel({
         clock,
         timeoutMs: 5_000,
         systems: new Map(),
         send: (_to, message) => (sent.push(message), 1),
-        serve: (request) => serveCheck({ request, chainId: CHAIN_B, client: {} as PublicClient, gateway: getAddress(`0x${"0b".repeat(20)}`), store }),
+        serve: (request) => ((serving = request.requestId), serveCheck({ request, chainId: CHAIN_B, client: {} as PublicClient, gateway: getAddress(`0x${"0b".repeat(20)}`), store })),
         maxRequestsPerSecond: 3,
         onRefused: (_from, reason) => refused.push(reason),
       });
@@ -138,7 +139,7 @@ describe("RegistryRefresher", function () {
         "rate limited",
         "rate limited",
       ]);
-      assert.equal(read, 1, "only the one valid refresh within the rate reached the store");
+      assert.deepEqual([...reached], ["flood-0"], "only the one valid refresh within the rate reached the store");
       assert.deepEqual(refused, ["rate limited", "rate limited"]);
     });
 
