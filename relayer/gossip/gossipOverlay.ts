@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Address } from "viem";
 import type { Clock } from "../clock.js";
-import type { Message, WireSignedView } from "../net/message.js";
+import { MAX_VIEWS_PER_UPDATE, type Message, type WireSignedView } from "../net/message.js";
+import { PeerRate } from "../net/peerRate.js";
+import type { RefusalReason } from "../net/refusalReason.js";
 import type { RemoteSystem } from "../net/requestChannel.js";
 import { fanout } from "../net/requestChannel.js";
 import { relate } from "../view/relate.js";
@@ -24,29 +27,50 @@ export type GossipOptions = {
   maxPerPeerPerSecond: number;
   /** Invalid messages after which a peer is cut off. */
   maxStrikes: number;
+  /**
+   * One strike of a peer is forgiven every this many ms (default STRIKE_DECAY_MS), so that a peer cut off is taken back
+   * once its strikes decay below maxStrikes: a node framed once (or briefly faulty) is not cut off for good, and one that
+   * keeps sending invalid messages gets one through per interval.
+   */
+  strikeDecayMs?: number;
   /** Certified views of `chainId` after `fromHeight`, at most k apart, for a pull. */
   viewsAfter: (chainId: bigint, fromHeight: bigint) => SignedView[];
   /** Fork evidence found or received, once per chain. */
   onEvidence: (evidence: Evidence) => void;
   /** A refused gossip message, with its reason. */
-  onRefused: (from: Address, reason: string) => void;
+  onRefused: (from: Address, reason: RefusalReason) => void;
   random?: () => number;
 };
+
+/** Default of GossipOptions.strikeDecayMs: a minute per strike. */
+export const STRIKE_DECAY_MS = 60_000;
+
+/**
+ * How much the overlay keeps, at most: the ids of the messages it took in the last `seenMs` (beyond `seenEntries` the
+ * least recent are forgotten, and a repeat of one of them is processed again: the view list finds it known), and the
+ * rates and strikes of the `peers` most recent peers.
+ */
+export const OVERLAY_LIMITS = { seenEntries: 10_000, seenMs: 60_000, peers: 1024 } as const;
+
+type Strikes = { count: number; since: number };
 
 const toWire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: s.signatures });
 
 /**
  * The gossip overlay between systems (section IV.C): pushes the view list to a random subset of systems
  * when it changed, re-pushes what it learned, pulls when a view is more than k ahead of what it can
- * verify, and a pacemaker pushes when the overlay has been idle. Messages are de-duplicated by a
- * canonical id, rate-limited per peer, and a peer that keeps sending invalid ones is cut off.
+ * verify, and a pacemaker pushes when the overlay has been idle. Messages are rate-limited per peer, then
+ * de-duplicated by a canonical id; a peer that keeps sending invalid ones is cut off until its strikes
+ * decay. What the overlay keeps is bounded (OVERLAY_LIMITS). A node hands it what its transport decoded
+ * (`decodeMessage`), so every field is within its bounds.
  */
 export class GossipOverlay {
   readonly #o: GossipOptions;
   readonly #random: () => number;
-  readonly #seen = new Map<string, number>(); // message id → when
-  readonly #rate = new Map<string, { windowStart: number; count: number }>();
-  readonly #strikes = new Map<string, number>();
+  readonly #strikeDecayMs: number;
+  readonly #seen: LRUCache<string, true>; // message id
+  readonly #rate: PeerRate;
+  readonly #strikes: LRUCache<string, Strikes>;
   readonly #reported = new Set<bigint>();
   #pushedVersion = 0;
   #lastFullPush = 0n;
@@ -55,11 +79,16 @@ export class GossipOverlay {
   constructor(options: GossipOptions) {
     this.#o = options;
     this.#random = options.random ?? Math.random;
+    this.#strikeDecayMs = options.strikeDecayMs ?? STRIKE_DECAY_MS;
+    // The cache's clock is the overlay's (simulated in the benchmarks), read on every check (ttlResolution 0).
+    this.#seen = new LRUCache({ max: OVERLAY_LIMITS.seenEntries, ttl: OVERLAY_LIMITS.seenMs, ttlResolution: 0, perf: options.clock });
+    this.#rate = new PeerRate({ clock: options.clock, perSecond: options.maxPerPeerPerSecond, peers: OVERLAY_LIMITS.peers });
+    this.#strikes = new LRUCache({ max: OVERLAY_LIMITS.peers });
   }
 
-  /** Peers cut off for invalid messages. */
+  /** Peers cut off now for invalid messages (lower-case addresses). */
   get cutOff(): string[] {
-    return [...this.#strikes].filter(([, n]) => n >= this.#o.maxStrikes).map(([peer]) => peer);
+    return [...this.#strikes.keys()].filter((peer) => this.#strikesOf(peer) >= this.#o.maxStrikes);
   }
 
   /**
@@ -111,39 +140,45 @@ export class GossipOverlay {
   async handle(from: Address, message: Message): Promise<void> {
     if (message.kind !== "view-update" && message.kind !== "view-pull" && message.kind !== "evidence") return;
     const peer = from.toLowerCase();
-    if ((this.#strikes.get(peer) ?? 0) >= this.#o.maxStrikes) return this.#o.onRefused(from, "peer cut off");
-    if (!this.#admit(peer)) return this.#o.onRefused(from, "gossip rate limited");
+    if (this.#strikesOf(peer) >= this.#o.maxStrikes) return this.#o.onRefused(from, "peer cut off");
+    if (!this.#rate.admit(peer)) return this.#o.onRefused(from, "gossip rate limited");
     // The canonical id is the content: the same update or evidence from several peers is processed once.
     // A pull is a question of one peer, so its id names the peer too. The id never leaves the node, so it is
     // the platform's SHA-256, some 40 times cheaper than keccak256 in JavaScript on a view list of a few kB.
     const id = createHash("sha256").update(message.kind === "view-pull" ? `${peer}:${JSON.stringify(message)}` : JSON.stringify(message)).digest("hex");
     if (this.#seen.has(id)) return this.#o.onRefused(from, "duplicate gossip");
-    this.#remember(id);
+    this.#seen.set(id, true);
 
     if (message.kind === "view-pull") {
-      const views = this.#o.viewsAfter(BigInt(message.chainId), BigInt(message.fromHeight)).slice(0, 64);
+      // viewsAfter stops at what one update carries; the cap keeps the answer within what a peer's decoder takes.
+      const views = this.#o.viewsAfter(BigInt(message.chainId), BigInt(message.fromHeight)).slice(0, MAX_VIEWS_PER_UPDATE);
       if (views.length > 0) this.#o.send(from, { kind: "view-update", views: views.map(toWire) });
       return;
     }
-    if (message.kind === "evidence") {
-      const a = await this.#o.viewList.offer(message.a);
-      const b = await this.#o.viewList.offer(message.b);
-      const conflict = [a, b].find((o) => o.result === "conflict");
-      if (conflict?.result === "conflict") return this.report(conflict.evidence);
-      if (a.result === "invalid" || b.result === "invalid") return this.#strike(from, "invalid evidence");
-      if (a.result === "frozen" || b.result === "frozen") return;
-      // Both carry valid signatures (offer checked them) but may lie beyond what the list can connect to.
-      const evidence = { a: { view: fromWireView(message.a.view), signatures: message.a.signatures }, b: { view: fromWireView(message.b.view), signatures: message.b.signatures } };
-      if (evidence.a.view.chainId === evidence.b.view.chainId && relate(evidence.a.view, evidence.b.view) === "conflicting") this.report(evidence);
-      return;
-    }
-    if (message.views.length > this.#o.systems.size * 64) return this.#strike(from, "oversized view update");
+    if (message.kind === "evidence") return this.#onEvidence(from, message);
     for (const wire of message.views) {
       const offer = await this.#o.viewList.offer(wire);
-      if (offer.result === "invalid") this.#strike(from, `invalid view: ${offer.reason}`);
-      else if (offer.result === "conflict") this.report(offer.evidence);
+      // An honest node pushes only views it verified: one invalid view condemns the update, and its sender earns one
+      // strike for it, not one per view, so that one frame cannot cut a node off.
+      if (offer.result === "invalid") return this.#strike(from, "invalid view");
+      if (offer.result === "conflict") this.report(offer.evidence);
       else if (offer.result === "unverifiable") this.#o.send(from, { kind: "view-pull", chainId: wire.view.chainId, fromHeight: offer.from.toString() });
     }
+  }
+
+  async #onEvidence(from: Address, message: Extract<Message, { kind: "evidence" }>): Promise<void> {
+    const a = await this.#o.viewList.offer(message.a);
+    const b = await this.#o.viewList.offer(message.b);
+    const conflict = [a, b].find((o) => o.result === "conflict");
+    if (conflict?.result === "conflict") return this.report(conflict.evidence);
+    if (a.result === "invalid" || b.result === "invalid") return this.#strike(from, "invalid evidence");
+    if (a.result === "frozen" || b.result === "frozen") return;
+    // The two may conflict with each other beyond what the list can connect to. The list took them without a look at
+    // their signatures when they told it nothing new (old and consistent with it, or too old to relate): check them now.
+    const evidence = { a: { view: fromWireView(message.a.view), signatures: message.a.signatures }, b: { view: fromWireView(message.b.view), signatures: message.b.signatures } };
+    if (evidence.a.view.chainId !== evidence.b.view.chainId || relate(evidence.a.view, evidence.b.view) !== "conflicting") return;
+    if (!(await this.#o.viewList.signaturesHold(evidence.a)) || !(await this.#o.viewList.signaturesHold(evidence.b))) return this.#strike(from, "invalid evidence");
+    this.report(evidence);
   }
 
   #toSystem(chainId: bigint, message: Message, everyone = false): void {
@@ -155,26 +190,26 @@ export class GossipOverlay {
     for (let i = 0; i < count; i++) this.#o.send(members[(start + i) % members.length]!, message);
   }
 
-  #admit(peer: string): boolean {
-    const now = this.#o.clock.now();
-    const rate = this.#rate.get(peer) ?? { windowStart: now, count: 0 };
-    if (now - rate.windowStart >= 1000) Object.assign(rate, { windowStart: now, count: 0 });
-    rate.count += 1;
-    this.#rate.set(peer, rate);
-    return rate.count <= this.#o.maxPerPeerPerSecond;
-  }
-
-  #remember(id: string): void {
-    const now = this.#o.clock.now();
-    this.#seen.set(id, now);
-    if (this.#seen.size > 10_000) {
-      for (const [key, at] of this.#seen) if (now - at > 60_000 || this.#seen.size > 10_000) this.#seen.delete(key);
+  /** A peer's strikes now: one is forgiven every strikeDecayMs, counted from its first strike or the last one forgiven. */
+  #strikesOf(peer: string): number {
+    const strikes = this.#strikes.get(peer);
+    if (strikes === undefined) return 0;
+    const forgiven = Math.floor((this.#o.clock.now() - strikes.since) / this.#strikeDecayMs);
+    if (forgiven === 0) return strikes.count;
+    if (forgiven >= strikes.count) {
+      this.#strikes.delete(peer);
+      return 0;
     }
+    strikes.count -= forgiven;
+    strikes.since += forgiven * this.#strikeDecayMs;
+    return strikes.count;
   }
 
-  #strike(from: Address, reason: string): void {
+  #strike(from: Address, reason: "invalid view" | "invalid evidence"): void {
     const peer = from.toLowerCase();
-    this.#strikes.set(peer, (this.#strikes.get(peer) ?? 0) + 1);
-    this.#o.onRefused(from, reason.startsWith("invalid view") ? "invalid view" : reason);
+    const count = this.#strikesOf(peer) + 1;
+    const since = count === 1 ? this.#o.clock.now() : this.#strikes.get(peer)!.since;
+    this.#strikes.set(peer, { count, since });
+    this.#o.onRefused(from, reason);
   }
 }

@@ -20,7 +20,7 @@ export type ViewVerifier = (view: View, signatures: readonly Hex[], committee: C
 /** What offering a signed view to the list did. */
 export type Offer =
   | { result: "new" } // verified and newer: the list changed
-  | { result: "known" } // consistent, not newer
+  | { result: "known" } // not newer, and consistent with the list or too old to relate: nothing new (signatures unchecked)
   | { result: "unverifiable"; from: bigint } // more than k ahead: pull from `from`
   | { result: "conflict"; evidence: Evidence } // fork evidence
   | { result: "invalid"; reason: string } // bad signatures, unknown chain, malformed
@@ -82,6 +82,11 @@ export class ViewList {
    * Offers a signed view. With `accepted` (this node's own chain's ViewRegistry accepted it, which checked that it
    * connects to the registry's history, bridging any gap), a view more than k ahead of the newest enters too instead
    * of being unverifiable: the registry connects views however far apart, and the overlay must carry what it took.
+   *
+   * The view's height and its relation to the stored views are looked at before its signatures, which cost a
+   * recovery each: a view that tells the list nothing new (at or below the newest height, and identical to a stored
+   * view, consistent with them or too old to relate) is answered `known` unverified. Only a view that would enter
+   * (newer) or that conflicts (evidence, or a forgery to strike) is verified.
    */
   async offer(wire: WireSignedView, { accepted = false }: { accepted?: boolean } = {}): Promise<Offer> {
     let signed: SignedView;
@@ -96,29 +101,34 @@ export class ViewList {
     const chainId = signed.view.chainId;
     if (this.#frozen.has(chainId)) return { result: "frozen" };
     const known = this.#views.get(chainId) ?? [];
-    // A view already in the list was verified when it entered: most gossip repeats what is known.
+    // Most gossip repeats what is known: a string comparison finds it before any fold.
     if (known.some((k) => sameView(k.view, signed.view))) return { result: "known" };
+    const newest = known.at(-1);
+    const withNewest = newest === undefined ? undefined : relate(newest.view, signed.view);
+    // Every stored view is a prefix of the newest one's history, so a view consistent with the newest conflicts
+    // with none of them: the older ones (and their acc folds) need a look only when the newest cannot vouch.
+    const conflicting = withNewest === "consistent" ? undefined : known.find((stored) => relate(stored.view, signed.view) === "conflicting");
+    if (conflicting === undefined && newest !== undefined && signed.view.height <= newest.view.height) return { result: "known" };
     try {
       await this.#verify(signed.view, signed.signatures, committee);
     } catch (error) {
       return { result: "invalid", reason: (error as Error).message };
     }
-    const newest = known.at(-1);
-    const withNewest = newest === undefined ? undefined : relate(newest.view, signed.view);
-    // Every stored view is a prefix of the newest one's history, so a view consistent with the newest conflicts
-    // with none of them: the older ones (and their acc folds) need a look only when the newest cannot vouch.
-    if (withNewest !== "consistent") {
-      for (const stored of known) {
-        if (relate(stored.view, signed.view) === "conflicting") return { result: "conflict", evidence: { a: stored, b: signed } };
-      }
-    }
-    if (newest !== undefined) {
-      if (signed.view.height <= newest.view.height) return { result: "known" };
-      if (withNewest === "unverifiable" && !accepted) return { result: "unverifiable", from: newest.view.height };
-    }
+    if (conflicting !== undefined) return { result: "conflict", evidence: { a: conflicting, b: signed } };
+    if (withNewest === "unverifiable" && !accepted) return { result: "unverifiable", from: newest!.view.height };
     this.#views.set(chainId, [...known, signed].slice(-this.#history));
     this.#changedAt.set(chainId, ++this.#version);
     return { result: "new" };
+  }
+
+  /** Whether `signed` carries its chain's committee's threshold signatures (an unknown chain's view does not). */
+  async signaturesHold(signed: SignedView): Promise<boolean> {
+    const committee = this.#committees.get(signed.view.chainId);
+    if (committee === undefined) return false;
+    return this.#verify(signed.view, signed.signatures, committee).then(
+      () => true,
+      () => false,
+    );
   }
 }
 

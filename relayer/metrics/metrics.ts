@@ -1,23 +1,14 @@
 import { MESSAGE_KINDS, type MessageKind } from "../net/message.js";
+import { REFUSAL_REASONS, type RefusalReason } from "../net/refusalReason.js";
 import { TASK_STATES, type TaskState } from "../store/store.js";
 
 export type Direction = "sent" | "received";
 export const DIRECTIONS: readonly Direction[] = ["sent", "received"];
 
 export type CountMessageParameters = { kind: MessageKind; direction: Direction; bytes: number };
-export type CountRejectedParameters = { reason: string };
+export type CountRejectedParameters = { reason: RefusalReason };
 export type CountTransactionSentParameters = { step: string };
 export type CountRpcErrorParameters = { method: string };
-
-/** Everything a node reports, as one union: a node (or its log) can hand events over with `record`. */
-export type MetricsEvent =
-  | ({ type: "message" } & CountMessageParameters)
-  | ({ type: "rejected" } & CountRejectedParameters)
-  | { type: "tasks"; counts: Record<TaskState, number> }
-  | { type: "viewHeight"; chainId: bigint; height: bigint }
-  | { type: "headHeight"; chainId: bigint; height: bigint }
-  | ({ type: "transactionSent" } & CountTransactionSentParameters)
-  | ({ type: "rpcError" } & CountRpcErrorParameters);
 
 /** JSON form of the metrics, for /status. Heights fit in 2^53 and are numbers. */
 export type MetricsSnapshot = {
@@ -93,7 +84,7 @@ export class Metrics {
     "Bytes of node-to-node messages by kind and direction.",
     ["kind", "direction"],
   );
-  private readonly rejected = new Family("fibc_messages_rejected_total", "counter", "Messages rejected by the node, by reason.", ["reason"]);
+  private readonly rejected = new Family("fibc_messages_rejected_total", "counter", "Messages and connections the node refused, by reason.", ["reason"]);
   private readonly tasks = new Family("fibc_tasks", "gauge", "Contract transactions on the node's own chain, by state.", ["state"]);
   private readonly viewHeights = new Family("fibc_view_height", "gauge", "Height of the newest verified view of each chain.", ["chain_id"]);
   private readonly headHeights = new Family("fibc_chain_head_height", "gauge", "Head block height of each followed chain.", ["chain_id"]);
@@ -120,6 +111,7 @@ export class Metrics {
         this.messageBytes.add([kind, direction], 0);
       }
     }
+    for (const reason of REFUSAL_REASONS) this.rejected.add([reason], 0);
     for (const state of TASK_STATES) this.tasks.set([state], 0);
   }
 
@@ -155,29 +147,6 @@ export class Metrics {
 
   setReorgAlarm(chainId: bigint, raised: boolean): void {
     this.reorgAlarms.set([chainId.toString()], raised ? 1 : 0);
-  }
-
-  record(event: MetricsEvent): void {
-    switch (event.type) {
-      case "message":
-        return this.countMessage(event);
-      case "rejected":
-        return this.countRejected(event);
-      case "tasks":
-        return this.setTaskCounts(event.counts);
-      case "viewHeight":
-        return this.setViewHeight(event.chainId, event.height);
-      case "headHeight":
-        return this.setHeadHeight(event.chainId, event.height);
-      case "transactionSent":
-        return this.countTransactionSent(event);
-      case "rpcError":
-        return this.countRpcError(event);
-      default: {
-        const unknown: never = event;
-        throw new Error(`unknown metrics event ${JSON.stringify(unknown)}`);
-      }
-    }
   }
 
   /** The Prometheus text exposition format, version 0.0.4. */

@@ -1,7 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import type { Address, Hex } from "viem";
 import type { Clock } from "../clock.js";
-import { MAX_CONTRACTS_PER_REQUEST, type Answer, type Message, type Reply, type Request } from "./message.js";
+import { MAX_CONTRACTS_PER_REQUEST, REQUEST_ID_BYTES, type Answer, type Message, type Reply, type Request } from "./message.js";
+import { asReason } from "./messageSchema.js";
+import { PeerRate } from "./peerRate.js";
+import type { RefusalReason } from "./refusalReason.js";
 import { shortMessage } from "../util/shortMessage.js";
 
 export class RequestFailedError extends Error {
@@ -24,8 +28,16 @@ export type RequestChannelOptions = {
   /** Requests served per peer per second, at most. */
   maxRequestsPerSecond: number;
   /** Called for every refused message, with the reason (replay, rate, unexpected answer) and any detail. */
-  onRefused: (from: Address, reason: string, detail?: string) => void;
+  onRefused: (from: Address, reason: RefusalReason, detail?: string) => void;
 };
+
+/**
+ * How much the channel keeps, at most. A served request's id is remembered for `replayMs` so that its replay is refused;
+ * beyond `replayEntries` the least recent is forgotten, which lets only that request be served twice (it still counts
+ * against its peer's rate). Rates are kept for the `peers` most recent peers; `pending` requests of this node may wait
+ * for their answers at once.
+ */
+export const CHANNEL_LIMITS = { replayEntries: 20_000, replayMs: 10 * 60_000, peers: 1024, pending: 1024 } as const;
 
 /** How many nodes of a system with committee q and threshold ratio r a request goes to: (1 − r)·q + 1. */
 export function fanout(system: RemoteSystem): number {
@@ -61,18 +73,27 @@ type Pending<T> = {
 /**
  * The request channel of the paper: check() requests to another system and their answers. A request
  * goes to (1 − r)·q + 1 of the system's nodes, so that at least one honest node gets it; the first answer
- * that verifies wins, answers that fail verification are ignored. Served requests are de-duplicated
- * per peer (replays are refused) and rate-limited.
+ * that verifies wins, answers that fail verification are ignored. Served requests are rate-limited per peer,
+ * then de-duplicated per peer (replays are refused); what the channel keeps is bounded (CHANNEL_LIMITS).
+ * A node hands it what its transport decoded (`decodeMessage`), so every field is within its bounds.
  */
 export class RequestChannel {
   readonly #o: RequestChannelOptions;
   readonly #pending = new Map<string, Pending<unknown>>();
-  readonly #seen = new Map<string, number>(); // `${peer}:${requestId}` → when
-  readonly #served = new Map<string, { windowStart: number; count: number }>();
+  readonly #seen: LRUCache<string, true>; // `${peer}:${requestId}`
+  readonly #rate: PeerRate;
   #rotation = 0;
 
   constructor(options: RequestChannelOptions) {
     this.#o = options;
+    // The cache's clock is the channel's (simulated in the benchmarks), read on every check (ttlResolution 0).
+    this.#seen = new LRUCache({ max: CHANNEL_LIMITS.replayEntries, ttl: CHANNEL_LIMITS.replayMs, ttlResolution: 0, perf: options.clock });
+    this.#rate = new PeerRate({ clock: options.clock, perSecond: options.maxRequestsPerSecond, peers: CHANNEL_LIMITS.peers });
+  }
+
+  /** What the channel holds now: requests of this node in flight, served request ids remembered, peers rated. */
+  get held(): { pending: number; remembered: number; peers: number } {
+    return { pending: this.#pending.size, remembered: this.#seen.size, peers: this.#rate.size };
   }
 
   /** Asks `chainId` for check() of `contractIds` and resolves with the first answer that `verify` accepts. */
@@ -85,7 +106,10 @@ export class RequestChannel {
     if (contractIds.length === 0 && (atHeight !== undefined || minHeight <= knownHeight)) {
       return Promise.reject(new RangeError("a request about no contract (a registry refresh) asks for a view above knownHeight, without atHeight"));
     }
-    const requestId = randomBytes(16).toString("hex");
+    if (this.#pending.size >= CHANNEL_LIMITS.pending) {
+      return Promise.reject(new RequestFailedError(chainId, [`${CHANNEL_LIMITS.pending} requests are waiting for answers already`]));
+    }
+    const requestId = randomBytes(REQUEST_ID_BYTES).toString("hex");
     const request: Request = {
       kind: "request",
       requestId,
@@ -146,34 +170,27 @@ export class RequestChannel {
   }
 
   async #serve(from: Address, request: Request): Promise<void> {
-    const now = this.#o.clock.now();
-    const key = `${from.toLowerCase()}:${request.requestId}`;
-    if (this.#seen.has(key)) {
-      this.#o.onRefused(from, "replayed request");
-      return;
-    }
-    this.#seen.set(key, now);
-    // A Map iterates in insertion order, so the expired entries are the first ones: stop at the first still fresh
-    // instead of walking ten minutes of requests on every request served.
-    for (const [k, at] of this.#seen) {
-      if (now - at <= 10 * 60_000) break;
-      this.#seen.delete(k);
-    }
-    const rate = this.#served.get(from) ?? { windowStart: now, count: 0 };
-    if (now - rate.windowStart >= 1000) Object.assign(rate, { windowStart: now, count: 0 });
-    rate.count += 1;
-    this.#served.set(from, rate);
-    if (rate.count > this.#o.maxRequestsPerSecond) {
+    const peer = from.toLowerCase();
+    // The rate first: a request over the limit leaves nothing behind but its peer's count.
+    if (!this.#rate.admit(peer)) {
       this.#o.onRefused(from, "rate limited");
       this.#o.send(from, { kind: "answer-error", requestId: request.requestId, reason: "rate limited" });
       return;
     }
+    const key = `${peer}:${request.requestId}`;
+    if (this.#seen.has(key)) {
+      this.#o.onRefused(from, "replayed request");
+      return;
+    }
+    this.#seen.set(key, true);
     let reply: Reply;
     try {
       reply = await this.#o.serve(request, from);
     } catch (error) {
-      reply = { kind: "answer-error", requestId: request.requestId, reason: (error as Error).message.slice(0, 200) };
+      reply = { kind: "answer-error", requestId: request.requestId, reason: shortMessage(error) };
     }
+    // A reason is one bounded line, or the requester's decoder refuses the whole answer.
+    if (reply.kind === "answer-error") reply = { ...reply, reason: asReason(reply.reason) };
     this.#o.send(from, reply);
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Metrics } from "../../relayer/metrics/metrics.js";
 import { MetricsServer } from "../../relayer/metrics/metricsServer.js";
+import { REFUSAL_REASONS, TRANSPORT_REFUSALS } from "../../relayer/net/refusalReason.js";
 
 /** The sample lines of a Prometheus text body (no comments), as a set. */
 const samples = (text: string): Set<string> => new Set(text.split("\n").filter((line) => line !== "" && !line.startsWith("#")));
@@ -43,8 +44,9 @@ describe("Metrics", () => {
 
     it("renders rejections, tasks, heights, transactions and RPC errors with their labels", () => {
       const metrics = new Metrics();
-      metrics.countRejected({ reason: "bad-signature" });
-      metrics.countRejected({ reason: "bad-signature" });
+      metrics.countRejected({ reason: "invalid view" });
+      metrics.countRejected({ reason: "invalid view" });
+      metrics.countRejected({ reason: "transport bad-frame" });
       metrics.setTaskCounts({ registered: 3, precommitted: 1, released: 7, refunded: 0, cancelled: 2 });
       metrics.setViewHeight(1002n, 120n);
       metrics.setViewHeight(1002n, 125n);
@@ -53,7 +55,9 @@ describe("Metrics", () => {
       metrics.countRpcError({ method: "eth_getProof" });
       const lines = samples(metrics.prometheus());
       for (const expected of [
-        'fibc_messages_rejected_total{reason="bad-signature"} 2',
+        'fibc_messages_rejected_total{reason="invalid view"} 2',
+        'fibc_messages_rejected_total{reason="transport bad-frame"} 1',
+        'fibc_messages_rejected_total{reason="rate limited"} 0',
         'fibc_tasks{state="registered"} 3',
         'fibc_tasks{state="cancelled"} 2',
         'fibc_tasks{state="refunded"} 0',
@@ -69,19 +73,16 @@ describe("Metrics", () => {
 
     it("escapes backslashes, quotes and newlines in label values", () => {
       const metrics = new Metrics();
-      metrics.countRejected({ reason: 'a "quoted"\\path\nnext' });
-      assert.ok(samples(metrics.prometheus()).has('fibc_messages_rejected_total{reason="a \\"quoted\\"\\\\path\\nnext"} 1'));
+      metrics.countRpcError({ method: 'a "quoted"\\path\nnext' });
+      assert.ok(samples(metrics.prometheus()).has('fibc_rpc_errors_total{method="a \\"quoted\\"\\\\path\\nnext"} 1'));
     });
 
-    it("record() routes each event to its metric", () => {
+    it("counts refusals by a fixed set of reasons, every one from zero, the transport's prefixed", () => {
       const metrics = new Metrics();
-      metrics.record({ type: "message", kind: "request", direction: "sent", bytes: 90 });
-      metrics.record({ type: "viewHeight", chainId: 1003n, height: 9n });
-      metrics.record({ type: "rpcError", method: "eth_call" });
-      const lines = samples(metrics.prometheus());
-      assert.ok(lines.has('fibc_message_bytes_total{kind="request",direction="sent"} 90'));
-      assert.ok(lines.has('fibc_view_height{chain_id="1003"} 9'));
-      assert.ok(lines.has('fibc_rpc_errors_total{method="eth_call"} 1'));
+      const rejected = [...samples(metrics.prometheus())].filter((line) => line.startsWith("fibc_messages_rejected_total"));
+      assert.deepEqual(rejected, REFUSAL_REASONS.map((reason) => `fibc_messages_rejected_total{reason="${reason}"} 0`));
+      assert.deepEqual(REFUSAL_REASONS.filter((r) => r.startsWith("transport ")), TRANSPORT_REFUSALS.map((r) => `transport ${r}`));
+      assert.equal(new Set(REFUSAL_REASONS).size, REFUSAL_REASONS.length, "no reason twice");
     });
   });
 

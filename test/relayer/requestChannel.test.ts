@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { getAddress, keccak256, stringToHex, type Address } from "viem";
+import { getAddress, hexToString, keccak256, stringToHex, type Address } from "viem";
 import { MemoryHub, MemoryTransport, type Link } from "../../relayer/net/memoryTransport.js";
-import { MAX_CONTRACTS_PER_REQUEST, type Answer, type Message, type Reply, type Request } from "../../relayer/net/message.js";
-import { fanout, RequestChannel, RequestFailedError, type RemoteSystem, type RequestChannelOptions } from "../../relayer/net/requestChannel.js";
+import { MAX_CONTRACTS_PER_REQUEST, MAX_REASON_LENGTH, type Answer, type Message, type Reply, type Request } from "../../relayer/net/message.js";
+import { decodeMessage } from "../../relayer/net/messageSchema.js";
+import { CHANNEL_LIMITS, fanout, RequestChannel, RequestFailedError, type RemoteSystem, type RequestChannelOptions } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
-
 
 const CHAIN_B = 1002n;
 const CONTRACT_IDS = [keccak256(stringToHex("ctx2")), keccak256(stringToHex("ctx2'"))];
@@ -16,16 +16,20 @@ const REQUESTER = address(0xa1);
 const membersOf = (q: number): Address[] => Array.from({ length: q }, (_, i) => address(0xb00 + i));
 const systemOf = (q: number): RemoteSystem => ({ members: membersOf(q), rNumerator: 2, rDenominator: 3 });
 
-/** An answer of node `tag`; a verifier below treats tag "forged" as a proof that does not check out. */
+/** A request id as RequestChannel.ask makes them (16 bytes in hex), named by `tag` for the test. */
+const idOf = (tag: string): string => keccak256(stringToHex(tag)).slice(2, 34);
+
+/** An answer of node `tag` (carried in the header's bytes); a verifier below treats tag "forged" as a proof that does not check out. */
 function answerTo(request: Request, tag: string): Answer {
-  return { kind: "answer", requestId: request.requestId, height: tag, proof: { header: "0x", accountProof: [], storageProofs: request.contractIds.map(() => []) } };
+  return { kind: "answer", requestId: request.requestId, height: "12", proof: { header: stringToHex(tag), accountProof: [], storageProofs: request.contractIds.map(() => []) } };
 }
 
 /** What `verify` returns for an answer that checks out. */
 type Verified = { from: Address; tag: string };
 async function verifyAnswer(answer: Answer, from: Address): Promise<Verified> {
-  if (answer.height === "forged") throw new Error("storage proof does not match the state root\nstack…");
-  return { from, tag: answer.height };
+  const tag = hexToString(answer.proof.header);
+  if (tag === "forged") throw new Error("storage proof does not match the state root\nstack…");
+  return { from, tag };
 }
 
 type Refusal = { from: Address; reason: string; detail?: string };
@@ -65,9 +69,9 @@ function handWired(options: Partial<RequestChannelOptions> = {}) {
   return { clock, channel, sent, refused, served };
 }
 
-const requestFrom = (requestId: string): Request => ({
+const requestFrom = (tag: string): Request => ({
   kind: "request",
-  requestId,
+  requestId: idOf(tag),
   chainId: CHAIN_B.toString(),
   contractIds: CONTRACT_IDS,
   knownHeight: "10",
@@ -75,8 +79,9 @@ const requestFrom = (requestId: string): Request => ({
 });
 
 /**
- * A requester on chain A and chain B's q nodes, each with a RequestChannel over a MemoryTransport on one hub.
- * `serveAs(member)` decides how each node of B answers.
+ * A requester on chain A and chain B's q nodes, each with a RequestChannel over a MemoryTransport on one hub. Every
+ * delivery is decoded first, as a node's WsTransport does, so that a message of the channel a peer's decoder refused
+ * would go missing. `serveAs(member)` decides how each node of B answers.
  */
 async function network({ q, latencyMs = 10, serveAs }: { q: number; latencyMs?: number | ((link: Link) => number); serveAs: (member: Address, request: Request) => Reply | undefined }) {
   const clock = new SimulatedClock();
@@ -94,7 +99,10 @@ async function network({ q, latencyMs = 10, serveAs }: { q: number; latencyMs?: 
       maxRequestsPerSecond: 100,
       onRefused: (from, reason, detail) => refused.push(detail === undefined ? { from, reason } : { from, reason, detail }),
     });
-    transport.onMessage(({ from, message }) => void channel.handle(from, message));
+    transport.onMessage(({ from, message }) => {
+      const decoded = decodeMessage(message);
+      if (decoded.ok) void channel.handle(from, decoded.message);
+    });
     await transport.start();
     return channel;
   };
@@ -154,6 +162,8 @@ describe("RequestChannel", () => {
       assert.deepEqual({ ...newest!, requestId: "" }, { kind: "request", requestId: "", chainId: "1002", contractIds: CONTRACT_IDS, knownHeight: "10", minHeight: "12" });
       assert.ok(!("atHeight" in newest!), "no atHeight field unless asked");
       assert.deepEqual({ ...accepted!, requestId: "" }, { kind: "request", requestId: "", chainId: "1002", contractIds: CONTRACT_IDS.slice(0, 1), knownHeight: "30", minHeight: "30", atHeight: "30" });
+      for (const { message } of sent) assert.deepEqual(decodeMessage(message), { ok: true, message }, "a peer's decoder takes it as it is");
+      assert.notEqual(newest!.requestId, accepted!.requestId);
     });
 
     it(`refuses to ask about no contract for no newer view (a refresh asks above knownHeight) or about more than ${MAX_CONTRACTS_PER_REQUEST}, and sends nothing`, async () => {
@@ -164,6 +174,22 @@ describe("RequestChannel", () => {
       assert.equal(sent.length, 0);
       track(channel.ask({ chainId: CHAIN_B, contractIds: ids(MAX_CONTRACTS_PER_REQUEST), knownHeight: 0n, minHeight: 0n, verify: verifyAnswer }));
       assert.equal(sent.length, 2);
+    });
+
+    it(`refuses to ask while ${CHANNEL_LIMITS.pending} requests wait for their answers, and asks again once they ended`, async () => {
+      const { clock, channel, sent } = handWired();
+      const ask = () => track(channel.ask({ chainId: CHAIN_B, contractIds: CONTRACT_IDS, knownHeight: 10n, minHeight: 12n, verify: verifyAnswer }));
+      for (let i = 0; i < CHANNEL_LIMITS.pending; i++) ask();
+      assert.equal(channel.held.pending, CHANNEL_LIMITS.pending);
+      const refused = ask();
+      await clock.advance(0);
+      assert.ok(refused.error instanceof RequestFailedError, String(refused.error));
+      assert.match(refused.error.message, /waiting for answers/);
+      assert.equal(sent.length, 2 * CHANNEL_LIMITS.pending, "nothing sent for it");
+      await clock.advance(TIMEOUT_MS);
+      assert.equal(channel.held.pending, 0, "every request timed out");
+      ask();
+      assert.equal(channel.held.pending, 1);
     });
 
     it("spreads successive requests over the committee", async () => {
@@ -275,7 +301,7 @@ describe("RequestChannel", () => {
       const target = sent[0]!.to;
       await channel.handle(target, answerTo(request, "forged"));
       await channel.handle(target, answerTo(request, "honest"));
-      await channel.handle(target, answerTo({ ...request, requestId: "never-asked" }, "honest"));
+      await channel.handle(target, answerTo({ ...request, requestId: idOf("never asked") }, "honest"));
       await clock.advance(0);
       assert.equal(outcome.settled, false);
       assert.deepEqual(
@@ -286,7 +312,7 @@ describe("RequestChannel", () => {
   });
 
   describe("handle (requests)", () => {
-    it("serves a request once and refuses its replay from the same peer (replayed request)", async () => {
+    it("attack: replayed request — served once, its replay from the same peer refused", async () => {
       const { clock, channel, sent, refused, served } = handWired();
       const peer = address(0xa2);
       const request = requestFrom("r-1");
@@ -300,6 +326,61 @@ describe("RequestChannel", () => {
         { from: peer, reason: "replayed request" },
         { from: peer, reason: "replayed request" },
       ]);
+    });
+
+    it("attack: 1 MB request ids — refused at decode, nothing kept, and another peer still served", async () => {
+      const { channel, sent, served } = handWired();
+      const attacker = address(0xe1);
+      const honest = address(0xa2);
+      /** A frame as a transport hands it over: parsed, decoded, and only then given to the channel. */
+      const deliver = async (from: Address, frame: string) => {
+        const decoded = decodeMessage(JSON.parse(frame));
+        if (decoded.ok) await channel.handle(from, decoded.message);
+        return decoded;
+      };
+      const legit = requestFrom("legit");
+      const ids: unknown[] = ["f".repeat(1_000_000), "x".repeat(300_000), "r-1", idOf("upper").toUpperCase(), idOf("short").slice(1), `${idOf("long")}0`, "", 42, null, ["a"]];
+      for (let round = 0; round < 10; round++) {
+        for (const requestId of ids) {
+          const decoded = await deliver(attacker, JSON.stringify({ ...legit, requestId }));
+          assert.equal(decoded.ok, false);
+          if (!decoded.ok) assert.match(decoded.reason, /^requestId: expected 16 bytes in lower-case hex$/);
+        }
+      }
+      assert.deepEqual(channel.held, { pending: 0, remembered: 0, peers: 0 }, "nothing recorded for any of them");
+      assert.deepEqual([served, sent], [[], []]);
+
+      assert.equal((await deliver(honest, JSON.stringify(legit))).ok, true);
+      assert.deepEqual(served, [{ request: legit, from: honest }]);
+      assert.deepEqual(channel.held, { pending: 0, remembered: 1, peers: 1 });
+    });
+
+    it(`keeps at most ${CHANNEL_LIMITS.replayEntries} served request ids and the rates of ${CHANNEL_LIMITS.peers} peers, however many flood it`, async () => {
+      const { channel, served, refused } = handWired({ maxRequestsPerSecond: 1_000_000 });
+      const peers = Array.from({ length: CHANNEL_LIMITS.peers + 76 }, (_, i) => address(0x10000 + i));
+      for (const [p, peer] of peers.entries()) {
+        for (let i = 0; i < 20; i++) await channel.handle(peer, requestFrom(`${p}/${i}`));
+      }
+      assert.equal(served.length, 20 * peers.length);
+      assert.deepEqual(channel.held, { pending: 0, remembered: CHANNEL_LIMITS.replayEntries, peers: CHANNEL_LIMITS.peers });
+      // The least recent id is forgotten: its replay is served again (and still counts against its peer's rate).
+      await channel.handle(peers.at(-1)!, requestFrom(`${peers.length - 1}/19`));
+      assert.deepEqual(refused, [{ from: peers.at(-1), reason: "replayed request" }]);
+      await channel.handle(peers[0]!, requestFrom("0/0"));
+      assert.equal(served.length, 20 * peers.length + 1);
+    });
+
+    it("records nothing for a rate-limited request: sent again in the next second, it is served, not refused as a replay", async () => {
+      const { clock, channel, served, refused } = handWired({ maxRequestsPerSecond: 1 });
+      const peer = address(0xa2);
+      await channel.handle(peer, requestFrom("first"));
+      await channel.handle(peer, requestFrom("second"));
+      assert.deepEqual(refused, [{ from: peer, reason: "rate limited" }]);
+      assert.deepEqual(channel.held, { pending: 0, remembered: 1, peers: 1 }, "only the served request is remembered");
+      await clock.advance(1000);
+      await channel.handle(peer, requestFrom("second"));
+      assert.deepEqual(served.map((s) => s.request.requestId), [idOf("first"), idOf("second")]);
+      assert.equal(refused.length, 1);
     });
 
     it("serves the same requestId from another peer: replays are tracked per peer", async () => {
@@ -320,8 +401,8 @@ describe("RequestChannel", () => {
       assert.deepEqual(
         toFlooder.filter((m) => m.kind === "answer-error"),
         [
-          { kind: "answer-error", requestId: "flood-3", reason: "rate limited" },
-          { kind: "answer-error", requestId: "flood-4", reason: "rate limited" },
+          { kind: "answer-error", requestId: idOf("flood-3"), reason: "rate limited" },
+          { kind: "answer-error", requestId: idOf("flood-4"), reason: "rate limited" },
         ],
       );
       assert.deepEqual(refused, [
@@ -355,8 +436,25 @@ describe("RequestChannel", () => {
       await channel.handle(peer, requestFrom("r-2"));
       assert.deepEqual(
         sent.map((s) => s.message),
-        [{ kind: "answer-error", requestId: "r-1", reason: "eth_getProof failed: upstream timeout" }, answerTo(requestFrom("r-2"), "honest")],
+        [{ kind: "answer-error", requestId: idOf("r-1"), reason: "eth_getProof failed: upstream timeout" }, answerTo(requestFrom("r-2"), "honest")],
       );
+    });
+
+    it(`answers with one line of at most ${MAX_REASON_LENGTH} characters, which the requester's decoder takes, whatever the failure said`, async () => {
+      let failure: () => Promise<Reply> = async () => {
+        throw new Error(`${"x".repeat(500)}\n    at serveCheck (stack)`);
+      };
+      const { channel, sent } = handWired({ serve: (request) => failure().then((reply) => ({ ...reply, requestId: request.requestId })) });
+      const peer = address(0xa2);
+      await channel.handle(peer, requestFrom("r-1"));
+      failure = async () => ({ kind: "answer-error", requestId: "", reason: `tab\there, bell\u0007, ${"y".repeat(300)}` });
+      await channel.handle(peer, requestFrom("r-2"));
+      assert.equal(sent.length, 2);
+      for (const { message } of sent) {
+        assert.equal(message.kind, "answer-error");
+        assert.deepEqual(decodeMessage(message), { ok: true, message });
+      }
+      assert.deepEqual(sent.map((s) => (s.message as { reason: string }).reason), ["x".repeat(MAX_REASON_LENGTH), `tab?here, bell?, ${"y".repeat(MAX_REASON_LENGTH - 17)}`]);
     });
   });
 });

@@ -4,6 +4,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { ViewList, type Offer, type SignedView } from "../../relayer/gossip/viewList.js";
 import type { WireSignedView } from "../../relayer/net/message.js";
 import { relate } from "../../relayer/view/relate.js";
+import { verifySignedView } from "../../relayer/view/verifySignedView.js";
 import { branch, signSynthetic, testChain, THRESHOLD, viewAt, wire, type TestChain } from "../fixtures/syntheticChain.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -11,6 +12,19 @@ import { branch, signSynthetic, testChain, THRESHOLD, viewAt, wire, type TestCha
 // ---------------------------------------------------------------------------------------------------------------------
 
 const listOf = (...chains: TestChain[]) => new ViewList({ committees: new Map(chains.map((c) => [c.chainId, c.committee])) });
+
+/** A list of `chain` whose verifier records the height of every view whose signatures it checks. */
+function countingList(chain: TestChain) {
+  const verified: bigint[] = [];
+  const list = new ViewList({
+    committees: new Map([[chain.chainId, chain.committee]]),
+    verify: async (view, signatures, committee) => {
+      verified.push(view.height);
+      await verifySignedView(view, signatures, committee);
+    },
+  });
+  return { list, verified };
+}
 
 /** A signature with one byte of r flipped: well-formed, but it recovers to nobody in the committee. */
 function corrupt(signature: Hex): Hex {
@@ -28,13 +42,13 @@ function assertInvalid(offer: Offer, reason?: RegExp): void {
 describe("ViewList", () => {
   const A = testChain(1001n, 4, { label: "view list test", seed: Number(1001n) });
   const B = testChain(1002n, 8, { label: "view list test", seed: Number(1002n) });
-  /** Views of A every k blocks, each connecting to the one before, signed by the committee. */
+  /** Views of A at every height 0..15, signed by the committee: those k apart connect to each other. */
   const honestA = new Map<number, SignedView>();
   let honestB5: SignedView;
   let honestB9: SignedView;
 
   before(async () => {
-    for (const h of [3, 7, 8, 11, 12, 15]) honestA.set(h, await signSynthetic(A, viewAt(A, h)));
+    for (let h = 0; h <= 15; h++) honestA.set(h, await signSynthetic(A, viewAt(A, h)));
     honestB5 = await signSynthetic(B, viewAt(B, 5));
     honestB9 = await signSynthetic(B, viewAt(B, 9));
   });
@@ -166,6 +180,45 @@ describe("ViewList", () => {
       assert.deepEqual(offer.evidence.b, fork);
       assert.equal(relate(offer.evidence.a.view, offer.evidence.b.view), "conflicting");
       assert.deepEqual(list.newest(A.chainId), a(15));
+    });
+
+    it("attack: a flood of valid but old views — none has its signatures checked, and the list is unchanged", async () => {
+      const { list, verified } = countingList(A);
+      for (const h of [7, 11, 15]) assert.equal((await list.offer(wire(a(h)))).result, "new");
+      assert.deepEqual(verified, [7n, 11n, 15n]);
+      // Old signed views of the chain's one history, each new to the list: heights its stored windows cover (consistent)
+      // and heights below them all (too old to relate). A peer may send them by the thousand; each signature costs a recovery.
+      const old = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14].map(a);
+      for (let round = 0; round < 20; round++) {
+        for (const s of old) assert.deepEqual(await list.offer(wire(s)), { result: "known" }, `height ${s.view.height}`);
+      }
+      assert.deepEqual(verified, [7n, 11n, 15n], "no signature of an old view was checked");
+      assert.equal(list.version, 3);
+      assert.deepEqual(list.after(A.chainId, 0n), [a(7), a(11), a(15)]);
+      assert.deepEqual(list.changedSince(3), []);
+    });
+
+    it("checks the signatures of an old view that conflicts: evidence when they hold, invalid when forged", async () => {
+      const { list, verified } = countingList(A);
+      for (const h of [7, 11, 15]) await list.offer(wire(a(h)));
+      // Block 9 of another branch: below the newest, in the window of the stored view at 11.
+      const fork = await signSynthetic(A, viewAt(A, 9, branch(A, 9)));
+      assertInvalid(await list.offer({ ...wire(fork), signatures: fork.signatures.map(corrupt) }), /not in the committee|unreadable/);
+      const offer = await list.offer(wire(fork));
+      assert.equal(offer.result, "conflict");
+      if (offer.result === "conflict") assert.deepEqual([offer.evidence.a, offer.evidence.b], [a(11), fork]);
+      assert.deepEqual(verified, [7n, 11n, 15n, 9n, 9n], "the forged and the signed fork were both checked");
+      assert.equal(list.version, 3);
+    });
+
+    it("checks the signatures of a newer view before it enters, and of one too far ahead before answering unverifiable", async () => {
+      const { list, verified } = countingList(A);
+      await list.offer(wire(a(3)));
+      assertInvalid(await list.offer({ ...wire(a(7)), signatures: a(7).signatures.map(corrupt) }));
+      assertInvalid(await list.offer({ ...wire(a(15)), signatures: a(15).signatures.map(corrupt) }), /not in the committee|unreadable/);
+      assert.deepEqual(await list.offer(wire(a(15))), { result: "unverifiable", from: 3n });
+      assert.deepEqual(verified, [3n, 7n, 15n, 15n]);
+      assert.deepEqual(list.newest(A.chainId), a(3));
     });
 
     describe("refuses as invalid", () => {
