@@ -28,7 +28,10 @@ export type PeerConfig = { address: Address; url: string };
 export type RatesConfig = {
   /** How often the node polls its chain for new blocks. */
   pollMs: number;
-  /** The node signs its own chain's view every this many blocks. */
+  /**
+   * The committee certifies its chain's view of every this many blocks unasked: the fresh view gossip carries. Between
+   * them a view is certified only when a check() answer needs one (the Cosigner's certify).
+   */
   viewSignEvery: number;
   /** How long a check() request waits for its answer. */
   requestTimeoutMs: number;
@@ -84,7 +87,7 @@ export type NodeConfig = {
 
 export const DEFAULT_RATES: RatesConfig = {
   pollMs: 1_000,
-  viewSignEvery: 1,
+  viewSignEvery: 10,
   requestTimeoutMs: 10_000,
   takeoverMs: 30_000,
   maxRequestsPerSecond: 50,

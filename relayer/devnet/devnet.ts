@@ -489,9 +489,6 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
       rates: {
         ...DEFAULT_RATES,
         pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, Math.floor(blockMs / 2))),
-        // A certified view about once a second: co-signing every block of a fast devnet chain costs the relayers more CPU
-        // (one signature and q − 1 recoveries per view) than everything else they do.
-        viewSignEvery: Math.max(1, Math.min(Math.floor(k / 2), Math.round(1000 / blockMs))),
         takeoverMs: Math.max(5_000, Math.min(DEFAULT_RATES.takeoverMs, 20 * blockMs)),
       },
       gossip: { ...DEFAULT_GOSSIP, ...gossip },

@@ -130,7 +130,20 @@ export class RelayerNode {
       timeoutMs: config.rates.requestTimeoutMs,
       systems: new Map(remote.map((c) => [c.chainId, { members: c.committee, rNumerator: config.r.numerator, rDenominator: config.r.denominator }])),
       send: (to, message) => this.#send(to, message),
-      serve: (request) => serveCheck({ request, chainId: config.chainId, client: this.#client, gateway: own.gateway, store: this.store }),
+      serve: (request) =>
+        serveCheck({
+          request,
+          chainId: config.chainId,
+          client: this.#client,
+          gateway: own.gateway,
+          store: this.store,
+          // The answer shows the records as of this node's head (a mirror registered a block ago counts), waiting at most a
+          // quarter of the asker's patience for the committee; the head is certified once, whoever asks.
+          certify: (minHeight) => {
+            const newest = this.#cosigner.newest;
+            return this.#cosigner.certify(minHeight > newest ? minHeight : newest, config.rates.requestTimeoutMs / 4);
+          },
+        }),
       maxRequestsPerSecond: config.rates.maxRequestsPerSecond,
       onRefused: (from, reason, detail) => {
         this.metrics.countRejected({ reason });

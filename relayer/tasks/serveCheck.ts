@@ -14,8 +14,9 @@ export type ServeCheckParameters = {
   /** Longest bridge served; a requester further behind gets an answer-error. Default MAX_BRIDGE. */
   maxBridge?: number;
   /**
-   * Asks the committee for a certified view at `minHeight` or later when the store has none yet, and resolves once it is
-   * stored (true) or not in time (false): views are certified when a check() needs them, not every block.
+   * Asks the committee for a fresh certified view, at `minHeight` or later, and resolves once it is stored (true) or not
+   * in time (false): views are certified when a check() needs them, not every block. Whatever it resolves, the answer
+   * carries the newest certified view the store then holds.
    */
   certify?: (minHeight: bigint) => Promise<boolean>;
 };
@@ -85,7 +86,7 @@ export async function serveCheck({ request, chainId, client, gateway, store, max
   }
 
   const minHeight = BigInt(request.minHeight);
-  if ((store.latestSignedView(chainId)?.height ?? -1n) < minHeight) await certify?.(minHeight);
+  await certify?.(minHeight);
   const latest = store.latestSignedView(chainId);
   if (latest === undefined || latest.height < minHeight) return error("no certified view reaches the requested height yet");
   const knownHeight = BigInt(request.knownHeight);

@@ -64,6 +64,11 @@ export class Cosigner {
     this.#members = new Set(options.members.map((m) => m.toLowerCase()));
   }
 
+  /** The newest height of this node's own chain it has a view of (−1 before the first). */
+  get newest(): bigint {
+    return this.#newest;
+  }
+
   get #horizon(): bigint {
     return BigInt(this.#o.horizon ?? 64);
   }

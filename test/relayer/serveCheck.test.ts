@@ -98,6 +98,7 @@ describe("serveCheck", function () {
     const asked: bigint[] = [];
     // What the Cosigner does when asked: the committee signs the view at the demanded height and the node stores it.
     const certify = async (minHeight: bigint) => {
+      if ((store.latestSignedView(chain.chainId)?.height ?? -1n) >= minHeight) return true;
       asked.push(minHeight);
       const view = await viewOf(chain, K, minHeight);
       store.putSignedView({ chainId: chain.chainId, height: minHeight, view: toWireView(view), signatures: await sign(chain, view) });
