@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
-import { MAX_BRIDGE } from "../net/message.js";
+import { MAX_BRIDGE, MAX_COMMITTEE, MAX_K } from "../net/message.js";
 
 /** One chain the node knows: its contracts and its committee. */
 export type ChainConfig = {
@@ -157,6 +157,9 @@ const urlSchema = (protocols: readonly string[]) =>
 
 const portSchema = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().positive();
+// The ViewRegistry refuses a larger window or committee, and peers' messages are bounded by them (messageSchema.ts):
+// a node configured beyond them could never post a view, nor take its peers' views of it.
+const windowSchema = positiveInt.max(MAX_K, `A window k is at most ${MAX_K} blocks (the ViewRegistry's MAX_K)`);
 
 const chainSchema = z
   .object({
@@ -164,8 +167,11 @@ const chainSchema = z
     rpcUrl: urlSchema(["http:", "https:", "ws:", "wss:"]).optional(),
     gateway: addressSchema,
     registry: addressSchema,
-    committee: z.array(addressSchema).min(1, "A committee has at least one member"),
-    k: positiveInt,
+    committee: z
+      .array(addressSchema)
+      .min(1, "A committee has at least one member")
+      .max(MAX_COMMITTEE, `A committee has at most ${MAX_COMMITTEE} members (the ViewRegistry's MAX_COMMITTEE)`),
+    k: windowSchema,
     finalityDepth: z.number().int().min(0).default(0),
   })
   .strict();
@@ -180,7 +186,7 @@ export const nodeConfigFileSchema = z
     listen: z.object({ host: z.string().min(1).default("0.0.0.0"), port: portSchema }).strict(),
     metrics: z.object({ host: z.string().min(1).default("127.0.0.1"), port: portSchema }).strict().optional(),
     store: z.string().min(1),
-    k: positiveInt,
+    k: windowSchema,
     r: z
       .object({ numerator: positiveInt, denominator: positiveInt })
       .strict()

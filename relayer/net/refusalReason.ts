@@ -1,10 +1,10 @@
 /**
- * Why the transport refused a frame or a connection (WsTransport's reasons):
+ * Why the transport refused a frame or a connection (WsTransport's reasons; each has a counter in `WsTransport.rejected`):
  * - `unauthenticated`: a frame before the handshake ended, or no handshake in time;
  * - `bad-auth`: a handshake whose signature or transcript does not hold;
  * - `forbidden`: an address that is not allowed, is this node's own, or is not the one dialed;
- * - `oversized`: a frame larger than the cap;
- * - `malformed`: a frame that opens but is not JSON or not a message `decodeMessage` takes;
+ * - `oversized`: a frame larger than the cap (ws closes the socket, 1009, from the frame header);
+ * - `malformed`: a frame that opens but is not JSON or not a message `decodeMessage` takes (dropped, connection kept);
  * - `bad-frame`: a frame that does not open under the session's keys (forged, replayed or reordered);
  * - `unresponsive`: no answer to the heartbeat.
  */
@@ -29,8 +29,8 @@ const PROTOCOL_REFUSALS = [
   // Co-signing: a co-signature of another chain, by a non-member or for another address, out of the window of heights,
   // or of a view other than the one this node holds.
   "invalid co-signature",
-  // The node: a handler failed on a decoded message.
-  "malformed message",
+  // The node: a handler threw on a decoded message (a message the decoder took but the node could not use).
+  "handler failed",
 ] as const;
 
 /**

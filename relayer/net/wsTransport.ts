@@ -7,29 +7,9 @@ import { backoff } from "../util/backoff.js";
 import { acceptFinish, answerHello, answerReply, startHandshake, type InitiatorState, type LinkKeys, type ResponderState } from "./handshake.js";
 import type { Message } from "./message.js";
 import { decodeMessage } from "./messageSchema.js";
+import { TRANSPORT_REFUSALS, type TransportRefusal } from "./refusalReason.js";
 import { FrameOpener, FrameSealer, TAG_BYTES } from "./sealedFrames.js";
 import type { Delivery, Transport } from "./transport.js";
-
-/** Why an inbound frame or connection was refused; each reason has a counter in `WsTransport.rejected`. */
-export type RejectReason =
-  /** A frame that is not the expected handshake message, or no completed handshake in time. */
-  | "unauthenticated"
-  /** A handshake message that does not authenticate: a sealed identity that does not open, a signature over another transcript or by another key. */
-  | "bad-auth"
-  /** An address that is not allowed, is our own, or is not the one we dialed. */
-  | "forbidden"
-  /** A frame larger than `maxFrameBytes`; ws closes the socket (1009) from the frame header. */
-  | "oversized"
-  /** After authentication: a frame that opens but is not a message `decodeMessage` takes. Dropped, connection kept. */
-  | "malformed"
-  /** After authentication: a frame that does not open under the session key at its place: tampered, replayed, reordered or injected. */
-  | "bad-frame"
-  /** No pong since the previous ping. */
-  | "unresponsive";
-
-export const REJECT_REASONS: readonly RejectReason[] = [
-  "unauthenticated", "bad-auth", "forbidden", "oversized", "malformed", "bad-frame", "unresponsive",
-];
 
 /** Close codes this transport sends (4xxx: application codes; 1009 is sent by ws itself). */
 export const CLOSE_CODES = {
@@ -70,7 +50,7 @@ export type WsTransportParameters = {
   reconnect?: { initialMs: number; maxMs: number };
   clock?: Clock;
   /** Called for every refused frame or connection, besides its counter in `rejected` (the node's metrics). */
-  onRefused?: (reason: RejectReason) => void;
+  onRefused?: (reason: TransportRefusal) => void;
 };
 
 /** Where a connection is in the handshake: the message it waits for and what it needs to check it. */
@@ -126,7 +106,7 @@ const CLOSE_GRACE_MS = 1000;
 export class WsTransport implements Transport {
   readonly self: Address;
   /** Refused frames and connections, by reason. */
-  readonly rejected: Record<RejectReason, number>;
+  readonly rejected: Record<TransportRefusal, number>;
   /** Messages `send` dropped: no authenticated connection, queue full, or larger than a frame. */
   readonly dropped = { notConnected: 0, queueFull: 0, oversized: 0 };
   /** Exceptions thrown by the message handler (caught so a peer cannot crash the node through it). */
@@ -139,7 +119,7 @@ export class WsTransport implements Transport {
   readonly #maxQueueBytes: number;
   readonly #heartbeatMs: number;
   readonly #clock: Clock;
-  readonly #onRefused: ((reason: RejectReason) => void) | undefined;
+  readonly #onRefused: ((reason: TransportRefusal) => void) | undefined;
   readonly #dialers: Dialer[];
   readonly #sessions = new Set<Session>();
   readonly #byAddress = new Map<Address, Session>();
@@ -170,7 +150,7 @@ export class WsTransport implements Transport {
     this.#heartbeatMs = heartbeatMs;
     this.#clock = clock;
     this.#onRefused = onRefused;
-    this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    this.rejected = Object.fromEntries(TRANSPORT_REFUSALS.map((r) => [r, 0])) as Record<TransportRefusal, number>;
     // Each pair keeps one connection: the smaller address dials the greater.
     this.#dialers = peers
       .map((p) => ({ address: getAddress(p.address), url: p.url }))
@@ -451,12 +431,12 @@ export class WsTransport implements Transport {
     if (session.ws.readyState === WebSocket.OPEN) session.ws.send(frame);
   }
 
-  #count(reason: RejectReason): void {
+  #count(reason: TransportRefusal): void {
     this.rejected[reason]++;
     this.#onRefused?.(reason);
   }
 
-  #refuse(session: Session, reason: RejectReason): void {
+  #refuse(session: Session, reason: TransportRefusal): void {
     this.#count(reason);
     this.#close(session, reason === "forbidden" ? CLOSE_CODES.forbidden : CLOSE_CODES.unauthenticated, reason);
   }
@@ -503,7 +483,7 @@ export class WsTransport implements Transport {
    * Counts `reason` and forgets the session at once. `terminate` destroys the socket now; otherwise ws is
    * already closing it and we only bound how long the peer may take to answer.
    */
-  #kill(session: Session, reason: RejectReason, terminate = true): void {
+  #kill(session: Session, reason: TransportRefusal, terminate = true): void {
     this.#count(reason);
     session.closing = true;
     if (session.address && this.#byAddress.get(session.address) === session) this.#byAddress.delete(session.address);

@@ -7,7 +7,7 @@ import { TxSender } from "../chain/txSender.js";
 import type { NodeConfig } from "../config/nodeConfig.js";
 import { Metrics } from "../metrics/metrics.js";
 import { MetricsServer } from "../metrics/metricsServer.js";
-import { MAX_CONTRACTS_PER_REQUEST, type Message } from "../net/message.js";
+import { MAX_CONTRACTS_PER_REQUEST, MAX_VIEWS_PER_UPDATE, type Message } from "../net/message.js";
 import { RequestChannel } from "../net/requestChannel.js";
 import type { Delivery, Transport } from "../net/transport.js";
 import { PRUNE_EVERY_BLOCKS, Store } from "../store/store.js";
@@ -19,7 +19,7 @@ import { TaskScanner } from "../tasks/taskScanner.js";
 import { GossipOverlay } from "../gossip/gossipOverlay.js";
 import { RegistryWatcher } from "../gossip/registryWatcher.js";
 import { ViewList, type SignedView } from "../gossip/viewList.js";
-import { certifiedPath, MAX_PATH_VIEWS } from "../view/certifiedPath.js";
+import { certifiedPath } from "../view/certifiedPath.js";
 import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { ViewTracker } from "../view/viewTracker.js";
@@ -277,7 +277,7 @@ export class RelayerNode {
   }
 
   /**
-   * The certified path of this node's chain after `fromHeight` (at most MAX_PATH_VIEWS views, one store lookup each; none
+   * The certified path of this node's chain after `fromHeight` (at most MAX_VIEWS_PER_UPDATE views, one store lookup each; none
    * from below the retention window); what the view list keeps of others.
    */
   #viewsAfter(chainId: bigint, fromHeight: bigint): SignedView[] {
@@ -285,7 +285,7 @@ export class RelayerNode {
     const path = certifiedPath({
       fromHeight,
       k: this.config.k,
-      limit: MAX_PATH_VIEWS,
+      limit: MAX_VIEWS_PER_UPDATE,
       keptFrom: this.store.keptFrom(chainId),
       newestWithin: (fromExclusive, toInclusive) => this.store.newestSignedViewWithin(chainId, fromExclusive, toInclusive),
     });
@@ -339,7 +339,7 @@ export class RelayerNode {
       }
       await this.#channel.handle(from, message);
     } catch (error) {
-      this.metrics.countRejected({ reason: "malformed message" });
+      this.metrics.countRejected({ reason: "handler failed" });
       this.#log(`message from ${from} refused: ${shortMessage(error)}`);
     }
   }

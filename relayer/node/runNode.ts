@@ -1,6 +1,7 @@
 import { privateKeyToAccount } from "viem/accounts";
 import { loadNodeConfig } from "../config/nodeConfig.js";
-import { WsTransport, type RejectReason } from "../net/wsTransport.js";
+import type { TransportRefusal } from "../net/refusalReason.js";
+import { WsTransport } from "../net/wsTransport.js";
 import { isAlive } from "../util/isAlive.js";
 import { RelayerNode } from "./relayerNode.js";
 
@@ -31,7 +32,7 @@ export async function runNode({ config: path, log = (line) => console.log(`${new
   const config = await loadNodeConfig({ path });
   const members = new Set(config.chains.flatMap((c) => c.committee.map((m) => m.toLowerCase())));
   // The node, and its metrics, are made after the transport; the transport refuses nothing before it starts.
-  let countRefused: (reason: RejectReason) => void = () => {};
+  let countRefused: (reason: TransportRefusal) => void = () => {};
   const transport = new WsTransport({
     account: privateKeyToAccount(config.key),
     listen: config.listen,

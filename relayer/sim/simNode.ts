@@ -4,12 +4,12 @@ import { defaultRetentionBlocks } from "../config/nodeConfig.js";
 import { GossipOverlay, type GossipOptions } from "../gossip/gossipOverlay.js";
 import { ViewList, type SignedView } from "../gossip/viewList.js";
 import { MemoryTransport, type MemoryHub } from "../net/memoryTransport.js";
-import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, type Message, type Reply, type Request, type WireSignedView } from "../net/message.js";
+import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, MAX_VIEWS_PER_UPDATE, type Message, type Reply, type Request, type WireSignedView } from "../net/message.js";
 import { RequestChannel, type RemoteSystem } from "../net/requestChannel.js";
 import { checkAnswer, type AnswerBasis, type CheckedAnswer } from "../tasks/checkAnswer.js";
 import { bridgeFor, requestProblem } from "../tasks/serveCheck.js";
 import { DEFAULT_BATCH_SIZE } from "../tasks/taskRunner.js";
-import { certifiedPath, MAX_PATH_VIEWS } from "../view/certifiedPath.js";
+import { certifiedPath } from "../view/certifiedPath.js";
 import type { View } from "../view/view.js";
 import { toWireView } from "../view/wireView.js";
 import type { SignatureCache } from "./signatureCache.js";
@@ -225,7 +225,7 @@ export class SimNode {
     const path = certifiedPath({
       fromHeight,
       k: this.system.k,
-      limit: MAX_PATH_VIEWS,
+      limit: MAX_VIEWS_PER_UPDATE,
       keptFrom: this.#keptFrom(),
       newestWithin: (fromExclusive, toInclusive) => {
         const height = this.system.certifiedHeight(Math.min(Number(toInclusive), latest));

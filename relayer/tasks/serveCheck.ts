@@ -22,20 +22,15 @@ export type ServeCheckParameters = {
 };
 
 /**
- * Why a request cannot be served as asked, before anything is read from the chain; undefined when it can. A request
- * names up to MAX_CONTRACTS_PER_REQUEST contract ids; one with none is a registry refresh, which asks for a view above
- * the requester's known height and never at an accepted height (there is nothing to prove there without contracts).
+ * Why a request cannot be served as asked, before anything is read from the chain; undefined when it can. The request
+ * is a decoded one (`decodeMessage`: its ids, heights and the number of its ids are within their bounds, or the
+ * simulator built it); what is left is whether it is for this chain and whether it asks for anything. One with no
+ * contract ids is a registry refresh, which asks for a view above the requester's known height and never at an
+ * accepted height (there is nothing to prove there without contracts).
  */
 export function requestProblem(request: Request, chainId: bigint): string | undefined {
-  if (typeof request.chainId !== "string" || !/^\d{1,20}$/.test(request.chainId) || BigInt(request.chainId) !== chainId) return `this node serves chain ${chainId}`;
-  const ids: unknown = request.contractIds;
-  if (!Array.isArray(ids) || ids.length > MAX_CONTRACTS_PER_REQUEST || !ids.every((id) => typeof id === "string" && /^0x[0-9a-fA-F]{64}$/.test(id))) {
-    return `a request names at most ${MAX_CONTRACTS_PER_REQUEST} contract ids`;
-  }
-  for (const height of [request.knownHeight, request.minHeight, ...(request.atHeight === undefined ? [] : [request.atHeight])]) {
-    if (typeof height !== "string" || !/^\d{1,20}$/.test(height)) return "a malformed height";
-  }
-  if (ids.length === 0) {
+  if (BigInt(request.chainId) !== chainId) return `this node serves chain ${chainId}`;
+  if (request.contractIds.length === 0) {
     if (request.atHeight !== undefined) return `a request at an accepted height names 1 to ${MAX_CONTRACTS_PER_REQUEST} contract ids`;
     if (BigInt(request.minHeight) <= BigInt(request.knownHeight)) return "a request with no contract ids asks for a view above its known height, and this one asks for nothing";
   }

@@ -1,6 +1,3 @@
-/** Most views one certified path holds: what a view-pull is answered with at most. */
-export const MAX_PATH_VIEWS = 64;
-
 /**
  * Reads the newest certified view of one chain with fromExclusive < height ≤ toInclusive, or undefined when there is
  * none: one bounded lookup (one indexed query in the store), whatever the chain's history holds.
@@ -12,7 +9,7 @@ export type CertifiedPathParameters<T extends { height: bigint }> = {
   fromHeight: bigint;
   /** The chain's window size: a view connects to one at most k below it. */
   k: number;
-  /** Most views in the path, and so most lookups the walk makes. */
+  /** Most views in the path, and so most lookups the walk makes: MAX_VIEWS_PER_UPDATE for a view-pull's answer. */
   limit: number;
   /** The lowest height the reader still keeps (the retention window); a path from below it is empty. */
   keptFrom: bigint;

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import fc from "fast-check";
 import { Store } from "../../relayer/store/store.js";
-import { certifiedPath, MAX_PATH_VIEWS } from "../../relayer/view/certifiedPath.js";
+import { MAX_VIEWS_PER_UPDATE } from "../../relayer/net/message.js";
+import { certifiedPath } from "../../relayer/view/certifiedPath.js";
 import { relate } from "../../relayer/view/relate.js";
 import type { View } from "../../relayer/view/view.js";
 import { testChain, viewAt } from "../fixtures/syntheticChain.js";
@@ -94,7 +95,7 @@ describe("certifiedPath", () => {
           certifiedPath({
             fromHeight,
             k,
-            limit: MAX_PATH_VIEWS,
+            limit: MAX_VIEWS_PER_UPDATE,
             keptFrom: store.keptFrom(CHAIN),
             newestWithin: (fromExclusive, toInclusive) => {
               lookups += 1;
@@ -103,7 +104,7 @@ describe("certifiedPath", () => {
           });
 
         const fromGenesis = walk(0n);
-        assert.equal(MAX_PATH_VIEWS, 64);
+        assert.equal(MAX_VIEWS_PER_UPDATE, 64);
         assert.ok(lookups <= 64, `${lookups} lookups`);
         assert.deepEqual(
           fromGenesis.map((s) => s.height),
@@ -129,7 +130,7 @@ describe("certifiedPath", () => {
           certifiedPath({
             fromHeight,
             k: 16,
-            limit: MAX_PATH_VIEWS,
+            limit: MAX_VIEWS_PER_UPDATE,
             keptFrom: store.keptFrom(CHAIN),
             newestWithin: (fromExclusive, toInclusive) => {
               lookups += 1;

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keccak256, stringToHex, type Address, type Hex } from "viem";
+import { getAddress, keccak256, stringToHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { DEFAULT_RATES, NodeConfigError, defaultRefreshBlocks, loadNodeConfig, parseNodeConfig } from "../../relayer/config/nodeConfig.js";
-import { MAX_BRIDGE } from "../../relayer/net/message.js";
+import { MAX_BRIDGE, MAX_COMMITTEE, MAX_K } from "../../relayer/net/message.js";
 
 const keyOf = (label: string): Hex => keccak256(stringToHex(label));
 const addressOf = (label: string): Address => privateKeyToAccount(keyOf(label)).address;
@@ -199,6 +199,31 @@ describe("nodeConfig", () => {
       const error = configError(() => parseNodeConfig(raw, { env: {} }));
       assert.deepEqual(error.issues.map((i) => i.path), ["chains[1].committee[3]"]);
       assert.match(error.message, /Duplicate committee member/);
+    });
+
+    it("refuses a window k above MAX_K and a committee above MAX_COMMITTEE, which no ViewRegistry or peer would take, and takes both at the bound", () => {
+      const atBound = validConfig();
+      atBound.k = MAX_K;
+      atBound.chains[0].k = MAX_K;
+      // The peer of chain 1002 stays a member; the others are addresses of no key, which a configuration cannot tell.
+      atBound.chains[1].committee = [addressOf("1002/0"), ...Array.from({ length: MAX_COMMITTEE - 1 }, (_, i) => getAddress(keccak256(stringToHex(`member ${i}`)).slice(0, 42)))];
+      const parsed = parseNodeConfig(atBound, { env: {} });
+      assert.equal(parsed.k, MAX_K);
+      assert.equal(parsed.chains[1]!.committee.length, MAX_COMMITTEE);
+
+      const wide = validConfig();
+      wide.k = MAX_K + 1;
+      wide.chains[0].k = MAX_K + 1;
+      wide.chains[1].k = MAX_K + 1;
+      const wideError = configError(() => parseNodeConfig(wide, { env: {} }));
+      assert.deepEqual(wideError.issues.map((i) => i.path).sort(), ["chains[0].k", "chains[1].k", "k"]);
+      assert.match(wideError.message, /at most 256 blocks/);
+
+      const large = atBound;
+      large.chains[1].committee.push(addressOf("one too many"));
+      const largeError = configError(() => parseNodeConfig(large, { env: {} }));
+      assert.deepEqual(largeError.issues.map((i) => i.path), ["chains[1].committee"]);
+      assert.match(largeError.message, /at most 256 members/);
     });
 
     it("rejects a chain listed twice", () => {

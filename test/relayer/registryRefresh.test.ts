@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { decodeFunctionData, getAddress, keccak256, parseEther, stringToHex, type Address, type Hex, type PublicClient } from "viem";
 import { registryAbi } from "../../relayer/chain/abis.js";
 import { defaultRefreshBlocks } from "../../relayer/config/nodeConfig.js";
-import { MAX_CONTRACTS_PER_REQUEST, type Message, type Reply, type Request } from "../../relayer/net/message.js";
+import { MAX_CONTRACTS_PER_REQUEST, REQUEST_ID_BYTES, type Message, type Reply, type Request } from "../../relayer/net/message.js";
+import { decodeMessage } from "../../relayer/net/messageSchema.js";
 import { RequestChannel } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import type { Store } from "../../relayer/store/store.js";
@@ -99,16 +100,26 @@ describe("RegistryRefresher", function () {
   });
 
   describe("refresh requests (no contract ids)", () => {
-    it("takes a refresh that asks for a view above its known height, and refuses one that asks for nothing, one at an accepted height, an oversized or a malformed one, naming why", () => {
+    it("takes a refresh that asks for a view above its known height, and refuses one that asks for nothing, one at an accepted height or one for another chain, naming why", () => {
       assert.equal(requestProblem(refresh("ok"), CHAIN_B), undefined);
       assert.match(requestProblem(refresh("same", { minHeight: "100" }), CHAIN_B)!, /no contract ids asks for a view above its known height/);
       assert.match(requestProblem(refresh("below", { minHeight: "7" }), CHAIN_B)!, /no contract ids asks for a view above its known height/);
       assert.match(requestProblem(refresh("at", { atHeight: "100", minHeight: "100" }), CHAIN_B)!, /at an accepted height names 1 to 32 contract ids/);
-      assert.match(requestProblem(refresh("big", { contractIds: ids(MAX_CONTRACTS_PER_REQUEST + 1) }), CHAIN_B)!, /at most 32 contract ids/);
-      assert.match(requestProblem(refresh("none", { contractIds: undefined as never }), CHAIN_B)!, /at most 32 contract ids/);
-      assert.match(requestProblem(refresh("junk", { contractIds: ["0x12"] }), CHAIN_B)!, /at most 32 contract ids/);
-      assert.match(requestProblem(refresh("height", { knownHeight: 5 as never }), CHAIN_B)!, /a malformed height/);
       assert.match(requestProblem(refresh("chain", { chainId: "1001" }), CHAIN_B)!, /this node serves chain 1002/);
+    });
+
+    it("leaves an oversized or malformed request to the decoder, which refuses it before serveCheck sees it", () => {
+      const id = "ab".repeat(REQUEST_ID_BYTES);
+      assert.equal(decodeMessage(refresh(id)).ok, true);
+      const refused = (fields: Partial<Request>) => {
+        const decoded = decodeMessage(refresh(id, fields));
+        assert.equal(decoded.ok, false, JSON.stringify(fields));
+        return decoded.ok ? "" : decoded.reason;
+      };
+      assert.match(refused({ contractIds: ids(MAX_CONTRACTS_PER_REQUEST + 1) }), /contractIds: expected at most 32 contract ids/);
+      assert.match(refused({ contractIds: undefined as never }), /contractIds/);
+      assert.match(refused({ contractIds: ["0x12"] }), /contractIds: expected at most 32 contract ids/);
+      assert.match(refused({ knownHeight: 5 as never }), /knownHeight: expected a decimal below 2\^64/);
     });
 
     it("answers a flood of refresh requests past maxRequestsPerSecond with rate limited, and an empty one with its reason (request flooding)", async () => {

@@ -17,13 +17,8 @@ import {
 import type { Message } from "../../relayer/net/message.js";
 import { FrameOpener, FrameSealer } from "../../relayer/net/sealedFrames.js";
 import type { Delivery } from "../../relayer/net/transport.js";
-import {
-  CLOSE_CODES,
-  REJECT_REASONS,
-  WsTransport,
-  type RejectReason,
-  type WsTransportParameters,
-} from "../../relayer/net/wsTransport.js";
+import { TRANSPORT_REFUSALS, type TransportRefusal } from "../../relayer/net/refusalReason.js";
+import { CLOSE_CODES, WsTransport, type WsTransportParameters } from "../../relayer/net/wsTransport.js";
 
 const account = (label: string) => privateKeyToAccount(keccak256(toHex(label)));
 /** Committee members, ascending by address: the smaller of a pair dials the greater. */
@@ -66,10 +61,10 @@ async function cleanUp(): Promise<void> {
   servers = [];
 }
 
-type Node = { t: WsTransport; inbox: Delivery[]; refused: RejectReason[] };
+type Node = { t: WsTransport; inbox: Delivery[]; refused: TransportRefusal[] };
 
 async function node(params: Partial<WsTransportParameters> & { account: PrivateKeyAccount }): Promise<Node> {
-  const refused: RejectReason[] = [];
+  const refused: TransportRefusal[] = [];
   const t = new WsTransport({ listen: { host: HOST, port: 0 }, allowed, onRefused: (reason) => refused.push(reason), ...params });
   const inbox: Delivery[] = [];
   t.onMessage((d) => inbox.push(d));
@@ -230,7 +225,7 @@ describe("WsTransport", function () {
       await waitFor(() => a.inbox.length === 1 && b.inbox.length === 1, "both messages");
       assert.deepEqual(b.inbox, [{ from: low.address, message: cosign, bytes: sentAB }]);
       assert.deepEqual(a.inbox, [{ from: high.address, message: request, bytes: sentBA }]);
-      assert.deepEqual(Object.values(a.t.rejected).concat(Object.values(b.t.rejected)), new Array(2 * REJECT_REASONS.length).fill(0));
+      assert.deepEqual(Object.values(a.t.rejected).concat(Object.values(b.t.rejected)), new Array(2 * TRANSPORT_REFUSALS.length).fill(0));
       assert.deepEqual([...a.refused, ...b.refused], []);
     });
 
