@@ -335,7 +335,7 @@ export class RelayerNode {
         return;
       }
       if (message.kind === "request" && BigInt(message.chainId) === this.config.chainId && Array.isArray(message.contractIds)) {
-        for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#runner.nudge(contractId);
+        for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#runner.nudge(contractId, from);
       }
       await this.#channel.handle(from, message);
     } catch (error) {

@@ -48,7 +48,7 @@ export const DEFAULT_BATCH_SIZE = 16;
 const RECORDS_PER_CALL = 400;
 /** Calldata of one recordOf(bytes32) call: the selector and the id. */
 const RECORD_CALL_BYTES = 36;
-/** Counterparties whose steps a tick runs at the same time, at most. */
+/** Counterparties whose steps run at the same time, at most (each one's steps run one after another). */
 const PARALLEL_COUNTERPARTIES = 4;
 
 /** What the committee's shared chain work needs, for the task runner and the registry refresher alike. */
@@ -114,6 +114,30 @@ const STATE_OF: Record<number, TaskState | undefined> = {
 };
 
 type Due = { task: Task; step: Step };
+/** What one node knows of one contract's step (`${contractId}:${step}`). */
+type StepEntry = {
+  /** The chain of the contract's mirror: only its committee's requests wake the step. */
+  counterparty: bigint;
+  /** When this node first saw the step due: the takeover clock. */
+  readyAt: number;
+  /** When this node may try the step next. */
+  nextAttempt: number;
+  /** The pause after a failed attempt (doubles up to 16 × retryMs). */
+  delay: number;
+  /** When this node last tried the step; undefined while it has not (its turn has not come). */
+  triedAt?: number;
+  /** The height of the counterparty's view at which this node's last check showed the mirror missing. */
+  missedAt?: bigint;
+  /** The last check showed the mirror missing and no request of the counterparty about the contract came since. */
+  awaiting: boolean;
+  /** A request of the counterparty about the contract came after this node's last attempt began. */
+  nudged: boolean;
+  /** This node's last attempt answered such a request. */
+  answering: boolean;
+};
+/** Tasks whose mirror a verified answer at `height` showed not registered (or registered too late). */
+type Missing = { tasks: Task[]; height: bigint };
+type Outcome = { sent: { contractIds: Hex[]; outcome: SendOutcome } | undefined; missing: Missing | undefined };
 type Believed = { checked: CheckedAnswer; records: RecordFields[] };
 type Counterparty = { frozen: boolean; height: bigint };
 type StepCall = { post: ViewPost; at: HeaderProof; tasks: Task[]; storageProofs: Hex[][] };
@@ -124,12 +148,25 @@ type StepCall = { post: ViewPost; at: HeaderProof; tasks: Task[]; storageProofs:
  * of one kind with one counterparty goes in one check() request and one Gateway transaction, which also posts the
  * counterparty's view the answer carried. One node per batch is chosen deterministically from the batch's key; the
  * next one in rank takes over when nothing happened for `takeoverMs`, and so on.
+ *
+ * The check rule is the paper's (step 2): a pre-commit check that finds the mirror not registered is not repeated on a
+ * timer. The node waits for the counterparty's own check() request about the contract (`nudge`), which its nodes send
+ * once they registered the mirror, and then checks again. Only a long fallback (a full takeover round, q × takeoverMs)
+ * covers a request that was lost or went to other members: the request reaches (1 − r)·q + 1 of the q members, and a
+ * member that did not get it still has the takeover order, in which the next member's own first check comes within
+ * takeoverMs. A nudge wakes only a node that checked and waits: the counterparty's nodes also ask about contracts whose
+ * mirror they found registered (their recheck), and the members that have not had their turn would otherwise duplicate
+ * a step whose transaction is on its way.
+ *
+ * Steps run in the background, one lane per counterparty: a tick starts the lanes that are not running, so a check
+ * that waits for a slow or silent counterparty holds up neither another counterparty's steps nor the next tick.
  */
 export class TaskRunner {
   readonly #o: TaskRunnerOptions;
   readonly #batchSize: number;
-  /** `${contractId}:${step}` → when this node first saw the step due, and when it may try next */
-  readonly #steps = new Map<string, { readyAt: number; nextAttempt: number; delay: number }>();
+  readonly #steps = new Map<string, StepEntry>();
+  /** Lanes (a counterparty, or "cancel") whose steps are running, and the promise of each. */
+  readonly #lanes = new Map<string, Promise<void>>();
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
@@ -153,29 +190,55 @@ export class TaskRunner {
     const keys = new Set(due.map(({ task, step }) => `${task.contractId}:${step}`));
     for (const key of this.#steps.keys()) if (!keys.has(key)) this.#steps.delete(key);
     // Steps with one counterparty run one after another, since each may move the registry's view of it that the next
-    // one's answer must connect to; steps with different counterparties run side by side (up to PARALLEL_COUNTERPARTIES),
-    // so that a slow or silent counterparty holds up no other's.
+    // one's answer must connect to; steps with different counterparties run side by side (up to PARALLEL_COUNTERPARTIES).
     const lanes = new Map<string, [Step, Task[]][]>();
     for (const [step, batch] of this.#batches(due)) {
-      if (!this.#myTurn(batchKey(step, batch.map((t) => t.contractId)), batch.map((t) => `${t.contractId}:${step}`))) continue;
+      const entries = this.#entries(step, batch);
       const lane = step === "cancel" ? "cancel" : batch[0]!.counterparty.toString();
+      // A lane still running, or one over the limit, keeps its steps' turns for a later tick.
+      const full = !lanes.has(lane) && this.#lanes.size + lanes.size >= PARALLEL_COUNTERPARTIES;
+      if (this.#lanes.has(lane) || full || !this.#myTurn(batchKey(step, batch.map((t) => t.contractId)), entries)) continue;
       lanes.set(lane, [...(lanes.get(lane) ?? []), [step, batch]]);
     }
-    const queue = [...lanes.values()];
-    const work = async () => {
-      for (let lane = queue.shift(); lane !== undefined; lane = queue.shift()) for (const [step, batch] of lane) await this.#step(step, batch);
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_COUNTERPARTIES, queue.length) }, work));
+    for (const [lane, steps] of lanes) {
+      const run = (async () => {
+        for (const [step, batch] of steps) await this.#step(step, batch);
+      })().finally(() => this.#lanes.delete(lane));
+      this.#lanes.set(lane, run);
+    }
+  }
+
+  /** Resolves once no step is running: for a node that stops, and for tests. */
+  async idle(): Promise<void> {
+    while (this.#lanes.size > 0) await Promise.all(this.#lanes.values());
   }
 
   async #step(step: Step, tasks: Task[]): Promise<void> {
     try {
-      const outcome = await this.#run(step, tasks);
-      if (outcome === undefined) return;
-      for (const id of outcome.contractIds) this.#steps.delete(`${id}:${step}`);
-      this.#o.onEvent({ type: "step-sent", step, contractIds: outcome.contractIds, outcome: outcome.outcome });
+      const { sent, missing } = await this.#run(step, tasks);
+      if (missing !== undefined) this.#missed(missing.tasks, missing.height);
+      if (sent === undefined) return;
+      for (const id of sent.contractIds) this.#steps.delete(`${id}:${step}`);
+      this.#o.onEvent({ type: "step-sent", step, contractIds: sent.contractIds, outcome: sent.outcome });
     } catch (error) {
       this.#o.onEvent({ type: "step-failed", step, contractIds: tasks.map((t) => t.contractId), error: shortMessage(error) });
+    }
+  }
+
+  /**
+   * A verified answer at `height` showed these tasks' mirrors not registered (or registered too late). A check that
+   * answered a request of the counterparty, or during which one came, goes on at the retry pace: the counterparty
+   * registered, only its certified view may not show it yet. Any other waits for the counterparty's request, or for a
+   * full takeover round.
+   */
+  #missed(tasks: readonly Task[], height: bigint): void {
+    for (const task of tasks) {
+      const entry = this.#steps.get(`${task.contractId}:precommit`);
+      if (entry === undefined || entry.triedAt === undefined) continue;
+      entry.missedAt = height;
+      if (entry.nudged || entry.answering) continue;
+      entry.awaiting = true;
+      entry.nextAttempt = entry.triedAt + this.#o.takeoverMs * this.#o.members.length;
     }
   }
 
@@ -192,12 +255,22 @@ export class TaskRunner {
     return (records as readonly (readonly [number, ...unknown[]])[]).map(([status]) => status);
   }
 
-  /** The counterparty asked about `contractId`: if its step waits on the mirror, try again now (the paper's step 2). */
-  nudge(contractId: Hex): void {
-    for (const step of ["precommit", "terminate"] as const) {
-      const entry = this.#steps.get(`${contractId.toLowerCase()}:${step}`);
-      if (entry !== undefined) entry.nextAttempt = this.#o.clock.now();
-    }
+  /**
+   * Node `from` asked about `contractId` (the paper's step 2: a node of the counterparty registered the mirror and checks
+   * this contract): if this node's pre-commit check found the mirror missing, it checks again now, whatever its rank. A
+   * node that has not tried the step yet keeps its turn; a nudge during a check makes a miss of that check go on at the
+   * retry pace rather than wait. Only members of the mirror chain's committee wake a step: a node of any other chain
+   * could otherwise make this node ask again and again.
+   */
+  nudge(contractId: Hex, from: Address): void {
+    const entry = this.#steps.get(`${contractId.toLowerCase()}:precommit`);
+    if (entry === undefined || entry.triedAt === undefined) return;
+    const members = this.#o.committees.get(entry.counterparty)?.members ?? [];
+    if (!members.some((m) => m.toLowerCase() === from.toLowerCase())) return;
+    entry.nudged = true;
+    if (!entry.awaiting) return;
+    entry.awaiting = false;
+    entry.nextAttempt = this.#o.clock.now();
   }
 
   /** Stores the task's new state, from its record's status, and returns the step it is due for, if any. */
@@ -228,39 +301,56 @@ export class TaskRunner {
     }
   }
 
-  /**
-   * Whether this node acts on the batch now: its rank for the batch key, counted from when the first of its steps
-   * became due (so that a batch that grows does not restart the takeover clock), and the earliest retry of its steps.
-   */
-  #myTurn(key: string, stepKeys: readonly string[]): boolean {
+  /** The entries of a batch's steps, created for those first seen due now. */
+  #entries(step: Step, batch: readonly Task[]): StepEntry[] {
     const now = this.#o.clock.now();
-    const entries = stepKeys.map((k) => {
-      let entry = this.#steps.get(k);
-      if (entry === undefined) this.#steps.set(k, (entry = { readyAt: now, nextAttempt: now, delay: this.#o.retryMs }));
+    return batch.map((task) => {
+      const key = `${task.contractId}:${step}`;
+      let entry = this.#steps.get(key);
+      if (entry === undefined) {
+        entry = { counterparty: task.counterparty, readyAt: now, nextAttempt: now, delay: this.#o.retryMs, awaiting: false, nudged: false, answering: false };
+        this.#steps.set(key, entry);
+      }
       return entry;
     });
+  }
+
+  /**
+   * Whether this node acts on the batch now: its rank for the batch key, counted from when the first of its steps
+   * became due (so that a batch that grows does not restart the takeover clock), and the earliest next attempt of its
+   * steps (a nudged step's is now).
+   */
+  #myTurn(key: string, entries: readonly StepEntry[]): boolean {
+    const now = this.#o.clock.now();
     const readyAt = Math.min(...entries.map((e) => e.readyAt));
     const nextAttempt = Math.min(...entries.map((e) => e.nextAttempt));
     const rank = rankFor(key, this.#o.members, this.#o.self);
     if (now < readyAt + rank * this.#o.takeoverMs || now < nextAttempt) return false;
     for (const entry of entries) {
+      entry.answering = entry.nudged;
+      entry.nudged = false;
+      entry.awaiting = false;
+      entry.triedAt = now;
       entry.nextAttempt = now + entry.delay;
       entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 16);
     }
     return true;
   }
 
-  /** One batch step: the check() it needs, then one transaction. Undefined when there is nothing to send yet. */
-  async #run(step: Step, tasks: Task[]): Promise<{ contractIds: Hex[]; outcome: SendOutcome } | undefined> {
+  /** One batch step: the check() it needs, then one transaction; what it sent, and the mirrors the check found missing. */
+  async #run(step: Step, tasks: Task[]): Promise<Outcome> {
     const { sender, gateway } = this.#o;
     if (step === "cancel") {
       const [task] = tasks as [Task];
       const outcome = await sender.send({ key: batchKey("cancel", [task.contractId]), address: gateway, abi: gatewayAbi, functionName: "cancel", args: [task.terms], doneErrors: ["GatewayWrongStatus"] });
-      return { contractIds: [task.contractId], outcome };
+      return { sent: { contractIds: [task.contractId], outcome }, missing: undefined };
     }
     const counterparty = await this.#counterparty(tasks[0]!.counterparty);
-    const call = step === "precommit" ? await this.#precommit(tasks, counterparty) : await this.#terminate(tasks, counterparty);
-    if (call === undefined) return undefined;
+    let missing: Missing | undefined;
+    let call: StepCall | undefined;
+    if (step === "precommit") ({ call, missing } = await this.#precommit(tasks, counterparty));
+    else call = await this.#terminate(tasks, counterparty);
+    if (call === undefined) return { sent: undefined, missing };
     const contractIds = call.tasks.map((t) => t.contractId);
     const outcome = await sender.send({
       key: batchKey(step, contractIds),
@@ -272,20 +362,32 @@ export class TaskRunner {
       doneErrors: ["GatewayWrongStatus"],
     });
     if (outcome === "landed" && call.post.signatures.length > 0) this.#o.onEvent({ type: "view-posted", chainId: call.post.view_.chainId, height: call.post.view_.height });
-    return { contractIds, outcome };
+    return { sent: { contractIds, outcome }, missing };
   }
 
-  /** Pre-commit the contracts whose mirror the counterparty registered in time; none while it is frozen (they will be cancelled). */
-  async #precommit(tasks: Task[], counterparty: Counterparty): Promise<StepCall | undefined> {
-    if (counterparty.frozen) return undefined;
-    const { checked, records } = await this.#askNewest(tasks, counterparty, 0n);
-    const ready = tasks.flatMap((task, i) => {
+  /**
+   * Pre-commit the contracts whose mirror the counterparty registered in time; none while it is frozen (they will be
+   * cancelled). A check after one that showed a mirror missing asks for a newer view than that one's: the same view
+   * would show the same.
+   */
+  async #precommit(tasks: Task[], counterparty: Counterparty): Promise<{ call: StepCall | undefined; missing: Missing | undefined }> {
+    if (counterparty.frozen) return { call: undefined, missing: undefined };
+    const missedAt = tasks.reduce((most, t) => {
+      const at = this.#steps.get(`${t.contractId}:precommit`)?.missedAt;
+      return at !== undefined && at + 1n > most ? at + 1n : most;
+    }, 0n);
+    const { checked, records } = await this.#askNewest(tasks, counterparty, missedAt);
+    const ready: { task: Task; proof: Hex[] }[] = [];
+    const absent: Task[] = [];
+    tasks.forEach((task, i) => {
       const mirror = records[i]!;
       const registered = mirror.status === Status.Registered || mirror.status === Status.Committed;
-      return registered && mirror.registeredAt <= task.terms.mirrorBy ? [{ task, proof: checked.storageProofs[i]! }] : [];
+      if (registered && mirror.registeredAt <= task.terms.mirrorBy) ready.push({ task, proof: checked.storageProofs[i]! });
+      else absent.push(task);
     });
-    if (ready.length === 0) return undefined;
-    return { post: postOf(checked), at: headerProofOf(checked), tasks: ready.map((r) => r.task), storageProofs: ready.map((r) => r.proof) };
+    const missing = absent.length === 0 ? undefined : { tasks: absent, height: checked.height };
+    if (ready.length === 0) return { call: undefined, missing };
+    return { call: { post: postOf(checked), at: headerProofOf(checked), tasks: ready.map((r) => r.task), storageProofs: ready.map((r) => r.proof) }, missing };
   }
 
   /**

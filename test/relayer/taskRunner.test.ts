@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createPublicClient, custom, keccak256, stringToHex, type PublicClient } from "viem";
+import { createPublicClient, custom, keccak256, parseEther, stringToHex, type Address, type PublicClient } from "viem";
 import { AcceptedViews } from "../../relayer/chain/acceptedView.js";
 import type { TxSender } from "../../relayer/chain/txSender.js";
 import { RequestFailedError, type AskParameters, type RequestChannel } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { Store } from "../../relayer/store/store.js";
-import { TaskRunner, type TaskEvent } from "../../relayer/tasks/taskRunner.js";
+import { designatedFor, rankFor, TaskRunner, type TaskEvent } from "../../relayer/tasks/taskRunner.js";
 import { TaskScanner } from "../../relayer/tasks/taskScanner.js";
 import type { Committee } from "../../relayer/view/verifySignedView.js";
 import { deploySystem, K, type Chain } from "../fixtures/system.js";
-import { NATIVE, prepareSwap } from "../fixtures/swap.js";
+import { NATIVE, prepareSwap, type Swap } from "../fixtures/swap.js";
 
 /** A client of `chain` that counts the JSON-RPC calls made through it, by method. */
 function countingClient(chain: Chain): { client: PublicClient; calls: Map<string, number> } {
@@ -45,6 +45,54 @@ function slowChannel(answerMs: number) {
     },
   } as unknown as RequestChannel;
   return { channel, most };
+}
+
+/**
+ * A request channel whose every answer is believed: it answers check() of each mirror with the status `mirror(chainId)`
+ * says (registered in time, or not), at a height one above that chain's last (or minHeight), recording each request. `hold(chainId)` makes that
+ * chain's answers wait until released.
+ */
+function scriptedChannel() {
+  const asked: { chainId: bigint; minHeight: bigint; at: number }[] = [];
+  const registered = new Set<bigint>();
+  const held = new Map<bigint, { promise: Promise<void>; release: () => void }>();
+  const heights = new Map<bigint, bigint>();
+  const channel = {
+    async ask<T>({ chainId, contractIds, minHeight }: AskParameters<T>): Promise<T> {
+      asked.push({ chainId, minHeight, at: asked.length });
+      await held.get(chainId)?.promise;
+      const next = (heights.get(chainId) ?? 10n) + 1n;
+      const height = next > minHeight ? next : minHeight;
+      heights.set(chainId, height);
+      const record = { status: registered.has(chainId) ? 1 : 0, registeredAt: registered.has(chainId) ? 1n : 0n, committedAt: 0n, finishedAt: 0n, valueGwei: 0n };
+      const checked = { height, header: "0x", accBefore: "0x", accountProof: [], storageProofs: contractIds.map(() => []), post: undefined };
+      return { checked, records: contractIds.map(() => record) } as T;
+    },
+  } as unknown as RequestChannel;
+  return {
+    channel,
+    asked,
+    registerMirrors: (chainId: bigint) => registered.add(chainId),
+    hold: (chainId: bigint) => {
+      let release = () => {};
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      held.set(chainId, { promise, release: () => (held.delete(chainId), release()) });
+      return () => held.get(chainId)?.release();
+    },
+  };
+}
+
+/** Waits (in real time) until `check` holds, for work that runs in the background. */
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await sleep(25);
+  assert.ok(check(), "timed out");
+}
+
+/** A transaction sender that lands every step at once and remembers what it sent. */
+function landingSender(): { sender: TxSender; sent: { functionName: string; key: string }[] } {
+  const sent: { functionName: string; key: string }[] = [];
+  const sender = { send: async ({ functionName, key }: { functionName: string; key: string }) => (sent.push({ functionName, key }), "landed") } as unknown as TxSender;
+  return { sender, sent };
 }
 
 describe("TaskRunner", function () {
@@ -99,6 +147,7 @@ describe("TaskRunner", function () {
     const tick = async () => {
       calls.clear();
       await runner.tick(await a.publicClient.getBlockNumber());
+      await runner.idle();
       return Object.fromEntries(calls);
     };
     // 48 pre-commits due: batches of 16 (3 with B, 1 with C), one check() each.
@@ -115,5 +164,169 @@ describe("TaskRunner", function () {
     assert.equal(most.total, 2);
     assert.ok(events.every((e) => e.type === "step-failed" && e.step === "precommit"));
     store.close();
+  });
+
+  describe("the paper's check rule (section IV.B step 2)", () => {
+    const TAKEOVER_MS = 10_000;
+    const RETRY_MS = 100;
+    let a: Chain, b: Chain, c: Chain;
+    let swaps: Swap[];
+
+    before(async () => {
+      [a, b, c] = (await deploySystem({ networks: ["chainA", "chainB", "chainC"], q: 4 })) as [Chain, Chain, Chain];
+      // Two contracts on A: one with B, one with C; their mirrors are never registered on chain (the scripted channel
+      // says whether they are).
+      swaps = [];
+      for (const other of [b, c]) {
+        const swap = await prepareSwap(
+          { chain: a, payer: a.users.alice, beneficiary: a.users.bob.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await a.publicClient.getBlockNumber()) + 500n },
+          { chain: other, payer: other.users.bob, beneficiary: a.users.alice.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await other.publicClient.getBlockNumber()) + 500n },
+          keccak256(stringToHex(`rule ${other.chainId}`)),
+        );
+        await a.gateway.write.register([swap.regX], { account: a.users.alice.account, value: swap.regX.amount });
+        swaps.push(swap);
+      }
+    });
+
+    /** A runner of A for `self` in A's committee of `members`, with a store of A's open tasks. */
+    async function runnerOf(self: Address, members: readonly Address[], channel: RequestChannel, sender: TxSender, clock: SimulatedClock) {
+      const store = new Store({ path: ":memory:" });
+      await new TaskScanner({ client: a.publicClient, gateway: a.gateway.address, store }).scan(await a.publicClient.getBlockNumber());
+      const committee = (chain: Chain): Committee => ({ gateway: chain.gateway.address, members: chain.committee.map((m) => m.address), threshold: 3, k: K });
+      const events: TaskEvent[] = [];
+      const runner = new TaskRunner({
+        chainId: a.chainId,
+        self,
+        members,
+        clock,
+        takeoverMs: TAKEOVER_MS,
+        retryMs: RETRY_MS,
+        client: a.publicClient,
+        gateway: a.gateway.address,
+        registry: a.registry.address,
+        sender,
+        channel,
+        committees: new Map([b, c].map((chain) => [chain.chainId, committee(chain)])),
+        acceptedViews: new AcceptedViews({ client: a.publicClient, registry: a.registry.address }),
+        onEvent: (event) => events.push(event),
+        onVerifiedView: async () => {},
+        store,
+      });
+      const tick = async () => {
+        await runner.tick(await a.publicClient.getBlockNumber());
+        await runner.idle();
+      };
+      return { runner, store, events, tick };
+    }
+
+    it("a check that finds the mirror missing asks again when the counterparty asks, not on a timer; only a full takeover round is the fallback", async () => {
+      const clock = new SimulatedClock();
+      const script = scriptedChannel();
+      const { sender, sent } = landingSender();
+      const self = a.committee[0]!.address;
+      // A committee of one: every step is this node's, and a full takeover round is takeoverMs.
+      const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
+      const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      const idX = swaps[0]!.idX;
+
+      await tick();
+      assert.equal(toB().length, 1, "the first check, as soon as the contract is seen");
+      // Before this rule the step was asked again after 100, 200, 400 … ms (up to 16 × retryMs): 7 more checks by now.
+      for (let t = 0; t < 20; t++) {
+        await clock.advance(TAKEOVER_MS / 25);
+        await tick();
+      }
+      assert.equal(toB().length, 1, "no check while it waits for B's request");
+
+      // attack: a node of C (not B's committee) names the contract in a request, to make A's node ask B again and again.
+      runner.nudge(idX, c.committee[0]!.address);
+      await tick();
+      assert.equal(toB().length, 1, "a request from outside B's committee wakes nothing");
+
+      await clock.advance(TAKEOVER_MS / 5);
+      await tick();
+      assert.equal(toB().length, 2, "the fallback: one check after a full takeover round");
+      assert.equal(toB()[1]!.minHeight, 12n, "above the height of the answer that showed the mirror missing (11)");
+
+      // B's node registered the mirror and checks A's contract: its request wakes the step at once.
+      script.registerMirrors(b.chainId);
+      runner.nudge(idX, b.committee[2]!.address);
+      await tick();
+      assert.equal(toB().length, 3);
+      assert.equal(toB()[2]!.minHeight, 13n);
+      assert.deepEqual(sent, [{ functionName: "precommit", key: `${idX}:precommit` }]);
+      store.close();
+    });
+
+    it("a request that arrives while the check is out makes a miss go on at the retry pace", async () => {
+      const clock = new SimulatedClock();
+      const script = scriptedChannel();
+      const { sender, sent } = landingSender();
+      const self = a.committee[0]!.address;
+      const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
+      const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      const release = script.hold(b.chainId);
+      const first = tick();
+      await until(() => toB().length === 1);
+      // B's request crosses A's check: B registered its side after B's view the answer will carry.
+      runner.nudge(swaps[0]!.idX, b.committee[1]!.address);
+      release();
+      await first;
+      await clock.advance(RETRY_MS);
+      script.registerMirrors(b.chainId);
+      await tick();
+      assert.equal(toB().length, 2, "asked again after retryMs, not after a takeover round");
+      assert.equal(sent.length, 1);
+      store.close();
+    });
+
+    it("a nudge wakes the node that checked, whatever its rank; a member whose turn has not come keeps its turn", async () => {
+      const members = a.committee.map((m) => m.address);
+      const key = `${swaps[0]!.idX}:precommit`;
+      const designated = designatedFor(key, members);
+      const later = members.find((m) => rankFor(key, members, m) === 2)!;
+      const clock = new SimulatedClock();
+      const script = scriptedChannel();
+      const { sender } = landingSender();
+      const first = await runnerOf(designated, members, script.channel, sender, clock);
+      const second = await runnerOf(later, members, script.channel, sender, clock);
+      const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      await first.tick();
+      await second.tick();
+      assert.equal(toB().length, 1, "only the designated member checks");
+      for (const { runner } of [first, second]) runner.nudge(swaps[0]!.idX, b.committee[0]!.address);
+      await first.tick();
+      await second.tick();
+      assert.equal(toB().length, 2, "the designated member checks again; the rank-2 member, nudged too, does not duplicate it");
+      await clock.advance(2 * TAKEOVER_MS);
+      await second.tick();
+      assert.equal(toB().length, 3, "the rank-2 member takes over at its time, as for a silent node");
+      first.store.close();
+      second.store.close();
+    });
+
+    it("one slow check holds up neither another counterparty's steps nor the next tick", async () => {
+      const clock = new SimulatedClock();
+      const script = scriptedChannel();
+      const { sender, sent } = landingSender();
+      const self = a.committee[0]!.address;
+      const { runner, store } = await runnerOf(self, [self], script.channel, sender, clock);
+      const release = script.hold(b.chainId); // B's nodes answer only much later
+      const head = await a.publicClient.getBlockNumber();
+      await runner.tick(head);
+      await until(() => script.asked.length === 2);
+      assert.deepEqual(script.asked.map((r) => r.chainId).sort(), [b.chainId, c.chainId].sort(), "both counterparties asked at once");
+      // C's node registered and asks about A's contract with C: A's node checks again and pre-commits while B's check is out.
+      script.registerMirrors(c.chainId);
+      runner.nudge(swaps[1]!.idX, c.committee[0]!.address);
+      await runner.tick(head);
+      await until(() => sent.length === 1);
+      assert.equal(script.asked.filter((r) => r.chainId === c.chainId).length, 2);
+      assert.equal(script.asked.filter((r) => r.chainId === b.chainId).length, 1, "B's step is not asked twice while its check is out");
+      assert.deepEqual(sent.map((s) => s.key), [`${swaps[1]!.idX}:precommit`]);
+      release();
+      await runner.idle();
+      store.close();
+    });
   });
 });
