@@ -5,12 +5,16 @@ import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
 import type { Evidence, SignedView } from "./viewList.js";
 
-/** What the watcher hands over, in the chain's order: accepted views, then fork evidence, then freezes. */
+/** What the watcher hands over, in the chain's order. */
 export type RegistryWatcherHandlers = {
   onView: (view: SignedView) => Promise<void>;
   onEvidence: (evidence: Evidence) => void;
   onFrozen: (chainId: bigint) => void;
 };
+
+const WATCHED = (["ViewAccepted", "ViewConflicted", "ForkProven", "ChainFrozen"] as const).map((name) =>
+  registryAbi.find((item): item is Extract<(typeof registryAbi)[number], { type: "event"; name: typeof name }> => item.type === "event" && item.name === name)!,
+);
 
 type EventView = { chainId: bigint; height: bigint; acc: Hex; hashes: readonly Hex[] };
 const signed = (view: EventView, signatures: readonly Hex[]): SignedView => ({ view: { ...view, hashes: [...view.hashes] }, signatures: [...signatures] });
@@ -40,20 +44,26 @@ export class RegistryWatcher {
       name: "registry-scanned",
       head,
       visit: async (fromBlock, toBlock) => {
-        const range = { address: this.#registry, abi: registryAbi, fromBlock, toBlock } as const;
-        const [accepted, conflicted, proven, frozen] = await Promise.all([
-          this.#client.getContractEvents({ ...range, eventName: "ViewAccepted" }),
-          this.#client.getContractEvents({ ...range, eventName: "ViewConflicted" }),
-          this.#client.getContractEvents({ ...range, eventName: "ForkProven" }),
-          this.#client.getContractEvents({ ...range, eventName: "ChainFrozen" }),
-        ]);
-        for (const { args } of accepted) await onView(signed(args.view_!, args.signatures!));
-        for (const { args } of conflicted) {
-          const other = await getAcceptedView({ client: this.#client, registry: this.#registry, chainId: args.chainId!, height: args.acceptedHeight! });
-          onEvidence({ a: { view: other.view, signatures: other.signatures }, b: signed(args.view_!, args.signatures!) });
+        // One eth_getLogs for the four events, handed over in the chain's order (a freeze follows the evidence that caused it).
+        const logs = await this.#client.getLogs({ address: this.#registry, events: WATCHED, fromBlock, toBlock, strict: true });
+        for (const log of logs) {
+          switch (log.eventName) {
+            case "ViewAccepted":
+              await onView(signed(log.args.view_, log.args.signatures));
+              break;
+            case "ViewConflicted": {
+              const other = await getAcceptedView({ client: this.#client, registry: this.#registry, chainId: log.args.chainId, height: log.args.acceptedHeight });
+              onEvidence({ a: { view: other.view, signatures: other.signatures }, b: signed(log.args.view_, log.args.signatures) });
+              break;
+            }
+            case "ForkProven":
+              onEvidence({ a: signed(log.args.a, log.args.sigA), b: signed(log.args.b, log.args.sigB) });
+              break;
+            case "ChainFrozen":
+              onFrozen(log.args.chainId);
+              break;
+          }
         }
-        for (const { args } of proven) onEvidence({ a: signed(args.a!, args.sigA!), b: signed(args.b!, args.sigB!) });
-        for (const log of frozen) onFrozen(log.args.chainId!);
       },
     });
   }
