@@ -122,7 +122,7 @@ describe("RegistryRefresher", function () {
       assert.match(refused({ knownHeight: 5 as never }), /knownHeight: expected a decimal below 2\^64/);
     });
 
-    it("answers a flood of refresh requests past maxRequestsPerSecond with rate limited, and an empty one with its reason (request flooding)", async () => {
+    it("answers a flood of refresh requests past maxRequestsPerSecond with rate limited, and one that asks for nothing or at an accepted height with its reason (request flooding)", async () => {
       const clock = new SimulatedClock();
       const sent: Message[] = [];
       const refused: string[] = [];
@@ -141,11 +141,11 @@ describe("RegistryRefresher", function () {
       });
       const peer = getAddress(`0x${"a1".repeat(20)}`);
       await channel.handle(peer, refresh("empty", { minHeight: "100" }));
-      await channel.handle(peer, refresh("big", { contractIds: ids(MAX_CONTRACTS_PER_REQUEST + 1) }));
+      await channel.handle(peer, refresh("at", { atHeight: "100", minHeight: "100" }));
       for (let i = 0; i < 3; i++) await channel.handle(peer, refresh(`flood-${i}`));
       assert.deepEqual(sent.map((m) => (m as Reply).kind === "answer-error" && (m as Extract<Reply, { kind: "answer-error" }>).reason), [
         "a request with no contract ids asks for a view above its known height, and this one asks for nothing",
-        `a request names at most ${MAX_CONTRACTS_PER_REQUEST} contract ids`,
+        `a request at an accepted height names 1 to ${MAX_CONTRACTS_PER_REQUEST} contract ids`,
         "no certified view reaches the requested height yet",
         "rate limited",
         "rate limited",
