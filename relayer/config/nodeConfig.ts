@@ -44,8 +44,10 @@ export type RatesConfig = {
 export type GossipConfig = {
   /** Probability of pushing the view list to each other system when it changed (the paper's send rate). */
   sendRate: number;
-  /** The pacemaker: push anyway when the overlay has been idle for this many blocks. */
+  /** The pacemaker: every this many blocks the round's pusher sends its whole view list to one other system in turn. */
   pacemakerBlocks: number;
+  /** Blocks per gossip round: one member of the committee pushes per round, in committee order (section IV.C). */
+  roundBlocks: number;
   /** Gossip messages taken from one peer per second, at most. */
   maxPerPeerPerSecond: number;
   /** Invalid gossip messages after which a peer is cut off. */
@@ -96,6 +98,7 @@ export const DEFAULT_RATES: RatesConfig = {
 export const DEFAULT_GOSSIP: GossipConfig = {
   sendRate: 0.3,
   pacemakerBlocks: 10,
+  roundBlocks: 10,
   maxPerPeerPerSecond: 20,
   maxStrikes: 10,
 };
@@ -208,6 +211,7 @@ export const nodeConfigFileSchema = z
       .object({
         sendRate: z.number().min(0).max(1).default(DEFAULT_GOSSIP.sendRate),
         pacemakerBlocks: positiveInt.default(DEFAULT_GOSSIP.pacemakerBlocks),
+        roundBlocks: positiveInt.default(DEFAULT_GOSSIP.roundBlocks),
         maxPerPeerPerSecond: positiveInt.default(DEFAULT_GOSSIP.maxPerPeerPerSecond),
         maxStrikes: positiveInt.default(DEFAULT_GOSSIP.maxStrikes),
       })

@@ -21,8 +21,12 @@ export type GossipOptions = {
   send: (to: Address, message: Message) => number;
   /** Probability of pushing to each other system when the view list changed (the paper's send rate). */
   sendRate: number;
-  /** Push anyway when the overlay has been idle for this many blocks (the pacemaker). */
+  /** The pacemaker: every this many blocks the round's pusher sends its whole list to one other system. */
   pacemakerBlocks: number;
+  /** Blocks per gossip round: the pusher of round floor(height / roundBlocks) is the committee member at its index mod q. */
+  roundBlocks: number;
+  /** The peers the node's transport is connected to now: a pusher not among them is passed over. */
+  connected: () => readonly Address[];
   /** Gossip messages taken from one peer per second, at most. */
   maxPerPeerPerSecond: number;
   /** Invalid messages after which a peer is cut off. */
@@ -57,9 +61,10 @@ type Strikes = { count: number; since: number };
 const toWire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: s.signatures });
 
 /**
- * The gossip overlay between systems (section IV.C): pushes the view list to a random subset of systems
- * when it changed, re-pushes what it learned, pulls when a view is more than k ahead of what it can
- * verify, and a pacemaker pushes when the overlay has been idle. Messages are rate-limited per peer, then
+ * The gossip overlay between systems (section IV.C): one node per system and round (the pusher) pushes what
+ * each other system has not been sent of its view list to a random subset of systems, which re-push what they
+ * learned in their pushers' rounds; a node pulls when a view is more than k ahead of what it can verify, and a
+ * pacemaker sends the whole list to one system in turn. Messages are rate-limited per peer, then
  * de-duplicated by a canonical id; a peer that keeps sending invalid ones is cut off until its strikes
  * decay. What the overlay keeps is bounded (OVERLAY_LIMITS). A node hands it what its transport decoded
  * (`decodeMessage`), so every field is within its bounds.
@@ -72,9 +77,8 @@ export class GossipOverlay {
   readonly #rate: PeerRate;
   readonly #strikes: LRUCache<string, Strikes>;
   readonly #reported = new Set<bigint>();
-  #pushedVersion = 0;
-  #lastFullPush = 0n;
-  #pacemakerTurn: number | undefined;
+  /** other system → chainId → the height of the newest view of that chain this node sent to it */
+  readonly #sent = new Map<bigint, Map<bigint, bigint>>();
 
   constructor(options: GossipOptions) {
     this.#o = options;
@@ -92,29 +96,55 @@ export class GossipOverlay {
   }
 
   /**
-   * Called once per new block of this node's chain. Push: when the view list changed, its changed
-   * entries go to each other system with probability `sendRate`. Pacemaker: every `pacemakerBlocks`
-   * blocks the whole list goes to the next other system in turn, so that views which stopped changing
-   * (a silent chain's) still meet the others: every system hears from this node's full list at least
-   * once every (n − 1)·pacemakerBlocks blocks, which bounds how long a fork can stay hidden.
+   * Whether this node pushes at `height` (section IV.C: one node per system and round). The round is
+   * floor(height / roundBlocks); its pusher is the member at index round mod q of this system's committee, in the
+   * configured order, so every member knows who it is. A pusher that is not among the transport's connected peers is
+   * passed over for the next member in order, so when a node falls silent (crashed, cut off) the member after it
+   * pushes in its rounds; a node that is connected but withholds its pushes holds back only its own rounds, one in q.
+   * Two members that see the links differently may both push in a round: a message more, never one less.
+   */
+  pushes(height: bigint): boolean {
+    const members = this.#o.systems.get(this.#o.chainId)?.members ?? [];
+    const self = this.#o.self.toLowerCase();
+    const connected = new Set(this.#o.connected().map((a) => a.toLowerCase()));
+    const round = Number((height / BigInt(this.#o.roundBlocks)) % BigInt(Math.max(1, members.length)));
+    for (let i = 0; i < members.length; i++) {
+      const member = members[(round + i) % members.length]!.toLowerCase();
+      if (member === self) return true;
+      if (connected.has(member)) return false;
+    }
+    return false;
+  }
+
+  /**
+   * Called once per new block of this node's chain; only the round's pusher (see `pushes`) sends. Push: each other
+   * system is picked with probability `sendRate` and sent the entries of the view list that this node has not sent it
+   * yet (newer than the newest of that chain it sent there), when there are any. Pacemaker: at every multiple of
+   * `pacemakerBlocks` the whole list goes to the next other system in turn, so that views which stopped changing (a
+   * silent chain's) still meet the others: every system hears from this system's full list at least once every
+   * (n − 1)·pacemakerBlocks blocks, which bounds how long a fork can stay hidden.
    */
   onBlock(height: bigint): void {
     const others = [...this.#o.systems.keys()].filter((id) => id !== this.#o.chainId);
-    if (others.length === 0) return;
-    if (height - this.#lastFullPush >= BigInt(this.#o.pacemakerBlocks) && this.#o.viewList.version > 0) {
-      this.#lastFullPush = height;
-      this.#pushedVersion = this.#o.viewList.version;
-      this.#pacemakerTurn ??= Math.floor(this.#random() * others.length);
-      const target = others[this.#pacemakerTurn++ % others.length]!;
-      this.#toSystem(target, { kind: "view-update", views: this.#o.viewList.entries().map(toWire) });
+    if (others.length === 0 || this.#o.viewList.version === 0 || !this.pushes(height)) return;
+    const pacemaker = BigInt(this.#o.pacemakerBlocks);
+    if (height % pacemaker === 0n) {
+      const target = others[Number((height / pacemaker) % BigInt(others.length))]!;
+      this.#push(target, this.#o.viewList.entries());
       return;
     }
-    if (this.#o.viewList.version === this.#pushedVersion) return;
-    const targets = others.filter(() => this.#random() < this.#o.sendRate);
-    if (targets.length === 0) return;
-    const message: Message = { kind: "view-update", views: this.#o.viewList.changedSince(this.#pushedVersion).map(toWire) };
-    this.#pushedVersion = this.#o.viewList.version;
-    for (const chainId of targets) this.#toSystem(chainId, message);
+    for (const target of others.filter(() => this.#random() < this.#o.sendRate)) {
+      const sent = this.#sent.get(target);
+      const fresh = this.#o.viewList.entries().filter((e) => e.view.height > (sent?.get(e.view.chainId) ?? -1n));
+      if (fresh.length > 0) this.#push(target, fresh);
+    }
+  }
+
+  #push(target: bigint, views: readonly SignedView[]): void {
+    let sent = this.#sent.get(target);
+    if (sent === undefined) this.#sent.set(target, (sent = new Map()));
+    for (const { view } of views) sent.set(view.chainId, view.height);
+    this.#toSystem(target, { kind: "view-update", views: views.map(toWire) });
   }
 
   /** Broadcasts fork evidence to every system and hands it to the node, once per chain. */
@@ -184,10 +214,24 @@ export class GossipOverlay {
   #toSystem(chainId: bigint, message: Message, everyone = false): void {
     const system = this.#o.systems.get(chainId);
     if (system === undefined) return;
-    const members = system.members.filter((m) => m.toLowerCase() !== this.#o.self.toLowerCase());
-    const count = everyone ? members.length : Math.min(members.length, fanout(system));
-    const start = Math.floor(this.#random() * members.length);
-    for (let i = 0; i < count; i++) this.#o.send(members[(start + i) % members.length]!, message);
+    const self = this.#o.self.toLowerCase();
+    if (everyone) {
+      for (const member of system.members) if (member.toLowerCase() !== self) this.#o.send(member, message);
+      return;
+    }
+    // A push goes to the receiving system's pusher of its next round and the members after it, (1 − r)·q + 1 in all
+    // (at least one of them honest): the members about to push there take the news in and re-push it in their rounds.
+    // The next round is reckoned from the newest view of that system this node holds, which lags its head by the gap.
+    const members = system.members;
+    const newest = this.#o.viewList.newest(chainId)?.view.height ?? -1n;
+    const start = Number(((newest + 1n) / BigInt(this.#o.roundBlocks)) % BigInt(members.length));
+    let sent = 0;
+    for (let i = 0; i < members.length && sent < fanout(system); i++) {
+      const member = members[(start + i) % members.length]!;
+      if (member.toLowerCase() === self) continue;
+      this.#o.send(member, message);
+      sent += 1;
+    }
   }
 
   /** A peer's strikes now: one is forgiven every strikeDecayMs, counted from its first strike or the last one forgiven. */

@@ -163,6 +163,8 @@ export class RelayerNode {
       send: (to, message) => this.#send(to, message),
       sendRate: config.gossip.sendRate,
       pacemakerBlocks: config.gossip.pacemakerBlocks,
+      roundBlocks: config.gossip.roundBlocks,
+      connected: () => this.#transport.connected(),
       maxPerPeerPerSecond: config.gossip.maxPerPeerPerSecond,
       maxStrikes: config.gossip.maxStrikes,
       viewsAfter: (chainId, fromHeight) => this.#viewsAfter(chainId, fromHeight),

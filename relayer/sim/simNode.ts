@@ -20,7 +20,7 @@ export type Checked = { record: RecordState; post: View | undefined };
 
 type PendingCheck = { contractId: Hex; minHeight: bigint; resolve: (checked: Checked) => void; reject: (error: Error) => void };
 
-export type GossipTuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "maxPerPeerPerSecond" | "maxStrikes">;
+export type GossipTuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "roundBlocks" | "maxPerPeerPerSecond" | "maxStrikes">;
 
 export type SimNodeParameters = {
   system: SyntheticSystem;
@@ -85,6 +85,7 @@ export class SimNode {
       systems: remote,
       clock,
       send,
+      connected: () => this.#transport.connected(),
       ...gossip,
       viewsAfter: (chainId, fromHeight) => this.#viewsAfter(chainId, fromHeight),
       onEvidence: () => parameters.onIncident("fork evidence"),
@@ -149,7 +150,10 @@ export class SimNode {
     }
     const accepted = this.system.accepted(target);
     const minHeight = items.reduce((min, item) => (item.minHeight < min ? item.minHeight : min), items[0]!.minHeight);
-    const basis: AnswerBasis = { kind: "newest", knownHeight: accepted.height, stored: accepted.word, minHeight };
+    // The registry's accepted view with its signatures, as a node reads it from ViewAccepted: an answer that conflicts
+    // with its window is fork evidence. A view the registry accepted was certified (and signed) before it was posted.
+    const acceptedView = accepted.height > 0n ? target.certified(Number(accepted.height)) : undefined;
+    const basis: AnswerBasis = { kind: "newest", knownHeight: accepted.height, stored: accepted.word, minHeight, ...(acceptedView && { accepted: acceptedView }) };
     const contractIds = items.map((item) => item.contractId);
     let believed: { checked: CheckedAnswer; records: RecordState[] };
     try {

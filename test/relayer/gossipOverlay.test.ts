@@ -41,8 +41,8 @@ class CountingViewList extends ViewList {
   }
 }
 
-type Tuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "maxPerPeerPerSecond" | "maxStrikes" | "strikeDecayMs">;
-const DEFAULTS: Tuning = { sendRate: 1, pacemakerBlocks: 1_000, maxPerPeerPerSecond: 1_000, maxStrikes: 3 };
+type Tuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "roundBlocks" | "maxPerPeerPerSecond" | "maxStrikes" | "strikeDecayMs">;
+const DEFAULTS: Tuning = { sendRate: 1, pacemakerBlocks: 1_000, roundBlocks: 1, maxPerPeerPerSecond: 1_000, maxStrikes: 3 };
 
 type Sent = { to: Address; message: Message };
 
@@ -61,11 +61,13 @@ type GossipNode = {
   send: (to: Address, message: Message) => number;
 };
 
-function gossipNode({ chainId, index, clock, deliver, tuning }: {
+function gossipNode({ chainId, index, clock, deliver, connected, tuning }: {
   chainId: bigint;
   index: number;
   clock: SimulatedClock;
   deliver: (from: Address, to: Address, message: Message) => number;
+  /** The node's connected peers: none for a node alone, so that it is the pusher of every round. */
+  connected: () => readonly Address[];
   tuning: Partial<Tuning>;
 }): GossipNode {
   const address = chainOf(chainId).accounts[index]!.address;
@@ -86,6 +88,7 @@ function gossipNode({ chainId, index, clock, deliver, tuning }: {
     systems: SYSTEMS,
     clock,
     send,
+    connected,
     ...DEFAULTS,
     ...tuning,
     viewsAfter: (c, fromHeight) => {
@@ -102,7 +105,7 @@ function gossipNode({ chainId, index, clock, deliver, tuning }: {
 /** One node (A's member 0) whose `send` only records: the test hands it messages with `handle`. */
 function solo(tuning: Partial<Tuning> = {}) {
   const clock = new SimulatedClock();
-  const node = gossipNode({ chainId: A.chainId, index: 0, clock, deliver: () => 100, tuning });
+  const node = gossipNode({ chainId: A.chainId, index: 0, clock, deliver: () => 100, connected: () => [], tuning });
   return { clock, node };
 }
 
@@ -117,7 +120,14 @@ async function network(tuning: Partial<Tuning> = {}) {
   const nodes: GossipNode[] = [];
   for (const chain of CHAINS) {
     for (let i = 0; i < Q; i++) {
-      const node = gossipNode({ chainId: chain.chainId, index: i, clock, deliver: (from, to, message) => transports.get(from.toLowerCase())!.send(to, message), tuning });
+      const node = gossipNode({
+        chainId: chain.chainId,
+        index: i,
+        clock,
+        deliver: (from, to, message) => transports.get(from.toLowerCase())!.send(to, message),
+        connected: () => transports.get(chain.accounts[i]!.address.toLowerCase())?.connected() ?? [],
+        tuning,
+      });
       const transport = new MemoryTransport({ hub, address: node.address });
       transport.onMessage(({ from, message }) => {
         const decoded = decodeMessage(message);
@@ -130,7 +140,8 @@ async function network(tuning: Partial<Tuning> = {}) {
     }
   }
   const node = (chain: TestChain, index: number): GossipNode => nodes.find((n) => n.address === chain.accounts[index]!.address)!;
-  return { clock, hub, nodes, node, settle: () => clock.runUntilIdle() };
+  const transport = (n: GossipNode): MemoryTransport => transports.get(n.address.toLowerCase())!;
+  return { clock, hub, nodes, node, transport, settle: () => clock.runUntilIdle() };
 }
 
 const byKind = (node: GossipNode, kind: Message["kind"]) => node.sent.filter((s) => s.message.kind === kind);
@@ -231,7 +242,17 @@ describe("GossipOverlay", () => {
       for (const [chainId, n] of picked) assert.ok(n > 0 && n < aEveryBlock.length, `system ${chainId} picked ${n} times: sometimes, not always`);
     });
 
-    it("with sendRate 0 pushes nothing until the pacemaker fires after pacemakerBlocks idle blocks, then the whole list to one system", async () => {
+    it("sends each system an entry once, in the first push to it after the entry changed, even when that system was not picked then", async () => {
+      const { node } = solo({ sendRate: 0.3 });
+      await node.overlay.learn(A3());
+      for (let h = 1n; h <= 40n; h++) node.overlay.onBlock(h);
+      const groups = recipientsBySystem(node.sent);
+      assert.deepEqual([...groups.keys()].sort(), [B.chainId, C.chainId], "both systems got it in the end");
+      for (const [chainId, to] of groups) assert.equal(to.length, FANOUT, `system ${chainId} was sent A@3 once, to ${FANOUT} nodes`);
+      for (const { message } of node.sent) assert.deepEqual(message, update(A3()));
+    });
+
+    it("with sendRate 0 pushes nothing but the pacemaker's whole list, at every multiple of pacemakerBlocks, to one system in turn", async () => {
       const { node } = solo({ sendRate: 0, pacemakerBlocks: 5 });
       await node.overlay.learn(A3());
       await node.overlay.learn(c3);
@@ -250,24 +271,28 @@ describe("GossipOverlay", () => {
       for (let h = 6n; h <= 9n; h++) node.overlay.onBlock(h);
       assert.deepEqual(node.sent, []);
       node.overlay.onBlock(10n);
-      assert.equal(node.sent.length, FANOUT, "idle again five blocks after the last push");
+      assert.equal(node.sent.length, FANOUT, "the next multiple of five");
       for (const { message } of node.sent) assert.deepEqual(message, update(A7(), c3));
+      assert.notDeepEqual([...recipientsBySystem(node.sent).keys()], [...first.keys()], "the other system's turn");
     });
   });
 
   describe("over a network of 3 systems × 4 nodes", () => {
-    it("re-pushes a received newer view on the receiver's next block", async () => {
+    it("re-pushes a received newer view in the receiver's next round as its system's pusher", async () => {
       const net = await network({ sendRate: 1 });
       const origin = net.node(A, 0);
       await origin.overlay.learn(A3());
-      origin.overlay.onBlock(1n);
+      origin.overlay.onBlock(4n); // round 4: A's member 4 mod 4 = 0 pushes
       await net.settle();
       const knowing = () => net.nodes.filter((n) => n.list.newest(A.chainId) !== undefined);
       assert.equal(knowing().length, 1 + 2 * FANOUT, "the origin and fanout nodes of B and of C");
 
       const receiver = knowing().find((n) => n.chainId === B.chainId)!;
       assert.deepEqual(receiver.sent, [], "a receiver pushes on its block, not on receipt");
-      receiver.overlay.onBlock(1n);
+      const index = B.accounts.findIndex((account) => account.address === receiver.address);
+      receiver.overlay.onBlock(BigInt(4 + ((index + 3) % 4))); // a round of another member: not its turn
+      assert.deepEqual(receiver.sent, [], "not its round");
+      receiver.overlay.onBlock(BigInt(8 + index)); // its round
       const groups = recipientsBySystem(receiver.sent);
       assert.deepEqual([...groups.keys()].sort(), [A.chainId, C.chainId]);
       for (const to of groups.values()) assert.equal(new Set(to).size, FANOUT);
@@ -277,6 +302,47 @@ describe("GossipOverlay", () => {
         assert.deepEqual(net.nodes.find((n) => n.address === to)!.list.newest(A.chainId), A3(), `${to} has the view`);
       }
       assert.ok(knowing().length > 1 + 2 * FANOUT, "the re-push reached nodes the first push missed");
+    });
+
+    it("lets one node per system push in each round: the member at index round mod q, the same for every member", async () => {
+      const net = await network({ sendRate: 1 });
+      for (const n of net.nodes) await n.overlay.learn(n.chainId === A.chainId ? A3() : n.chainId === B.chainId ? b5 : c3);
+      for (let h = 1n; h <= 12n; h++) {
+        const sentBefore = net.nodes.map((n) => n.sent.length);
+        for (const n of net.nodes) n.overlay.onBlock(h);
+        const pushers = net.nodes.filter((n, i) => n.sent.length > sentBefore[i]!);
+        for (const chain of CHAINS) {
+          const expected = chain.accounts[Number(h % 4n)]!.address;
+          const pushed = pushers.filter((n) => n.chainId === chain.chainId).map((n) => n.address);
+          // In the first q rounds each pusher has its entries to send; later ones only what they learned since.
+          if (h <= 4n) assert.deepEqual(pushed, [expected], `round ${h}, system ${chain.chainId}`);
+          else assert.ok(pushed.every((address) => address === expected), `round ${h}, system ${chain.chainId}: ${pushed.join(", ")}`);
+          for (const n of net.nodes.filter((m) => m.chainId === chain.chainId)) assert.equal(n.overlay.pushes(h), n.address === expected);
+        }
+        await net.settle();
+      }
+      // Nothing changed since: every pusher has sent each system every entry once, and nothing is sent again.
+      const sentBefore = net.nodes.reduce((sum, n) => sum + n.sent.length, 0);
+      for (let h = 13n; h <= 20n; h++) for (const n of net.nodes) n.overlay.onBlock(h);
+      assert.equal(net.nodes.reduce((sum, n) => sum + n.sent.length, 0), sentBefore, "no entry sent twice to one system by one node");
+    });
+
+    it("attack: the round's pusher falls silent (its links cut); the next member in committee order pushes in its rounds", async () => {
+      const net = await network({ sendRate: 1 });
+      const silent = net.node(A, 0);
+      const next = net.node(A, 1);
+      for (const n of [silent, next]) await n.overlay.learn(A3());
+      await net.transport(silent).stop();
+      assert.equal(next.overlay.pushes(4n), true, "member 1 takes round 4, member 0's");
+      assert.equal(next.overlay.pushes(5n), true, "and keeps its own");
+      assert.equal(net.node(A, 2).overlay.pushes(4n), false, "member 2 sees member 1 connected: not its turn");
+      next.overlay.onBlock(4n);
+      assert.deepEqual([...recipientsBySystem(next.sent).keys()].sort(), [B.chainId, C.chainId]);
+      await net.settle();
+      assert.equal(net.nodes.filter((n) => n.chainId !== A.chainId && n.list.newest(A.chainId) !== undefined).length, 2 * FANOUT, "B and C got A's view");
+
+      await net.transport(silent).start();
+      assert.equal(next.overlay.pushes(4n), false, "member 0 is back: round 4 is its own again");
     });
 
     it("sends a view-pull to the sender of a view more than k ahead, and the answer (viewsAfter) lets the receiver catch up", async () => {
