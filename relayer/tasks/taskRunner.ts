@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import { hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
@@ -48,6 +49,13 @@ export const DEFAULT_BATCH_SIZE = 16;
 const RECORDS_PER_CALL = 400;
 /** Calldata of one recordOf(bytes32) call: the selector and the id. */
 const RECORD_CALL_BYTES = 36;
+/**
+ * Retry pauses a pre-commit's first check waits for the counterparty's request: the legs of a swap land on their chains
+ * a block or two apart, and the side that checks first, before the other leg is in the other chain's head, pays a miss.
+ */
+const FIRST_WAIT_RETRIES = 2;
+/** Contracts whose counterparty asked about them before this node saw them due, remembered at most (the newest). */
+const EARLY_NUDGES = 4096;
 /** Counterparties whose steps run at the same time, at most (each one's steps run one after another). */
 const PARALLEL_COUNTERPARTIES = 4;
 
@@ -130,7 +138,7 @@ type StepEntry = {
   missedAt?: bigint;
   /** The last check showed the mirror missing and no request of the counterparty about the contract came since. */
   awaiting: boolean;
-  /** A request of the counterparty about the contract came after this node's last attempt began. */
+  /** A request of the counterparty about the contract came since this node's last attempt began (or before its first). */
   nudged: boolean;
   /** This node's last attempt answered such a request. */
   answering: boolean;
@@ -165,6 +173,8 @@ export class TaskRunner {
   readonly #o: TaskRunnerOptions;
   readonly #batchSize: number;
   readonly #steps = new Map<string, StepEntry>();
+  /** contractId → who asked about it before this node saw its pre-commit due (checked against the counterparty then). */
+  readonly #early = new LRUCache<string, Address>({ max: EARLY_NUDGES });
   /** Lanes (a counterparty, or "cancel") whose steps are running, and the promise of each. */
   readonly #lanes = new Map<string, Promise<void>>();
 
@@ -257,20 +267,28 @@ export class TaskRunner {
 
   /**
    * Node `from` asked about `contractId` (the paper's step 2: a node of the counterparty registered the mirror and checks
-   * this contract): if this node's pre-commit check found the mirror missing, it checks again now, whatever its rank. A
-   * node that has not tried the step yet keeps its turn; a nudge during a check makes a miss of that check go on at the
-   * retry pace rather than wait. Only members of the mirror chain's committee wake a step: a node of any other chain
+   * this contract). If this node's pre-commit check found the mirror missing, it checks again now, whatever its rank; if
+   * the step waits for its first check, that check is due now (in rank order, as always); a nudge during a check makes a
+   * miss of that check go on at the retry pace rather than wait. A nudge for a contract this node has not seen due yet is
+   * remembered for when it does. Only members of the mirror chain's committee wake a step: a node of any other chain
    * could otherwise make this node ask again and again.
    */
   nudge(contractId: Hex, from: Address): void {
-    const entry = this.#steps.get(`${contractId.toLowerCase()}:precommit`);
-    if (entry === undefined || entry.triedAt === undefined) return;
-    const members = this.#o.committees.get(entry.counterparty)?.members ?? [];
-    if (!members.some((m) => m.toLowerCase() === from.toLowerCase())) return;
+    const id = contractId.toLowerCase();
+    const entry = this.#steps.get(`${id}:precommit`);
+    if (entry === undefined) {
+      this.#early.set(id, from);
+      return;
+    }
+    if (!this.#isMember(entry.counterparty, from)) return;
     entry.nudged = true;
-    if (!entry.awaiting) return;
+    if (!entry.awaiting && entry.triedAt !== undefined) return;
     entry.awaiting = false;
     entry.nextAttempt = this.#o.clock.now();
+  }
+
+  #isMember(chainId: bigint, address: Address): boolean {
+    return (this.#o.committees.get(chainId)?.members ?? []).some((m) => m.toLowerCase() === address.toLowerCase());
   }
 
   /** Stores the task's new state, from its record's status, and returns the step it is due for, if any. */
@@ -308,7 +326,13 @@ export class TaskRunner {
       const key = `${task.contractId}:${step}`;
       let entry = this.#steps.get(key);
       if (entry === undefined) {
-        entry = { counterparty: task.counterparty, readyAt: now, nextAttempt: now, delay: this.#o.retryMs, awaiting: false, nudged: false, answering: false };
+        // A pre-commit's first check gives the counterparty FIRST_WAIT_RETRIES retry pauses to ask first (unless it did):
+        // two users who register at about the same time then cost one check each, not a miss and a recheck.
+        const early = this.#early.get(task.contractId.toLowerCase());
+        this.#early.delete(task.contractId.toLowerCase());
+        const nudged = step === "precommit" && early !== undefined && this.#isMember(task.counterparty, early);
+        const firstAt = step === "precommit" && !nudged ? now + FIRST_WAIT_RETRIES * this.#o.retryMs : now;
+        entry = { counterparty: task.counterparty, readyAt: now, nextAttempt: firstAt, delay: this.#o.retryMs, awaiting: false, nudged, answering: false };
         this.#steps.set(key, entry);
       }
       return entry;

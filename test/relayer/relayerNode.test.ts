@@ -6,10 +6,11 @@ import { getRecordProofs } from "../../relayer/chain/recordProof.js";
 import { recordSlot } from "../../relayer/chain/recordSlot.js";
 import type { Registration } from "../../relayer/chain/registration.js";
 import type { Message } from "../../relayer/net/message.js";
+import { fanout } from "../../relayer/net/requestChannel.js";
 import type { Transport } from "../../relayer/net/transport.js";
 import { batchKey, designatedFor } from "../../relayer/tasks/taskRunner.js";
 import { ZERO_HASH } from "../../relayer/view/view.js";
-import { bridgeFor, deploySystem, K, mine, relayView, sign, viewOf, type Chain } from "../fixtures/system.js";
+import { bridgeFor, deploySystem, K, mine, R_DENOMINATOR, R_NUMERATOR, relayView, sign, viewOf, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, registerLeg, type Swap } from "../fixtures/swap.js";
 import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
 import { flipByte } from "../fixtures/tamper.js";
@@ -80,6 +81,36 @@ async function gatewayCalls(chain: Chain, terms: Registration): Promise<Record<s
     }
   }
   return calls;
+}
+
+/**
+ * Wraps every node's transport to count the request-channel messages it sends: each check() request with the contracts
+ * it names, and each answer (or answer-error) by the request it answers.
+ */
+function requestCounter() {
+  const sentRequests: { requestId: string; contractIds: Hex[] }[] = [];
+  const answers: string[] = []; // requestId of each answer sent
+  const wrap = (inner: Transport): Transport => ({
+    self: inner.self,
+    start: () => inner.start(),
+    stop: () => inner.stop(),
+    connected: () => inner.connected(),
+    onMessage: (handler) => inner.onMessage(handler),
+    send: (to, message: Message) => {
+      const bytes = inner.send(to, message);
+      if (bytes > 0 && message.kind === "request") sentRequests.push({ requestId: message.requestId, contractIds: message.contractIds });
+      if (bytes > 0 && (message.kind === "answer" || message.kind === "answer-error")) answers.push(message.requestId);
+      return bytes;
+    },
+  });
+  /** Request-channel messages about any of `ids`: requests (one per target) and the answers to them. */
+  const about = (ids: readonly Hex[]) => {
+    const wanted = new Set(ids.map((id) => id.toLowerCase()));
+    const mine = sentRequests.filter((r) => r.contractIds.some((id) => wanted.has(id.toLowerCase())));
+    const requestIds = new Set(mine.map((r) => r.requestId));
+    return { requests: mine.length, asks: requestIds.size, answers: answers.filter((id) => requestIds.has(id)).length };
+  };
+  return { wrap, about };
 }
 
 describe("RelayerNode", function () {
@@ -330,5 +361,36 @@ describe("RelayerNode", function () {
         `one ${step} transaction with both contracts (got ${batches.map((t) => t.length).join(", ")})`,
       );
     }
+  });
+
+  it("a settled swap costs close to the paper's minimum of check() requests: 4 (two per side, section VII), each to (1 − r)·q + 1 nodes", async () => {
+    const [a, b, c] = chains as [Chain, Chain, Chain];
+    const counter = requestCounter();
+    network = new RelayerNetwork(chains, { wrapTransport: (transport) => counter.wrap(transport) });
+    await network.start();
+    const f = fanout({ members: b.committee.map((m) => m.address), rNumerator: R_NUMERATOR, rDenominator: R_DENOMINATOR });
+    // The paper's minimum for a two-leg swap: each side checks the other's contract once to pre-commit (step 2) and once
+    // to terminate (step 4), Table II's "2 queries" per side; each check() request goes to f nodes and each answers.
+    const minimum = { requests: 4 * f, answers: 4 * f };
+    // Both users register in the same block (as the devnet's swap does): each side's first check finds the mirror.
+    const together = await tokenForCoin(a, b, "together");
+    // One user registers first: that side's first check may find the mirror missing; by the paper's rule it then waits
+    // for the other side's request and checks once more, so this swap may cost one check() more than the minimum.
+    const oneAfterTheOther = await tokenForCoin(c, a, "one after the other");
+    await Promise.all([registerLeg(together.x, together.regX), registerLeg(together.y, together.regY)]);
+    await registerBoth([oneAfterTheOther]);
+    await network.until("both swaps released on both sides", () => released([together, oneAfterTheOther]));
+
+    const first = counter.about([together.idX, together.idY]);
+    const second = counter.about([oneAfterTheOther.idX, oneAfterTheOther.idY]);
+    const ratio = (n: number, of: number) => (n / of).toFixed(2);
+    console.log(
+      `      check() request messages per settled swap (paper's minimum ${minimum.requests} = 4 requests × ${f} nodes, plus ${minimum.answers} answers): ` +
+        `registered together ${first.requests} requests (${first.asks} checks) + ${first.answers} answers = ${ratio(first.requests + first.answers, minimum.requests + minimum.answers)} × minimum; ` +
+        `one after the other ${second.requests} requests (${second.asks} checks) + ${second.answers} answers = ${ratio(second.requests + second.answers, minimum.requests + minimum.answers)} × minimum`,
+    );
+    assert.ok(first.requests + first.answers <= 1.15 * (minimum.requests + minimum.answers), `registered together: ${JSON.stringify(first)}`);
+    // At most one check more than the minimum: the first side's check before the mirror existed.
+    assert.ok(second.asks <= 5 && second.requests <= 5 * f, `one after the other: ${JSON.stringify(second)}`);
   });
 });

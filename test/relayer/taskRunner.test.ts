@@ -150,7 +150,12 @@ describe("TaskRunner", function () {
       await runner.idle();
       return Object.fromEntries(calls);
     };
-    // 48 pre-commits due: batches of 16 (3 with B, 1 with C), one check() each.
+    // 48 pre-commits due: batches of 16 (3 with B, 1 with C), one check() each once the counterparty had two retry pauses
+    // to ask first.
+    const seen = await tick();
+    assert.equal(most.asked, 0);
+    assert.deepEqual(seen, { eth_call: 1 }, "the records in one call");
+    await clock.advance(2_000);
     const first = await tick();
     assert.equal(most.asked, 4);
     assert.deepEqual(first, { eth_call: 1 + 4, eth_getLogs: 2 }, "the records in one call, the registry's counterparty entry per batch, each accepted view once");
@@ -230,7 +235,10 @@ describe("TaskRunner", function () {
       const idX = swaps[0]!.idX;
 
       await tick();
-      assert.equal(toB().length, 1, "the first check, as soon as the contract is seen");
+      assert.equal(toB().length, 0, "the first check gives B two retry pauses to ask first");
+      await clock.advance(2 * RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 1, "then A's node checks");
       // Before this rule the step was asked again after 100, 200, 400 … ms (up to 16 × retryMs): 7 more checks by now.
       for (let t = 0; t < 20; t++) {
         await clock.advance(TAKEOVER_MS / 25);
@@ -265,6 +273,8 @@ describe("TaskRunner", function () {
       const self = a.committee[0]!.address;
       const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
       const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      await tick();
+      await clock.advance(2 * RETRY_MS);
       const release = script.hold(b.chainId);
       const first = tick();
       await until(() => toB().length === 1);
@@ -280,6 +290,23 @@ describe("TaskRunner", function () {
       store.close();
     });
 
+    it("a request that came before the node saw its contract makes the first check due at once", async () => {
+      const clock = new SimulatedClock();
+      const script = scriptedChannel();
+      const { sender, sent } = landingSender();
+      const self = a.committee[0]!.address;
+      const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
+      // B's node registered the mirror and asked before this node's first tick; a node of C asked about A's contract with B too.
+      runner.nudge(swaps[0]!.idX, b.committee[3]!.address);
+      runner.nudge(swaps[1]!.idX, b.committee[3]!.address);
+      script.registerMirrors(b.chainId);
+      script.registerMirrors(c.chainId);
+      await tick();
+      assert.deepEqual(script.asked.map((r) => r.chainId), [b.chainId], "B's request counts for A's contract with B, not for the one with C");
+      assert.deepEqual(sent.map((t) => t.key), [`${swaps[0]!.idX}:precommit`]);
+      store.close();
+    });
+
     it("a nudge wakes the node that checked, whatever its rank; a member whose turn has not come keeps its turn", async () => {
       const members = a.committee.map((m) => m.address);
       const key = `${swaps[0]!.idX}:precommit`;
@@ -291,6 +318,9 @@ describe("TaskRunner", function () {
       const first = await runnerOf(designated, members, script.channel, sender, clock);
       const second = await runnerOf(later, members, script.channel, sender, clock);
       const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      await first.tick();
+      await second.tick();
+      await clock.advance(2 * RETRY_MS);
       await first.tick();
       await second.tick();
       assert.equal(toB().length, 1, "only the designated member checks");
@@ -313,6 +343,8 @@ describe("TaskRunner", function () {
       const { runner, store } = await runnerOf(self, [self], script.channel, sender, clock);
       const release = script.hold(b.chainId); // B's nodes answer only much later
       const head = await a.publicClient.getBlockNumber();
+      await runner.tick(head);
+      await clock.advance(2 * RETRY_MS);
       await runner.tick(head);
       await until(() => script.asked.length === 2);
       assert.deepEqual(script.asked.map((r) => r.chainId).sort(), [b.chainId, c.chainId].sort(), "both counterparties asked at once");
