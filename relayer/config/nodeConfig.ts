@@ -98,7 +98,7 @@ export const DEFAULT_RATES: RatesConfig = {
 export const DEFAULT_GOSSIP: GossipConfig = {
   sendRate: 0.3,
   pacemakerBlocks: 10,
-  roundBlocks: 10,
+  roundBlocks: 1,
   maxPerPeerPerSecond: 20,
   maxStrikes: 10,
 };

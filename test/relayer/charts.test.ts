@@ -19,6 +19,7 @@ function grid(): GridResult {
     gossipPerSystem: 1_000 * spec.n * spec.sendRate * 10,
     messagesPerSystem: 2_000 + i,
     gap: { samples: 1_000, mean: 1.5 + i / 27, min: 0, p25: 1, median: 1, p75: 2, p95: 3 + (i % 3), max: 6 + (i % 4), aboveK: 0.01 },
+    systemGap: { samples: 100, mean: 1 + i / 27, min: 0, p25: 0, median: 1, p75: 1, p95: 2 + (i % 3), max: 4 + (i % 4), aboveK: 0.005 },
     histogram: [100, 400, 300, 150, 50],
     systems: [],
     incidents: {},

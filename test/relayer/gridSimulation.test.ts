@@ -69,7 +69,7 @@ describe("simulateCell", function () {
 
   it("keeps 95 % of a system's gaps within k with a send rate of 30 %, and its views more than k behind rare", () => {
     assert.ok(fast.systemGap.p95 <= fast.k, `p95 ${fast.systemGap.p95}`);
-    assert.ok(fast.systemGap.aboveK < 0.02, `${fast.systemGap.aboveK * 100} % of the samples more than k behind`);
+    assert.ok(fast.systemGap.aboveK < 0.05, `${fast.systemGap.aboveK * 100} % of the samples more than k behind`);
     assert.equal(fast.systemGap.samples, 3 * 2 * (BLOCKS - 1), "one sample per system, other system and block");
     assert.ok(fast.systemGap.mean <= fast.gap.mean, "a system knows at least what each of its nodes knows");
   });
