@@ -159,12 +159,14 @@ type StepCall = { post: ViewPost; at: HeaderProof; tasks: Task[]; storageProofs:
  *
  * The check rule is the paper's (step 2): a pre-commit check that finds the mirror not registered is not repeated on a
  * timer. The node waits for the counterparty's own check() request about the contract (`nudge`), which its nodes send
- * once they registered the mirror, and then checks again. Only a long fallback (a full takeover round, q × takeoverMs)
- * covers a request that was lost or went to other members: the request reaches (1 − r)·q + 1 of the q members, and a
- * member that did not get it still has the takeover order, in which the next member's own first check comes within
- * takeoverMs. A nudge wakes only a node that checked and waits: the counterparty's nodes also ask about contracts whose
- * mirror they found registered (their recheck), and the members that have not had their turn would otherwise duplicate
- * a step whose transaction is on its way.
+ * once they registered the mirror, and then checks again, whatever its rank. The first check itself waits
+ * FIRST_WAIT_RETRIES retry pauses for that request (and goes at once if it came already), so that of two legs
+ * registered at about the same time at most one side checks too early. Only a long fallback, a full takeover round
+ * (q × takeoverMs), covers a request that was lost or went to other members: a request reaches (1 − r)·q + 1 of the q
+ * members, and where it missed the one that waits, the takeover order still brings the next member's own first check
+ * within takeoverMs, so the committee as a whole checks a waiting step about once per takeoverMs. A nudge does not
+ * advance a member whose turn has not come: the counterparty's nodes also ask about contracts whose mirror they found
+ * registered (their recheck), and those members would duplicate a step whose transaction is on its way.
  *
  * Steps run in the background, one lane per counterparty: a tick starts the lanes that are not running, so a check
  * that waits for a slow or silent counterparty holds up neither another counterparty's steps nor the next tick.
