@@ -140,11 +140,12 @@ export class GossipOverlay {
     }
   }
 
+  /** Sends `views` to `target`, and remembers them as sent there when the transport took the message for one of its nodes at least. */
   #push(target: bigint, views: readonly SignedView[]): void {
+    if (this.#toSystem(target, { kind: "view-update", views: views.map(toWire) }) === 0) return;
     let sent = this.#sent.get(target);
     if (sent === undefined) this.#sent.set(target, (sent = new Map()));
     for (const { view } of views) sent.set(view.chainId, view.height);
-    this.#toSystem(target, { kind: "view-update", views: views.map(toWire) });
   }
 
   /** Broadcasts fork evidence to every system and hands it to the node, once per chain. */
@@ -211,27 +212,30 @@ export class GossipOverlay {
     this.report(evidence);
   }
 
-  #toSystem(chainId: bigint, message: Message, everyone = false): void {
+  /** Sends `message` to nodes of system `chainId`; returns how many of them the transport took it for. */
+  #toSystem(chainId: bigint, message: Message, everyone = false): number {
     const system = this.#o.systems.get(chainId);
-    if (system === undefined) return;
+    if (system === undefined) return 0;
     const self = this.#o.self.toLowerCase();
+    let taken = 0;
     if (everyone) {
-      for (const member of system.members) if (member.toLowerCase() !== self) this.#o.send(member, message);
-      return;
+      for (const member of system.members) if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) taken += 1;
+      return taken;
     }
-    // A push goes to the receiving system's pusher of its next round and the members after it, (1 − r)·q + 1 in all
+    // A push goes to the receiving system's pusher and the members after it in committee order, (1 − r)·q + 1 in all
     // (at least one of them honest): the members about to push there take the news in and re-push it in their rounds.
-    // The next round is reckoned from the newest view of that system this node holds, which lags its head by the gap.
+    // Its round is reckoned from the block after the newest view of that system this node holds (it lags by the gap).
     const members = system.members;
     const newest = this.#o.viewList.newest(chainId)?.view.height ?? -1n;
     const start = Number(((newest + 1n) / BigInt(this.#o.roundBlocks)) % BigInt(members.length));
-    let sent = 0;
-    for (let i = 0; i < members.length && sent < fanout(system); i++) {
+    let asked = 0;
+    for (let i = 0; i < members.length && asked < fanout(system); i++) {
       const member = members[(start + i) % members.length]!;
       if (member.toLowerCase() === self) continue;
-      this.#o.send(member, message);
-      sent += 1;
+      if (this.#o.send(member, message) > 0) taken += 1;
+      asked += 1;
     }
+    return taken;
   }
 
   /** A peer's strikes now: one is forgiven every strikeDecayMs, counted from its first strike or the last one forgiven. */

@@ -252,6 +252,22 @@ describe("GossipOverlay", () => {
       for (const { message } of node.sent) assert.deepEqual(message, update(A3()));
     });
 
+    it("sends an entry again when the transport took none of the messages that carried it (links down)", async () => {
+      let linksUp = false;
+      const node = gossipNode({ chainId: A.chainId, index: 0, clock: new SimulatedClock(), deliver: () => (linksUp ? 100 : 0), connected: () => [], tuning: { sendRate: 1 } });
+      await node.overlay.learn(A3());
+      node.overlay.onBlock(1n);
+      assert.equal(node.sent.length, 2 * FANOUT, "tried");
+      linksUp = true;
+      node.sent.length = 0;
+      node.overlay.onBlock(2n);
+      assert.equal(node.sent.length, 2 * FANOUT, "sent again, now that the transport takes it");
+      for (const { message } of node.sent) assert.deepEqual(message, update(A3()));
+      node.sent.length = 0;
+      node.overlay.onBlock(3n);
+      assert.deepEqual(node.sent, [], "and not a third time");
+    });
+
     it("with sendRate 0 pushes nothing but the pacemaker's whole list, at every multiple of pacemakerBlocks, to one system in turn", async () => {
       const { node } = solo({ sendRate: 0, pacemakerBlocks: 5 });
       await node.overlay.learn(A3());
