@@ -231,6 +231,7 @@ export class RelayerNode {
     this.#running = false;
     await this.#follower.stop();
     await this.#loop;
+    await this.#runner.idle(); // steps run in the background: let them finish before the store closes
     await this.#transport.stop();
     await this.#metricsServer?.stop();
     this.store.close();
