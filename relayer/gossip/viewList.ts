@@ -37,7 +37,6 @@ export class ViewList {
   readonly #views = new Map<bigint, SignedView[]>(); // oldest first, newest last
   readonly #verify: ViewVerifier;
   readonly #frozen = new Set<bigint>();
-  readonly #changedAt = new Map<bigint, number>(); // chainId → version at which its newest view entered
   #version = 0;
 
   constructor({ committees, history = 8, verify = verifySignedView }: { committees: ReadonlyMap<bigint, Committee>; history?: number; verify?: ViewVerifier }) {
@@ -63,11 +62,6 @@ export class ViewList {
   /** The newest view of every chain. */
   entries(): SignedView[] {
     return [...this.#views.values()].map((views) => views.at(-1)!);
-  }
-
-  /** The newest view of every chain whose view changed after `version`. */
-  changedSince(version: number): SignedView[] {
-    return [...this.#changedAt].filter(([, at]) => at > version).map(([chainId]) => this.newest(chainId)!);
   }
 
   freeze(chainId: bigint): void {
@@ -117,7 +111,7 @@ export class ViewList {
     if (conflicting !== undefined) return { result: "conflict", evidence: { a: conflicting, b: signed } };
     if (withNewest === "unverifiable" && !accepted) return { result: "unverifiable", from: newest!.view.height };
     this.#views.set(chainId, [...known, signed].slice(-this.#history));
-    this.#changedAt.set(chainId, ++this.#version);
+    this.#version += 1;
     return { result: "new" };
   }
 

@@ -65,7 +65,7 @@ describe("ViewList", () => {
       assert.deepEqual(list.entries(), [a(3)]);
     });
 
-    it("takes a newer view that connects as new, and changedSince returns only the chains changed after a version", async () => {
+    it("takes a newer view that connects as new, and counts every change in its version", async () => {
       const list = listOf(A, B);
       assert.equal((await list.offer(wire(a(3)))).result, "new"); // version 1: A
       assert.equal((await list.offer(wire(honestB5))).result, "new"); // version 2: B
@@ -74,13 +74,11 @@ describe("ViewList", () => {
       assert.deepEqual(list.newest(A.chainId), a(7));
 
       const chainsOf = (views: SignedView[]) => views.map((s) => s.view.chainId).sort();
-      assert.deepEqual(chainsOf(list.changedSince(0)), [A.chainId, B.chainId]);
-      assert.deepEqual(chainsOf(list.changedSince(1)), [A.chainId, B.chainId]);
-      assert.deepEqual(list.changedSince(2), [a(7)], "only A changed after version 2, and only its newest view is given");
-      assert.deepEqual(list.changedSince(3), []);
+      assert.deepEqual(chainsOf(list.entries()), [A.chainId, B.chainId]);
 
       assert.equal((await list.offer(wire(honestB9))).result, "new");
-      assert.deepEqual(list.changedSince(3), [honestB9]);
+      assert.equal(list.version, 4);
+      assert.deepEqual(list.newest(B.chainId), honestB9);
     });
 
     for (const chain of [A, B]) {
@@ -139,7 +137,6 @@ describe("ViewList", () => {
       }
       assert.equal(list.version, 2);
       assert.deepEqual(list.newest(A.chainId), a(11));
-      assert.deepEqual(list.changedSince(2), []);
     });
 
     it("answers conflict for a view of another branch at a height it covers (equivocating committee), with evidence that relates as conflicting", async () => {
@@ -195,7 +192,6 @@ describe("ViewList", () => {
       assert.deepEqual(verified, [7n, 11n, 15n], "no signature of an old view was checked");
       assert.equal(list.version, 3);
       assert.deepEqual(list.after(A.chainId, 0n), [a(7), a(11), a(15)]);
-      assert.deepEqual(list.changedSince(3), []);
     });
 
     it("checks the signatures of an old view that conflicts: evidence when they hold, invalid when forged", async () => {
