@@ -11,6 +11,7 @@ import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNE
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
+import { RelayerError } from "../relayer/util/relayerError.js";
 
 const SWAP_DESCRIPTION =
   "An atomic swap between two chains of a running devnet, done by two users alone: the payer on --from gives --give there to the " +
@@ -78,7 +79,7 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
 
 \`fibc <command> --help\` describes a command.`;
 
-class UsageError extends Error {}
+class UsageError extends RelayerError {}
 
 function help(name: string): string {
   const c = COMMANDS[name]!;

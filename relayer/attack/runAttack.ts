@@ -4,6 +4,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { registryAbi } from "../chain/abis.js";
 import { ForkAttack } from "./forkAttack.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** One paragraph for `--help`. */
 export const RUN_ATTACK_DESCRIPTION =
@@ -27,11 +28,10 @@ const schema = z.object({
 });
 
 /** The attack configuration cannot be read or is invalid; `issues` lists one line per problem. */
-export class AttackConfigError extends Error {
+export class AttackConfigError extends RelayerError {
   readonly issues: string[];
   constructor(issues: string[]) {
     super(issues.join("\n"));
-    this.name = "AttackConfigError";
     this.issues = issues;
   }
 }

@@ -2,14 +2,14 @@ import { LRUCache } from "lru-cache";
 import type { Address, Hex, PublicClient } from "viem";
 import type { View } from "../view/view.js";
 import { registryAbi } from "./abis.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** A view a ViewRegistry accepted, with its signatures and the word it stored for it. */
 export type AcceptedView = { view: View; signatures: Hex[]; accThrough: Hex; blockNumber: bigint };
 
-export class AcceptedViewNotFoundError extends Error {
+export class AcceptedViewNotFoundError extends RelayerError {
   constructor(readonly chainId: bigint, readonly height: bigint) {
     super(`no ViewAccepted event for chain ${chainId} at height ${height}`);
-    this.name = "AcceptedViewNotFoundError";
   }
 }
 

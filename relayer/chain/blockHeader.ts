@@ -1,4 +1,5 @@
 import { keccak256, toRlp, type Hex } from "viem";
+import { RelayerError } from "../util/relayerError.js";
 
 /** An `eth_getBlockByNumber` result as the node returns it, before any formatting. */
 export type RpcBlock = Record<string, unknown> & { hash: Hex; number: Hex };
@@ -11,10 +12,9 @@ const HEADER_FIELDS = [
 ] as const;
 const QUANTITIES = new Set(["difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas", "blobGasUsed", "excessBlobGas"]);
 
-export class BlockHeaderMismatchError extends Error {
+export class BlockHeaderMismatchError extends RelayerError {
   constructor(readonly blockHash: Hex, readonly encodedHash: Hex) {
     super(`block header does not hash to the block's hash: the node reported ${blockHash}, its fields give ${encodedHash}`);
-    this.name = "BlockHeaderMismatchError";
   }
 }
 

@@ -1,13 +1,13 @@
 import { verifyMerkleProof } from "@ethereumjs/mpt";
 import { bytesToHex, fromRlp, hexToBigInt, hexToBytes, size, type Address, type Hex } from "viem";
+import { RelayerError } from "../util/relayerError.js";
 
 type Node = Hex | readonly Node[];
 
 /** A Merkle-Patricia proof that does not lead from its root to its key: a forged or truncated `eth_getProof`. */
-export class TrieProofError extends Error {
+export class TrieProofError extends RelayerError {
   constructor(readonly what: string, reason: string) {
     super(`${what} proof refused: ${reason}`);
-    this.name = "TrieProofError";
   }
 }
 

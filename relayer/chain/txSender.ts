@@ -14,21 +14,20 @@ import {
 } from "viem";
 import type { Store } from "../store/store.js";
 import { shortMessage } from "../util/shortMessage.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** What came of a step: this call landed it, or it was already done (by another node, or earlier by this one). */
 export type SendOutcome = "landed" | "already-done";
 
-export class TxRefusedError extends Error {
+export class TxRefusedError extends RelayerError {
   constructor(readonly key: string, readonly reason: string, cause: unknown) {
     super(`${key} would revert: ${reason}`, { cause });
-    this.name = "TxRefusedError";
   }
 }
 
-export class TxRevertedError extends Error {
+export class TxRevertedError extends RelayerError {
   constructor(readonly key: string, readonly hash: Hex) {
     super(`transaction for ${key} reverted (${hash})`);
-    this.name = "TxRevertedError";
   }
 }
 

@@ -4,6 +4,7 @@ import { getAddress, isAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { MAX_BRIDGE, MAX_COMMITTEE, MAX_K } from "../net/message.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** One chain the node knows: its contracts and its committee. */
 export type ChainConfig = {
@@ -130,7 +131,7 @@ export function defaultRetentionBlocks(k: number): number {
 export type NodeConfigIssue = { path: string; message: string };
 
 /** The configuration is unreadable or invalid; `issues` name every bad field. */
-export class NodeConfigError extends Error {
+export class NodeConfigError extends RelayerError {
   constructor(
     readonly issues: readonly NodeConfigIssue[],
     readonly source?: string,
@@ -140,7 +141,6 @@ export class NodeConfigError extends Error {
       `invalid node configuration${source === undefined ? "" : ` ${source}`}:\n` + issues.map((i) => `  ${i.path}: ${i.message}`).join("\n"),
       options,
     );
-    this.name = "NodeConfigError";
   }
 }
 

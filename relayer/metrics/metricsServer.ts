@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Metrics } from "./metrics.js";
+import { RelayerError } from "../util/relayerError.js";
 
 export type MetricsServerParameters = {
   metrics: Metrics;
@@ -12,10 +13,9 @@ export type MetricsServerParameters = {
   status?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
 };
 
-export class MetricsServerError extends Error {
+export class MetricsServerError extends RelayerError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = "MetricsServerError";
   }
 }
 

@@ -7,11 +7,11 @@ import { asReason } from "./messageSchema.js";
 import { PeerRate } from "./peerRate.js";
 import type { RefusalReason } from "./refusalReason.js";
 import { shortMessage } from "../util/shortMessage.js";
+import { RelayerError } from "../util/relayerError.js";
 
-export class RequestFailedError extends Error {
+export class RequestFailedError extends RelayerError {
   constructor(readonly chainId: bigint, readonly reasons: string[]) {
     super(`no verified answer from chain ${chainId}: ${reasons.length ? reasons.join("; ") : "no node answered in time"}`);
-    this.name = "RequestFailedError";
   }
 }
 

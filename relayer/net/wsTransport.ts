@@ -10,6 +10,7 @@ import { decodeMessage } from "./messageSchema.js";
 import { TRANSPORT_REFUSALS, type TransportRefusal } from "./refusalReason.js";
 import { FrameOpener, FrameSealer, TAG_BYTES } from "./sealedFrames.js";
 import type { Delivery, Transport } from "./transport.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** Close codes this transport sends (4xxx: application codes; 1009 is sent by ws itself). */
 export const CLOSE_CODES = {
@@ -22,10 +23,9 @@ export const CLOSE_CODES = {
   busy: 4429,
 } as const;
 
-export class WsTransportStartError extends Error {
+export class WsTransportStartError extends RelayerError {
   constructor(readonly host: string, readonly port: number, options: { cause: unknown }) {
     super(`WsTransport cannot listen on ${host}:${port}`, options);
-    this.name = "WsTransportStartError";
   }
 }
 

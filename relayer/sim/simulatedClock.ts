@@ -1,16 +1,15 @@
 import type { Clock } from "../clock.js";
+import { RelayerError } from "../util/relayerError.js";
 
-export class SimulatedClockRunawayError extends Error {
+export class SimulatedClockRunawayError extends RelayerError {
   constructor(readonly maxTimers: number) {
     super(`SimulatedClock ran ${maxTimers} timers without becoming idle: a timer keeps rescheduling itself`);
-    this.name = "SimulatedClockRunawayError";
   }
 }
 
-export class SimulatedClockReentryError extends Error {
+export class SimulatedClockReentryError extends RelayerError {
   constructor() {
     super("SimulatedClock is already advancing: a timer or an awaited continuation called advance() or runUntilIdle()");
-    this.name = "SimulatedClockReentryError";
   }
 }
 

@@ -5,6 +5,7 @@ import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqli
 import type { Address, Hex } from "viem";
 import type { Registration } from "../chain/registration.js";
 import type { WireView } from "../net/message.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** Where a contract transaction on the node's own chain stands. */
 export type TaskState = "registered" | "precommitted" | "released" | "refunded" | "cancelled";
@@ -64,29 +65,26 @@ export const STORE_SCHEMA_VERSION = 2;
  * The file was written by a relayer of another schema version: a newer one, or version 1 (contracts v1), whose tasks lack
  * the registration terms every Gateway step of contracts v2 takes and cannot be carried over.
  */
-export class StoreSchemaVersionError extends Error {
+export class StoreSchemaVersionError extends RelayerError {
   constructor(readonly path: string, readonly found: number, readonly supported: number) {
     super(
       found < supported
         ? `store ${path} has schema version ${found}, written for contracts v1: its tasks lack the registration terms this relayer needs; start with a new store file`
         : `store ${path} has schema version ${found}, this relayer supports up to ${supported}`,
     );
-    this.name = "StoreSchemaVersionError";
   }
 }
 
-export class StoreUnknownTaskError extends Error {
+export class StoreUnknownTaskError extends RelayerError {
   constructor(readonly contractId: Hex) {
     super(`no task with contractId ${contractId}`);
-    this.name = "StoreUnknownTaskError";
   }
 }
 
 /** The view's own chainId/height disagree with the ones it is filed under. */
-export class StoreViewMismatchError extends Error {
+export class StoreViewMismatchError extends RelayerError {
   constructor(readonly chainId: bigint, readonly height: bigint, readonly view: WireView) {
     super(`view of chain ${view.chainId} at height ${view.height} filed as chain ${chainId} height ${height}`);
-    this.name = "StoreViewMismatchError";
   }
 }
 
@@ -94,10 +92,9 @@ export class StoreViewMismatchError extends Error {
  * A different certified view is already stored at this chain and height. Two certified views at one height are
  * equivocation evidence; the store keeps the first and leaves the evidence to the caller.
  */
-export class StoreConflictingViewError extends Error {
+export class StoreConflictingViewError extends RelayerError {
   constructor(readonly stored: StoredSignedView, readonly offered: WireView) {
     super(`chain ${stored.chainId} already has a different certified view at height ${stored.height}`);
-    this.name = "StoreConflictingViewError";
   }
 }
 

@@ -6,12 +6,12 @@ import { relate } from "../view/relate.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { accBeforeHead, foldAcc, type View } from "../view/view.js";
 import { fromWireView } from "../view/wireView.js";
+import { RelayerError } from "../util/relayerError.js";
 
 /** A check() answer that is not to be believed, and why. */
-export class AnswerRefusedError extends Error {
+export class AnswerRefusedError extends RelayerError {
   constructor(reason: string) {
     super(reason);
-    this.name = "AnswerRefusedError";
   }
 }
 
@@ -22,7 +22,6 @@ export class AnswerRefusedError extends Error {
 export class ConflictingAnswerError extends AnswerRefusedError {
   constructor(readonly signed: SignedView, knownHeight: bigint) {
     super(`the answer's signed view at ${signed.view.height} conflicts with the view accepted at ${knownHeight}: fork evidence`);
-    this.name = "ConflictingAnswerError";
   }
 }
 
@@ -34,7 +33,6 @@ export class ConflictingAnswerError extends AnswerRefusedError {
 export class ForkEvidenceError extends AnswerRefusedError {
   constructor(readonly evidence: Evidence) {
     super(`the answer's signed view at ${evidence.b.view.height} conflicts with the view accepted at ${evidence.a.view.height}: fork evidence`);
-    this.name = "ForkEvidenceError";
   }
 }
 

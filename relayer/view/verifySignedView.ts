@@ -2,11 +2,11 @@ import type { Address, Hex } from "viem";
 import { recoverViewSigner } from "./recoverViewSigner.js";
 import type { View } from "./view.js";
 import { viewDigest } from "./viewDigest.js";
+import { RelayerError } from "../util/relayerError.js";
 
-export class SignedViewError extends Error {
+export class SignedViewError extends RelayerError {
   constructor(reason: string) {
     super(`signed view refused: ${reason}`);
-    this.name = "SignedViewError";
   }
 }
 

@@ -1,10 +1,10 @@
 import type { Hex } from "viem";
 import { foldAcc, ZERO_HASH, type View } from "./view.js";
+import { RelayerError } from "../util/relayerError.js";
 
-export class ViewGapError extends Error {
+export class ViewGapError extends RelayerError {
   constructor(readonly expected: bigint, readonly got: bigint) {
     super(`view tracker expected block ${expected}, got ${got}: blocks must arrive in order`);
-    this.name = "ViewGapError";
   }
 }
 
