@@ -21,7 +21,7 @@ import {
   NEW_BLOCKS_PER_VIEW,
   SUBMIT_VIEW_COMMITTEE_SIZES,
   measureGasCosts,
-  thresholdOf,
+  thresholdAt,
   type StepGas,
 } from "./bench/gasCosts.js";
 
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
 
   say("## ViewRegistry by committee size (k = 16, 8 new heights, threshold signatures)");
   say("");
-  table(["q", "signatures", "submitView", "submitForkEvidence"], SUBMIT_VIEW_COMMITTEE_SIZES.map((q) => [q, thresholdOf(q), g.submitView[q]!, g.submitForkEvidence[q]!]));
+  table(["q", "signatures", "submitView", "submitForkEvidence"], SUBMIT_VIEW_COMMITTEE_SIZES.map((q) => [q, thresholdAt(q), g.submitView[q]!, g.submitForkEvidence[q]!]));
 
   say("## One proof step (header + account proof + storage proof, one transaction)");
   say("");

@@ -1,5 +1,5 @@
 import type { Address, Hex, LocalAccount, PublicClient } from "viem";
-import type { SignedView } from "../gossip/viewList.js";
+import type { SignedView } from "../view/signedView.js";
 import { orderSignatures, signView } from "../view/signView.js";
 import { buildView, viewStart } from "../view/view.js";
 

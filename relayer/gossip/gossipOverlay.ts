@@ -2,14 +2,14 @@ import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { Address } from "viem";
 import type { Clock } from "../clock.js";
-import { MAX_VIEWS_PER_UPDATE, type Message, type WireSignedView } from "../net/message.js";
+import { MAX_VIEWS_PER_UPDATE, type Message } from "../net/message.js";
 import { PeerRate } from "../net/peerRate.js";
 import type { RefusalReason } from "../net/refusalReason.js";
 import type { RemoteSystem } from "../net/requestChannel.js";
 import { fanout } from "../net/requestChannel.js";
 import { relate } from "../view/relate.js";
-import { fromWireView, toWireView } from "../view/wireView.js";
-import type { Evidence, SignedView, ViewList } from "./viewList.js";
+import type { ViewList } from "./viewList.js";
+import { fromWireSignedView, toWireSignedView, type Evidence, type SignedView } from "../view/signedView.js";
 
 export type GossipOptions = {
   chainId: bigint;
@@ -58,7 +58,6 @@ export const OVERLAY_LIMITS = { seenEntries: 10_000, seenMs: 60_000, peers: 1024
 
 type Strikes = { count: number; since: number };
 
-const toWire = (s: SignedView): WireSignedView => ({ view: toWireView(s.view), signatures: s.signatures });
 
 /**
  * The gossip overlay between systems (section IV.C): one node per system and round (the pusher) pushes what
@@ -142,7 +141,7 @@ export class GossipOverlay {
 
   /** Sends `views` to `target`, and remembers them as sent there when the transport took the message for one of its nodes at least. */
   #push(target: bigint, views: readonly SignedView[]): void {
-    if (this.#toSystem(target, { kind: "view-update", views: views.map(toWire) }) === 0) return;
+    if (this.#toSystem(target, { kind: "view-update", views: views.map(toWireSignedView) }) === 0) return;
     let sent = this.#sent.get(target);
     if (sent === undefined) this.#sent.set(target, (sent = new Map()));
     for (const { view } of views) sent.set(view.chainId, view.height);
@@ -155,7 +154,7 @@ export class GossipOverlay {
     this.#reported.add(chainId);
     this.#o.viewList.freeze(chainId);
     this.#o.onEvidence(evidence);
-    const message: Message = { kind: "evidence", a: toWire(evidence.a), b: toWire(evidence.b) };
+    const message: Message = { kind: "evidence", a: toWireSignedView(evidence.a), b: toWireSignedView(evidence.b) };
     for (const id of this.#o.systems.keys()) this.#toSystem(id, message, true);
   }
 
@@ -164,7 +163,7 @@ export class GossipOverlay {
    * this node's chain's ViewRegistry accepted it (see ViewList.offer).
    */
   async learn(view: SignedView, options: { accepted?: boolean } = {}): Promise<void> {
-    const offer = await this.#o.viewList.offer(toWire(view), options);
+    const offer = await this.#o.viewList.offer(toWireSignedView(view), options);
     if (offer.result === "conflict") this.report(offer.evidence);
   }
 
@@ -183,7 +182,7 @@ export class GossipOverlay {
     if (message.kind === "view-pull") {
       // viewsAfter stops at what one update carries; the cap keeps the answer within what a peer's decoder takes.
       const views = this.#o.viewsAfter(BigInt(message.chainId), BigInt(message.fromHeight)).slice(0, MAX_VIEWS_PER_UPDATE);
-      if (views.length > 0) this.#o.send(from, { kind: "view-update", views: views.map(toWire) });
+      if (views.length > 0) this.#o.send(from, { kind: "view-update", views: views.map(toWireSignedView) });
       return;
     }
     if (message.kind === "evidence") return this.#onEvidence(from, message);
@@ -206,7 +205,7 @@ export class GossipOverlay {
     if (a.result === "frozen" || b.result === "frozen") return;
     // The two may conflict with each other beyond what the list can connect to. The list took them without a look at
     // their signatures when they told it nothing new (old and consistent with it, or too old to relate): check them now.
-    const evidence = { a: { view: fromWireView(message.a.view), signatures: message.a.signatures }, b: { view: fromWireView(message.b.view), signatures: message.b.signatures } };
+    const evidence = { a: fromWireSignedView(message.a), b: fromWireSignedView(message.b) };
     if (evidence.a.view.chainId !== evidence.b.view.chainId || relate(evidence.a.view, evidence.b.view) !== "conflicting") return;
     if (!(await this.#o.viewList.signaturesHold(evidence.a)) || !(await this.#o.viewList.signaturesHold(evidence.b))) return this.#strike(from, "invalid evidence");
     this.report(evidence);

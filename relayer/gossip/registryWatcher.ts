@@ -3,7 +3,7 @@ import { getAcceptedView } from "../chain/acceptedView.js";
 import { registryAbi } from "../chain/abis.js";
 import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
-import type { Evidence, SignedView } from "./viewList.js";
+import type { Evidence, SignedView } from "../view/signedView.js";
 
 /** What the watcher hands over, in the chain's order. */
 export type RegistryWatcherHandlers = {

@@ -1,21 +1,8 @@
-import type { Hex } from "viem";
 import type { WireSignedView } from "../net/message.js";
 import { relate } from "../view/relate.js";
-import { verifySignedView, type Committee } from "../view/verifySignedView.js";
+import { fromWireSignedView, type Evidence, type SignedView } from "../view/signedView.js";
+import { verifySignedView, type Committee, type ViewVerifier } from "../view/verifySignedView.js";
 import type { View } from "../view/view.js";
-import { fromWireView } from "../view/wireView.js";
-
-/** A view with its committee's signatures. */
-export type SignedView = { view: View; signatures: Hex[] };
-
-/** Two signed views of one chain that no single chain can have. */
-export type Evidence = { a: SignedView; b: SignedView };
-
-/**
- * Checks a view's committee signatures, throwing when they do not hold: `verifySignedView` in a node.
- * The simulator passes a memoized one, so that the nodes it runs in one process check each signed view once.
- */
-export type ViewVerifier = (view: View, signatures: readonly Hex[], committee: Committee) => Promise<void>;
 
 /** What offering a signed view to the list did. */
 export type Offer =
@@ -86,7 +73,7 @@ export class ViewList {
     let signed: SignedView;
     let committee: Committee | undefined;
     try {
-      signed = { view: fromWireView(wire.view), signatures: [...wire.signatures] };
+      signed = fromWireSignedView(wire);
       committee = this.#committees.get(signed.view.chainId);
       if (committee === undefined) return { result: "invalid", reason: `unknown chain ${signed.view.chainId}` };
     } catch {

@@ -18,10 +18,12 @@ import { TaskRunner, type CommitteeWork, type TaskEvent } from "../tasks/taskRun
 import { TaskScanner } from "../tasks/taskScanner.js";
 import { GossipOverlay } from "../gossip/gossipOverlay.js";
 import { RegistryWatcher } from "../gossip/registryWatcher.js";
-import { ViewList, type SignedView } from "../gossip/viewList.js";
+import { ViewList } from "../gossip/viewList.js";
+import type { SignedView } from "../view/signedView.js";
 import { certifiedPath } from "../view/certifiedPath.js";
 import { Cosigner } from "../view/cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
+import { thresholdOf } from "../view/threshold.js";
 import { ViewTracker } from "../view/viewTracker.js";
 import { fromWireView } from "../view/wireView.js";
 import { shortMessage } from "../util/shortMessage.js";
@@ -37,10 +39,6 @@ export type RelayerNodeOptions = {
   log?: (line: string) => void;
 };
 
-/** ceil(r·q), the ViewRegistry's threshold. */
-export function thresholdOf(q: number, r: { numerator: number; denominator: number }): number {
-  return Math.ceil((q * r.numerator) / r.denominator);
-}
 
 /**
  * One validator of one chain (one system of the paper): follows its chain and keeps its view, co-signs

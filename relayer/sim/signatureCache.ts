@@ -1,7 +1,6 @@
 import type { Address, Hex, LocalAccount } from "viem";
-import type { ViewVerifier } from "../gossip/viewList.js";
 import { orderSignatures, signView } from "../view/signView.js";
-import { verifySignedView, type Committee } from "../view/verifySignedView.js";
+import { verifySignedView, type Committee, type ViewVerifier } from "../view/verifySignedView.js";
 import type { View } from "../view/view.js";
 import { cpuMsSince } from "./cpuTime.js";
 

@@ -2,16 +2,16 @@ import type { Address, Hex } from "viem";
 import type { Clock } from "../clock.js";
 import { defaultRetentionBlocks } from "../config/nodeConfig.js";
 import { GossipOverlay, type GossipOptions } from "../gossip/gossipOverlay.js";
-import { ViewList, type SignedView } from "../gossip/viewList.js";
+import { ViewList } from "../gossip/viewList.js";
+import { toWireSignedView, type SignedView } from "../view/signedView.js";
 import { MemoryTransport, type MemoryHub } from "../net/memoryTransport.js";
-import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, MAX_VIEWS_PER_UPDATE, type Message, type Reply, type Request, type WireSignedView } from "../net/message.js";
+import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, MAX_VIEWS_PER_UPDATE, type Message, type Reply, type Request } from "../net/message.js";
 import { RequestChannel, type RemoteSystem } from "../net/requestChannel.js";
 import { checkAnswer, type AnswerBasis, type CheckedAnswer } from "../tasks/checkAnswer.js";
 import { bridgeFor, requestProblem } from "../tasks/serveCheck.js";
 import { DEFAULT_BATCH_SIZE } from "../tasks/taskRunner.js";
 import { certifiedPath } from "../view/certifiedPath.js";
 import type { View } from "../view/view.js";
-import { toWireView } from "../view/wireView.js";
 import type { SignatureCache } from "./signatureCache.js";
 import { readRecordProof, recordProof, type RecordState, type SyntheticSystem } from "./syntheticSystem.js";
 
@@ -46,7 +46,6 @@ export type SimNodeParameters = {
   onIncident: (what: string) => void;
 };
 
-const toWire = (signed: SignedView): WireSignedView => ({ view: toWireView(signed.view), signatures: signed.signatures });
 
 /**
  * One relayer node of a simulated system, wired the way RelayerNode wires a real one, minus the chain
@@ -216,7 +215,7 @@ export class SimNode {
       hashes: (from, to) => system.blockHashes(Number(from), Number(to)),
     });
     if ("error" in bridged) return error(bridged.error);
-    return { kind: "answer", requestId: request.requestId, height: latest.toString(), proof: proofAt(latest), view: toWire(signed), bridge: bridged.bridge };
+    return { kind: "answer", requestId: request.requestId, height: latest.toString(), proof: proofAt(latest), view: toWireSignedView(signed), bridge: bridged.bridge };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { getAddress, keccak256, numberToHex, stringToHex, type Hex } from "viem";
 import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
-import type { SignedView } from "../gossip/viewList.js";
+import type { SignedView } from "../view/signedView.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { accThrough, type View } from "../view/view.js";
 import { ViewTracker } from "../view/viewTracker.js";

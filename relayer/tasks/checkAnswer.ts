@@ -1,9 +1,9 @@
 import { keccak256, type Hex } from "viem";
-import type { Evidence, SignedView, ViewVerifier } from "../gossip/viewList.js";
+import type { Evidence, SignedView } from "../view/signedView.js";
 import { MAX_BRIDGE, type Answer } from "../net/message.js";
 import { connectsTo, type Connection } from "../view/connectsTo.js";
 import { relate } from "../view/relate.js";
-import type { Committee } from "../view/verifySignedView.js";
+import type { Committee, ViewVerifier } from "../view/verifySignedView.js";
 import { accBeforeHead, foldAcc, type View } from "../view/view.js";
 import { fromWireView } from "../view/wireView.js";
 import { RelayerError } from "../util/relayerError.js";

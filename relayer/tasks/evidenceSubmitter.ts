@@ -1,6 +1,6 @@
 import { registryAbi, UpdateResult } from "../chain/abis.js";
 import type { SendOutcome } from "../chain/txSender.js";
-import type { Evidence, SignedView } from "../gossip/viewList.js";
+import type { Evidence, SignedView } from "../view/signedView.js";
 import { shortMessage } from "../util/shortMessage.js";
 import type { CommitteeWork } from "./taskRunner.js";
 

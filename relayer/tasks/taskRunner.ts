@@ -8,7 +8,7 @@ import { NO_HEADER_PROOF, type HeaderProof } from "../chain/recordProof.js";
 import type { RecordFields } from "../chain/recordWord.js";
 import type { SendOutcome, TxSender } from "../chain/txSender.js";
 import { NO_POST, type ViewPost } from "../chain/viewPost.js";
-import type { Evidence, SignedView } from "../gossip/viewList.js";
+import type { Evidence, SignedView } from "../view/signedView.js";
 import { MAX_CONTRACTS_PER_REQUEST, type Answer } from "../net/message.js";
 import type { RequestChannel } from "../net/requestChannel.js";
 import type { Store, Task, TaskState } from "../store/store.js";

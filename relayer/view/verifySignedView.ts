@@ -46,3 +46,9 @@ export async function verifySignedView(view: View, signatures: readonly Hex[], c
     previous = BigInt(signer);
   }
 }
+
+/**
+ * Checks a view's committee signatures, throwing when they do not hold: `verifySignedView` in a node.
+ * The simulator passes a memoized one, so that the nodes it runs in one process check each signed view once.
+ */
+export type ViewVerifier = (view: View, signatures: readonly Hex[], committee: Committee) => Promise<void>;

@@ -30,6 +30,7 @@ import {
 import { NATIVE, prepareSwap, type Registration, type Swap } from "../../test/fixtures/swap.js";
 import type { View } from "../../relayer/view/view.js";
 import { measureProofStepGas } from "./proofStepGas.js";
+import { thresholdOf } from "../../relayer/view/threshold.js";
 
 export type Log = (line: string) => void;
 
@@ -150,9 +151,9 @@ export type GasCosts = {
   seconds: number;
 };
 
-/** ceil(q * R_NUMERATOR / R_DENOMINATOR), the registry's threshold. */
-export function thresholdOf(q: number): number {
-  return Math.ceil((q * R_NUMERATOR) / R_DENOMINATOR);
+/** The registry's threshold for a committee of q at the fixtures' r. */
+export function thresholdAt(q: number): number {
+  return thresholdOf(q, { numerator: R_NUMERATOR, denominator: R_DENOMINATOR });
 }
 
 /** Waits for the transaction and returns its gas, failing loudly if it reverted. */
@@ -169,7 +170,7 @@ const ratio = (value: number, goal: number): Ratio => ({ value: Math.round(value
 /** The first `threshold` members of the chain's committee: the fewest signatures the registry accepts. */
 async function quorumOf(viewed: Chain, verifier: Chain) {
   const [, threshold] = await verifier.registry.read.committeeOf([viewed.chainId]);
-  const expected = thresholdOf(viewed.committee.length);
+  const expected = thresholdAt(viewed.committee.length);
   if (Number(threshold) !== expected) {
     throw new Error(`threshold of a committee of ${viewed.committee.length} is ${threshold} on chain, expected ${expected}`);
   }
@@ -508,7 +509,7 @@ export async function measureGasCosts({ log = () => {} }: { log?: Log } = {}): P
     parameters: {
       k: K,
       thresholdRule: `ceil(${R_NUMERATOR}q/${R_DENOMINATOR})`,
-      thresholds: byQ(thresholdOf),
+      thresholds: byQ(thresholdAt),
       newBlocksPerView: NEW_BLOCKS_PER_VIEW,
       viewSamples: VIEW_SAMPLES,
       swapCommitteeSize: SWAP_COMMITTEE_SIZE,

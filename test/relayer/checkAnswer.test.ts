@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { keccak256, type Hex } from "viem";
 import { revertName } from "../../relayer/chain/txSender.js";
-import type { SignedView } from "../../relayer/gossip/viewList.js";
+import type { SignedView } from "../../relayer/view/signedView.js";
 import type { Answer } from "../../relayer/net/message.js";
 import { getAcceptedView } from "../../relayer/chain/acceptedView.js";
 import { AnswerRefusedError, checkAnswer, ConflictingAnswerError, ForkEvidenceError, type AnswerBasis } from "../../relayer/tasks/checkAnswer.js";

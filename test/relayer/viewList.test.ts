@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { keccak256, stringToHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { ViewList, type Offer, type SignedView } from "../../relayer/gossip/viewList.js";
+import { ViewList, type Offer } from "../../relayer/gossip/viewList.js";
+import type { SignedView } from "../../relayer/view/signedView.js";
 import type { WireSignedView } from "../../relayer/net/message.js";
 import { relate } from "../../relayer/view/relate.js";
 import { verifySignedView } from "../../relayer/view/verifySignedView.js";
