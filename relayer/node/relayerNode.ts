@@ -21,7 +21,7 @@ import { RegistryWatcher } from "../gossip/registryWatcher.js";
 import { ViewList } from "../gossip/viewList.js";
 import type { SignedView } from "../view/signedView.js";
 import { certifiedPath } from "../view/certifiedPath.js";
-import { Cosigner } from "../view/cosigner.js";
+import { Cosigner } from "./cosigner.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { thresholdOf } from "../view/threshold.js";
 import { ViewTracker } from "../view/viewTracker.js";

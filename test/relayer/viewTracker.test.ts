@@ -18,7 +18,7 @@ import { UpdateResult } from "../../relayer/chain/abis.js";
 import type { Message } from "../../relayer/net/message.js";
 import { systemClock } from "../../relayer/clock.js";
 import { Store } from "../../relayer/store/store.js";
-import { Cosigner } from "../../relayer/view/cosigner.js";
+import { Cosigner } from "../../relayer/node/cosigner.js";
 import { relate, type Relation } from "../../relayer/view/relate.js";
 import { signView } from "../../relayer/view/signView.js";
 import { SignedViewError, verifySignedView, type Committee } from "../../relayer/view/verifySignedView.js";

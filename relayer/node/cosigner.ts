@@ -2,11 +2,11 @@ import type { Address, Hex, LocalAccount } from "viem";
 import type { Clock } from "../clock.js";
 import type { Message } from "../net/message.js";
 import type { Store } from "../store/store.js";
-import { orderSignatures, signView } from "./signView.js";
-import type { View } from "./view.js";
-import { recoverViewSigner } from "./recoverViewSigner.js";
-import { viewDigest } from "./viewDigest.js";
-import { toWireView } from "./wireView.js";
+import { orderSignatures, signView } from "../view/signView.js";
+import type { View } from "../view/view.js";
+import { recoverViewSigner } from "../view/recoverViewSigner.js";
+import { viewDigest } from "../view/viewDigest.js";
+import { toWireView } from "../view/wireView.js";
 
 type Cosign = Extract<Message, { kind: "cosign" }>;
 
