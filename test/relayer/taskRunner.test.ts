@@ -224,14 +224,18 @@ describe("TaskRunner", function () {
       return { runner, store, events, tick };
     }
 
-    it("a check that finds the mirror missing asks again when the counterparty asks, not on a timer; only a full takeover round is the fallback", async () => {
+    /** A committee of one (every step is this node's, a full takeover round is takeoverMs), a scripted channel, a sender that lands. */
+    async function soloRunner() {
       const clock = new SimulatedClock();
       const script = scriptedChannel();
       const { sender, sent } = landingSender();
       const self = a.committee[0]!.address;
-      // A committee of one: every step is this node's, and a full takeover round is takeoverMs.
-      const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
       const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      return { clock, script, sent, toB, ...(await runnerOf(self, [self], script.channel, sender, clock)) };
+    }
+
+    it("a check that finds the mirror missing asks again when the counterparty asks, not on a timer; only a full takeover round is the fallback", async () => {
+      const { runner, store, tick, clock, script, sent, toB } = await soloRunner();
       const idX = swaps[0]!.idX;
 
       await tick();
@@ -267,12 +271,7 @@ describe("TaskRunner", function () {
     });
 
     it("a request that arrives while the check is out makes a miss go on at the retry pace", async () => {
-      const clock = new SimulatedClock();
-      const script = scriptedChannel();
-      const { sender, sent } = landingSender();
-      const self = a.committee[0]!.address;
-      const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
-      const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      const { runner, store, tick, clock, script, sent, toB } = await soloRunner();
       await tick();
       await clock.advance(2 * RETRY_MS);
       const release = script.hold(b.chainId);
@@ -291,11 +290,7 @@ describe("TaskRunner", function () {
     });
 
     it("a request that came before the node saw its contract makes the first check due at once", async () => {
-      const clock = new SimulatedClock();
-      const script = scriptedChannel();
-      const { sender, sent } = landingSender();
-      const self = a.committee[0]!.address;
-      const { runner, store, tick } = await runnerOf(self, [self], script.channel, sender, clock);
+      const { runner, store, tick, script, sent } = await soloRunner();
       // B's node registered the mirror and asked before this node's first tick; a node of C asked about A's contract with B too.
       runner.nudge(swaps[0]!.idX, b.committee[3]!.address);
       runner.nudge(swaps[1]!.idX, b.committee[3]!.address);
@@ -336,11 +331,7 @@ describe("TaskRunner", function () {
     });
 
     it("one slow check holds up neither another counterparty's steps nor the next tick", async () => {
-      const clock = new SimulatedClock();
-      const script = scriptedChannel();
-      const { sender, sent } = landingSender();
-      const self = a.committee[0]!.address;
-      const { runner, store } = await runnerOf(self, [self], script.channel, sender, clock);
+      const { runner, store, clock, script, sent } = await soloRunner();
       const release = script.hold(b.chainId); // B's nodes answer only much later
       const head = await a.publicClient.getBlockNumber();
       await runner.tick(head);
