@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createPublicClient, createTestClient, http, keccak256, stringToHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { parseNodeConfig, type NodeConfig } from "../../relayer/config/nodeConfig.js";
-import { portInUse } from "../../relayer/devnet/processes.js";
+import { freePort } from "../fixtures/freePort.js";
 import { MemoryHub, MemoryTransport } from "../../relayer/net/memoryTransport.js";
 import { RelayerNode } from "../../relayer/node/relayerNode.js";
 import { systemClock } from "../../relayer/clock.js";
@@ -18,14 +18,6 @@ import { fromWireView } from "../../relayer/view/wireView.js";
 const CHAIN_ID = 31_337;
 const K = 8;
 const FINALITY_DEPTH = 2;
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    // Below the ephemeral range (32768–60999 on Linux), where an outgoing connection could take a port between check and bind.
-    const port = 2_000 + Math.floor(Math.random() * 3_000);
-    if (!(await portInUse("127.0.0.1", port))) return port;
-  }
-}
 
 /**
  * A relayer node on an Anvil chain (Foundry's node, from npm) whose blocks the test mines and reorganizes with
