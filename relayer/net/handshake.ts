@@ -1,7 +1,6 @@
 import { createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { bytesToHex, getAddress, hashMessage, hexToBytes, type Address, type Hex, type LocalAccount } from "viem";
-import { publicKeyToAddress } from "viem/accounts";
+import { recoverSigner } from "../util/recoverSigner.js";
 import { FrameOpener, FrameSealer, TAG_BYTES } from "./sealedFrames.js";
 
 /*
@@ -102,18 +101,12 @@ export async function signTranscript({ signer, hash }: { signer: HandshakeSigner
 
 /**
  * The address whose key made `signature` over `hash` (as `signTranscript` makes it), or undefined for a signature
- * that recovers to no key. Synchronous, unlike viem's recovery, so that the frames that arrive in the same read as
+ * that recovers to no key. Synchronous (viem's recovery is not), so that the frames that arrive in the same read as
  * the last handshake message find the session already keyed.
  */
 export function transcriptSigner({ hash, signature }: { hash: Uint8Array; signature: Uint8Array }): Address | undefined {
-  if (signature.length !== SIGNATURE_BYTES) return undefined;
-  const v = signature[64]!;
-  const recovery = v >= 27 ? v - 27 : v;
-  if (recovery !== 0 && recovery !== 1) return undefined;
   try {
-    const { r, s } = secp256k1.Signature.fromBytes(signature.subarray(0, 64), "compact");
-    const point = new secp256k1.Signature(r, s, recovery).recoverPublicKey(hexToBytes(hashMessage({ raw: hash })));
-    return publicKeyToAddress(bytesToHex(point.toBytes(false)));
+    return recoverSigner(hexToBytes(hashMessage({ raw: hash })), signature);
   } catch {
     return undefined;
   }

@@ -147,7 +147,7 @@ export class Cosigner {
     const height = BigInt(message.height);
     const view = this.#own.get(height)!;
     try {
-      const signer = await recoverViewSigner(viewDigest(view, this.#o.gateway), message.signature);
+      const signer = recoverViewSigner(viewDigest(view, this.#o.gateway), message.signature);
       // A signature over any other view recovers to some other address: not counted.
       if (signer.toLowerCase() !== message.signer.toLowerCase()) return false;
     } catch {

@@ -1,4 +1,5 @@
-import { recoverAddress, type Address, type Hex } from "viem";
+import { hexToBytes, type Address, type Hex } from "viem";
+import { recoverSigner } from "../util/recoverSigner.js";
 
 /** Recoveries remembered per process: a few blocks' worth of every chain's committee signatures, reached through every path. */
 const CAPACITY = 20_000;
@@ -10,11 +11,11 @@ const recovered = new Map<string, Address>();
  * recovery is the costliest thing it does, so each result is remembered: recovery is a pure function of its two inputs.
  * Throws on an unreadable signature, which is never remembered.
  */
-export async function recoverViewSigner(digest: Hex, signature: Hex): Promise<Address> {
+export function recoverViewSigner(digest: Hex, signature: Hex): Address {
   const key = `${digest}${signature.slice(2)}`.toLowerCase();
   const known = recovered.get(key);
   if (known !== undefined) return known;
-  const signer = await recoverAddress({ hash: digest, signature });
+  const signer = recoverSigner(hexToBytes(digest), hexToBytes(signature));
   if (recovered.size >= CAPACITY) recovered.delete(recovered.keys().next().value!);
   recovered.set(key, signer);
   return signer;

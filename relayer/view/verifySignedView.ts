@@ -37,7 +37,7 @@ export async function verifySignedView(view: View, signatures: readonly Hex[], c
     }
     let signer: Address;
     try {
-      signer = await recoverViewSigner(digest, signature);
+      signer = recoverViewSigner(digest, signature);
     } catch (cause) {
       throw new SignedViewError(`unreadable signature (${(cause as Error).message})`);
     }
