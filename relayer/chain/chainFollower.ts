@@ -3,6 +3,9 @@ import type { Clock } from "../clock.js";
 import { backoff } from "../util/backoff.js";
 import { ZERO_HASH } from "../view/view.js";
 
+/** The bloom of a block that reports none (a pending block): it may hold any log. */
+const FULL_BLOOM: Hex = `0x${"ff".repeat(256)}`;
+
 /** The chain reorganized below a block the follower delivered: block `height` no longer follows the block delivered before it. */
 export type Reorg = {
   /** Height of the block whose parent changed. */
@@ -23,8 +26,8 @@ export type ChainFollowerOptions = {
   parentHash?: Hex;
   /** How many blocks the head must be past a block before the block is delivered; 0 delivers the head itself. */
   finalityDepth: number;
-  /** Called for every block in order, once each; the follower waits for it before the next block. */
-  onBlock: (height: bigint, hash: Hex) => Promise<void> | void;
+  /** Called for every block in order, once each, with its header's logs bloom; the follower waits for it before the next block. */
+  onBlock: (height: bigint, hash: Hex, logsBloom: Hex) => Promise<void> | void;
   /** Called when the endpoint fails; the follower retries with backoff. */
   onError: (error: unknown) => void;
   /** Called once, when the chain reorganized below a delivered block; the follower delivers nothing after it. */
@@ -80,9 +83,18 @@ export class ChainFollower {
     const depth = BigInt(this.#o.finalityDepth);
     while (this.#running) {
       try {
-        // The head is still read after a reorganization stopped delivery, for the node's other work and its status.
-        this.#head = await this.#o.client.getBlockNumber({ cacheTime: 0 });
-        while (this.#running && this.#reorg === undefined && this.#next + depth <= this.#head) await this.#deliverNext();
+        // One request a poll: the newest block, which is also the next to deliver when the follower keeps up and the
+        // finality depth is 0. The head is still read after a reorganization stopped delivery, for the node's other
+        // work and its status.
+        // It is delivered as read only when it is the first block of this poll: once the follower waited for anything,
+        // the chain may have moved to another branch, and each block is then read when its turn comes.
+        const latest = await this.#o.client.getBlock({ blockTag: "latest" });
+        this.#head = latest.number;
+        let fresh = this.#next === latest.number ? latest : undefined;
+        while (this.#running && this.#reorg === undefined && this.#next + depth <= this.#head) {
+          await this.#deliverNext(fresh ?? (await this.#o.client.getBlock({ blockNumber: this.#next })));
+          fresh = undefined;
+        }
         retry.reset();
         await this.#o.clock.sleep(this.#o.pollMs);
       } catch (error) {
@@ -92,8 +104,7 @@ export class ChainFollower {
     }
   }
 
-  async #deliverNext(): Promise<void> {
-    const block = await this.#o.client.getBlock({ blockNumber: this.#next });
+  async #deliverNext(block: { hash: Hex; parentHash: Hex; logsBloom: Hex | null }): Promise<void> {
     // A zero parent hash says nothing: no block above genesis has it, but Hardhat reports it for the blocks that
     // hardhat_mine mines in bulk.
     const unknown = block.parentHash === ZERO_HASH;
@@ -102,7 +113,7 @@ export class ChainFollower {
       this.#o.onReorg(this.#reorg);
       return;
     }
-    await this.#o.onBlock(this.#next, block.hash);
+    await this.#o.onBlock(this.#next, block.hash, block.logsBloom ?? FULL_BLOOM);
     this.#last = block.hash;
     this.#next += 1n;
   }

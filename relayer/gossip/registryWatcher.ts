@@ -1,6 +1,7 @@
 import type { Address, Hex, PublicClient } from "viem";
 import { getAcceptedView } from "../chain/acceptedView.js";
 import { registryAbi } from "../chain/abis.js";
+import type { QuietBlocks } from "../chain/quietBlocks.js";
 import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
 import type { Evidence, SignedView } from "../view/signedView.js";
@@ -30,11 +31,13 @@ export class RegistryWatcher {
   readonly #client: PublicClient;
   readonly #registry: Address;
   readonly #store: Store;
+  readonly #quiet: QuietBlocks | undefined;
 
-  constructor({ client, registry, store }: { client: PublicClient; registry: Address; store: Store }) {
+  constructor({ client, registry, store, quiet }: { client: PublicClient; registry: Address; store: Store; quiet?: QuietBlocks }) {
     this.#client = client;
     this.#registry = registry;
     this.#store = store;
+    this.#quiet = quiet;
   }
 
   /** Scans up to `head` and hands over what it finds. */
@@ -43,6 +46,7 @@ export class RegistryWatcher {
       store: this.#store,
       name: "registry-scanned",
       head,
+      quiet: this.#quiet,
       visit: async (fromBlock, toBlock) => {
         // One eth_getLogs for the four events, handed over in the chain's order (a freeze follows the evidence that caused it).
         const logs = await this.#client.getLogs({ address: this.#registry, events: WATCHED, fromBlock, toBlock, strict: true });

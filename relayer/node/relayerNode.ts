@@ -1,8 +1,9 @@
-import { createPublicClient, createWalletClient, defineChain, http, webSocket, type Address, type PublicClient } from "viem";
+import { createPublicClient, createWalletClient, defineChain, http, webSocket, type Address, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { systemClock, type Clock } from "../clock.js";
 import { ChainFollower } from "../chain/chainFollower.js";
 import { AcceptedViews } from "../chain/acceptedView.js";
+import { QuietBlocks } from "../chain/quietBlocks.js";
 import { TxSender } from "../chain/txSender.js";
 import type { NodeConfig } from "../config/nodeConfig.js";
 import { Metrics } from "../metrics/metrics.js";
@@ -56,6 +57,8 @@ export class RelayerNode {
   readonly #log: (line: string) => void;
   readonly #client: PublicClient;
   readonly #tracker: ViewTracker;
+  /** Which delivered blocks may hold a log of this chain's Gateway or ViewRegistry: the log scans skip the others. */
+  readonly #quiet: QuietBlocks;
   readonly #follower: ChainFollower;
   readonly #cosigner: Cosigner;
   readonly #channel: RequestChannel;
@@ -79,6 +82,7 @@ export class RelayerNode {
     this.#log = log;
     this.store = new Store({ path: config.store });
     const own = config.chains.find((c) => c.chainId === config.chainId)!;
+    this.#quiet = new QuietBlocks([own.gateway, own.registry]);
     const account = privateKeyToAccount(config.key);
     const rpc = config.rpcUrl.startsWith("ws") ? webSocket(config.rpcUrl) : http(config.rpcUrl, { retryCount: 0 });
     const chain = defineChain({ id: Number(config.chainId), name: `chain ${config.chainId}`, nativeCurrency: { name: "Coin", symbol: "COIN", decimals: 18 }, rpcUrls: { default: { http: [config.rpcUrl] } } });
@@ -98,7 +102,7 @@ export class RelayerNode {
       from: this.#tracker.next,
       ...(this.#tracker.next > 0n ? { parentHash: this.#tracker.view().hashes.at(-1)! } : {}),
       finalityDepth: own.finalityDepth,
-      onBlock: (height, hash) => this.#onBlock(height, hash),
+      onBlock: (height, hash, logsBloom) => this.#onBlock(height, hash, logsBloom),
       onError: (error) => {
         this.metrics.countRpcError({ method: "follow" });
         this.#log(`chain ${config.chainId} endpoint failed, retrying: ${shortMessage(error)}`);
@@ -172,9 +176,9 @@ export class RelayerNode {
       },
       onRefused: (_from, reason) => this.metrics.countRejected({ reason }),
     });
-    this.#registryWatcher = new RegistryWatcher({ client: this.#client, registry: own.registry, store: this.store });
+    this.#registryWatcher = new RegistryWatcher({ client: this.#client, registry: own.registry, store: this.store, quiet: this.#quiet });
     this.#sender = new TxSender({ publicClient: this.#client, walletClient, store: this.store });
-    this.#scanner = new TaskScanner({ client: this.#client, gateway: own.gateway, store: this.store });
+    this.#scanner = new TaskScanner({ client: this.#client, gateway: own.gateway, store: this.store, quiet: this.#quiet });
     const work: CommitteeWork = {
       chainId: config.chainId,
       self: account.address,
@@ -258,8 +262,9 @@ export class RelayerNode {
     };
   }
 
-  async #onBlock(height: bigint, hash: `0x${string}`): Promise<void> {
+  async #onBlock(height: bigint, hash: Hex, logsBloom: Hex): Promise<void> {
     this.#tracker.push(height, hash);
+    this.#quiet.record(height, logsBloom);
     this.store.putBlockHash(height, hash); // what check() answers bridge
     this.metrics.setHeadHeight(this.config.chainId, height);
     await this.#cosigner.onOwnView(this.#tracker.view());
@@ -296,15 +301,17 @@ export class RelayerNode {
   async #work(): Promise<void> {
     while (this.#running) {
       const head = this.#follower.head;
+      // Logs are read from the blocks the follower delivered: as deep as finalityDepth asks, and known quiet or not.
+      const delivered = this.#tracker.next - 1n;
       if (head >= 0n) {
         try {
-          await this.#registryWatcher.scan(head, {
+          await this.#registryWatcher.scan(delivered, {
             onView: (view) => this.#gossip.learn(view, { accepted: true }),
             onEvidence: (evidence) => this.#gossip.report(evidence),
             onFrozen: (chainId) => this.viewList.freeze(chainId),
           });
           await this.#evidence.submit();
-          const found = await this.#scanner.scan(head);
+          const found = await this.#scanner.scan(delivered);
           if (found > 0) this.#log(`found ${found} new contract transaction(s) on chain ${this.config.chainId}`);
           await this.#runner.tick(head);
           await this.#refresher.tick();

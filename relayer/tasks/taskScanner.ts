@@ -1,5 +1,6 @@
 import type { Address, PublicClient } from "viem";
 import { gatewayAbi } from "../chain/abis.js";
+import type { QuietBlocks } from "../chain/quietBlocks.js";
 import { scanBlocks } from "../chain/scanBlocks.js";
 import type { Store } from "../store/store.js";
 
@@ -12,11 +13,13 @@ export class TaskScanner {
   readonly #client: PublicClient;
   readonly #gateway: Address;
   readonly #store: Store;
+  readonly #quiet: QuietBlocks | undefined;
 
-  constructor({ client, gateway, store }: { client: PublicClient; gateway: Address; store: Store }) {
+  constructor({ client, gateway, store, quiet }: { client: PublicClient; gateway: Address; store: Store; quiet?: QuietBlocks }) {
     this.#client = client;
     this.#gateway = gateway;
     this.#store = store;
+    this.#quiet = quiet;
   }
 
   /** Scans up to `head`; returns how many new tasks it found. */
@@ -26,6 +29,7 @@ export class TaskScanner {
       store: this.#store,
       name: "scanned",
       head,
+      quiet: this.#quiet,
       visit: async (fromBlock, toBlock) => {
         const logs = await this.#client.getContractEvents({ address: this.#gateway, abi: gatewayAbi, eventName: "ContractRegistered", fromBlock, toBlock });
         for (const { args } of logs) {

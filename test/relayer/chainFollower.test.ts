@@ -46,8 +46,8 @@ class FakeChain {
   }
 
   readonly client = {
-    getBlockNumber: async () => this.head,
-    getBlock: async ({ blockNumber }: { blockNumber: bigint }) => {
+    getBlock: async ({ blockNumber, blockTag }: { blockNumber?: bigint; blockTag?: "latest" }) => {
+      if (blockTag !== undefined) blockNumber = this.head;
       const block = this.blocks[Number(blockNumber)];
       if (block === undefined) throw new Error(`no block ${blockNumber}`);
       return { ...block, number: blockNumber };

@@ -363,6 +363,29 @@ describe("RelayerNode", function () {
     }
   });
 
+  it("an idle node asks its endpoint for one block a poll, and for logs only of the blocks where its Gateway or ViewRegistry emitted", async () => {
+    const [a] = chains as [Chain, Chain, Chain];
+    network = new RelayerNetwork(chains);
+    await network.start();
+    const nodesOfA = network.configs.filter((c) => c.chainId === a.chainId).length;
+    const rpc = network.rpc.get(a.chainId)!;
+    const from = await a.publicClient.getBlockNumber({ cacheTime: 0 });
+    const nodesA = [...network.nodes.values()].filter((n) => n.config.chainId === a.chainId);
+    await network.until("every node of A scanned the logs up to here", async () =>
+      nodesA.every((n) => (n.store.getCursor("scanned") ?? -1n) >= from && (n.store.getCursor("registry-scanned") ?? -1n) >= from),
+    );
+    rpc.calls.clear();
+    await network.until("20 more blocks of A", async () => (await a.publicClient.getBlockNumber({ cacheTime: 0 })) >= from + 20n);
+    const getLogs = rpc.calls.get("eth_getLogs") ?? 0;
+    const to = await a.publicClient.getBlockNumber({ cacheTime: 0 }); // read after the count: every scan counted ended at or below it
+    const logs = await a.publicClient.getLogs({ address: [a.gateway.address, a.registry.address], fromBlock: from + 1n, toBlock: to });
+    const loud = new Set(logs.map((log) => log.blockNumber)).size;
+    console.log(`      ${to - from} blocks of A (${loud} with a log of its Gateway or ViewRegistry): its ${nodesOfA} nodes sent ${JSON.stringify(Object.fromEntries(rpc.calls))}`);
+    // Each node reads a loud block's logs at most twice (its task scanner and its registry watcher), and a quiet one never;
+    // before the logs bloom was read, each node asked twice a block.
+    assert.ok(getLogs <= 2 * nodesOfA * loud, `${getLogs} eth_getLogs for ${loud} loud blocks of ${to - from}`);
+  });
+
   it("a settled swap costs close to the paper's minimum of check() requests: 4 (two per side, section VII), each to (1 − r)·q + 1 nodes", async () => {
     const [a, b, c] = chains as [Chain, Chain, Chain];
     const counter = requestCounter();
