@@ -75,6 +75,10 @@ export class RegistryRefresher {
 
   async #refresh(chainId: bigint, newest: bigint, threshold: bigint): Promise<void> {
     const { client, registry, sender } = this.#o;
+    // While a refresh is due and it is not this node's turn, the registry is not read again: each read would only tell
+    // what the last one did, until the turn comes (then it is read, as another node may have refreshed meanwhile).
+    const cached = this.#accepted.get(chainId);
+    if (cached !== undefined && !this.#myTurn(chainId, refreshKey(chainId, cached), { peek: true })) return;
     const counterparty = await client.readContract({ address: registry, abi: registryAbi, functionName: "counterparty", args: [chainId] });
     this.#accepted.set(chainId, counterparty.height);
     // A frozen chain takes no view any more (its views are fork evidence at most, which the node posts elsewhere).
@@ -112,14 +116,16 @@ export class RegistryRefresher {
 
   /**
    * Whether this node acts on the refresh now: its rank for the key, counted from when it first saw the refresh due (a
-   * new accepted height is a new key, and restarts the clock), and its own backoff between attempts.
+   * new accepted height is a new key, and restarts the clock), and its own backoff between attempts. An attempt starts
+   * the backoff; a `peek` only asks.
    */
-  #myTurn(chainId: bigint, key: string): boolean {
+  #myTurn(chainId: bigint, key: string, { peek = false }: { peek?: boolean } = {}): boolean {
     const now = this.#o.clock.now();
     let entry = this.#due.get(chainId);
     if (entry === undefined || entry.key !== key) this.#due.set(chainId, (entry = { key, readyAt: now, nextAttempt: now, delay: this.#o.retryMs }));
     const rank = rankFor(key, this.#o.members, this.#o.self);
     if (now < entry.readyAt + rank * this.#o.takeoverMs || now < entry.nextAttempt) return false;
+    if (peek) return true;
     entry.nextAttempt = now + entry.delay;
     entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 16);
     return true;
