@@ -484,11 +484,12 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
       r: { ...DEVNET_R },
       chains: chainConfigs,
       peers: peers.filter((p) => p.address !== v.address),
-      // Poll at least twice per block so a node sees every block soon after it is mined; a takeover waits a number of
+      // Poll once per block: a poll is one request for the newest block (its logs are read only when its bloom names
+      // this chain's contracts), so an idle node costs its endpoint one request a block. A takeover waits a number of
       // blocks rather than seconds, so that on fast devnet chains a silent designated node still leaves a swap time to settle.
       rates: {
         ...DEFAULT_RATES,
-        pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, Math.floor(blockMs / 2))),
+        pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, blockMs)),
         takeoverMs: Math.max(5_000, Math.min(DEFAULT_RATES.takeoverMs, 20 * blockMs)),
       },
       gossip: { ...DEFAULT_GOSSIP, ...gossip },
