@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { getAddress, type Address } from "viem";
 import type { Message } from "../../relayer/net/message.js";
 import type { Delivery } from "../../relayer/net/transport.js";
+import { jsonCopy } from "../../relayer/net/jsonCopy.js";
 import { MemoryHub, MemoryTransport } from "../../relayer/net/memoryTransport.js";
 import { SimulatedClock, SimulatedClockRunawayError } from "../../relayer/sim/simulatedClock.js";
 
@@ -98,6 +100,20 @@ describe("MemoryTransport", () => {
       assert.deepEqual(ids(b.inbox), ["healed"]);
       assert.deepEqual(a.t.connected(), [B, C]);
     });
+  });
+});
+
+describe("jsonCopy", () => {
+  it("gives what a peer parses from the JSON frame, for any JSON-like value with undefined fields, −0, NaN and __proto__ keys", () => {
+    const value = fc.anything({ key: fc.oneof(fc.string(), fc.constant("__proto__")), maxDepth: 4, values: [fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)] });
+    fc.assert(
+      fc.property(value, (v) => {
+        const copy = jsonCopy(v);
+        assert.deepStrictEqual(copy, v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+        if (typeof v === "object" && v !== null) assert.notEqual(copy, v, "a copy, not the value");
+      }),
+      { numRuns: 500, seed: 20240613 },
+    );
   });
 });
 
