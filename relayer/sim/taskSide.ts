@@ -41,6 +41,7 @@ export class TaskSide {
   #cancelRetry: (() => void) | undefined;
   #asking = false;
   #stopped = false;
+  readonly #runners = new Map<"precommit" | "terminate", SimNode>();
 
   constructor(parameters: TaskSideParameters) {
     this.#o = parameters;
@@ -75,10 +76,15 @@ export class TaskSide {
     this.#cancelRetry?.();
   }
 
+  /** The node that runs the current step: the same for every attempt of a step, so it is picked once (a keccak256 each). */
   #runner(): SimNode {
     const step = this.#phase === "terminate" ? "terminate" : "precommit";
-    const designated = designatedFor(`${this.contractId}:${step}`, this.#o.own.committee.members);
-    return this.#o.nodes.find((node) => node.address === designated)!;
+    let runner = this.#runners.get(step);
+    if (runner === undefined) {
+      const designated = designatedFor(`${this.contractId}:${step}`, this.#o.own.committee.members);
+      this.#runners.set(step, (runner = this.#o.nodes.find((node) => node.address === designated)!));
+    }
+    return runner;
   }
 
   async #attempt(): Promise<void> {
