@@ -3,7 +3,8 @@ import { DEFAULT_GOSSIP, DEFAULT_RATES } from "../config/nodeConfig.js";
 import { MemoryHub } from "../net/memoryTransport.js";
 import type { Message, MessageKind } from "../net/message.js";
 import { fanout, type RemoteSystem } from "../net/requestChannel.js";
-import { cpuMsSince } from "./cpuTime.js";
+import { thresholdOf } from "../view/threshold.js";
+import { threadCpuMs } from "./cpuTime.js";
 import { GapHistogram, type GapSummary } from "./gapHistogram.js";
 import { deriveSeed, seededRandom } from "./seededRandom.js";
 import { SignatureCache, type SignatureWork } from "./signatureCache.js";
@@ -14,6 +15,14 @@ import { TaskSide, type TaskOutcome } from "./taskSide.js";
 
 /** r = 2/3, as in PBFT: a view needs ceil(2q/3) signatures and a request goes to (1 − r)q + 1 nodes. */
 const R = { rNumerator: 2, rDenominator: 3 };
+
+/** What a cell's committees and chains are when its parameters do not say: q = 4 (threshold 3), k = 5, every block certified. */
+export const CELL_DEFAULTS = { q: 4, k: 5, signEvery: 1 } as const;
+
+/** How many of a committee of q sign a view of a simulated system: ceil(r·q). */
+export function committeeThreshold(q: number): number {
+  return thresholdOf(q, { numerator: R.rNumerator, denominator: R.rDenominator });
+}
 
 export type CellParameters = {
   /** Number of systems (chains). */
@@ -122,7 +131,7 @@ export type CellResult = {
   /** secp256k1 work of this cell (with a shared cache, only what earlier cells had not done). */
   work: SignatureWork;
   wallMs: number;
-  /** CPU time of the process during the cell: what the run costs whatever else the machine is doing. */
+  /** CPU time of the cell's thread: what the run costs whatever else the machine (or another cell's thread) is doing. */
   cpuMs: number;
 };
 
@@ -140,17 +149,17 @@ const GOSSIP: readonly MessageKind[] = ["view-update", "view-pull", "evidence"];
  * sender and kind, and samples each node's gap to every other system once per block interval.
  */
 export async function simulateCell(parameters: CellParameters): Promise<CellResult> {
-  const { n, taskRate, sendRate, blocks, q = 4, k = 5, seed = 1, signEvery = 1, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 } } = parameters;
+  const { n, taskRate, sendRate, blocks, q = CELL_DEFAULTS.q, k = CELL_DEFAULTS.k, seed = 1, signEvery = CELL_DEFAULTS.signEvery, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 } } = parameters;
   const batchMs = parameters.batchMs ?? blockMs;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`a network of ${n} systems: at least 2 are needed`);
   if (!(taskRate >= 0 && taskRate <= 1 && sendRate >= 0 && sendRate <= 1)) throw new RangeError("taskRate and sendRate are probabilities");
   if (!Number.isInteger(blocks) || blocks < 1) throw new RangeError(`blocks must be a positive integer, not ${blocks}`);
   if (latencyMs.min < 0 || latencyMs.max < latencyMs.min) throw new RangeError("latencyMs needs 0 ≤ min ≤ max");
   const started = performance.now();
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = threadCpuMs();
   const cache = parameters.cache ?? new SignatureCache();
   const workBefore = { ...cache.work };
-  const threshold = Math.ceil((q * R.rNumerator) / R.rDenominator);
+  const threshold = committeeThreshold(q);
   const cellSeed = deriveSeed(seed, "cell", n, taskRate, sendRate, blocks);
   const stream = (name: string) => seededRandom(deriveSeed(cellSeed, name));
 
@@ -336,6 +345,6 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
     incidents,
     work,
     wallMs: performance.now() - started,
-    cpuMs: cpuMsSince(cpuBefore),
+    cpuMs: threadCpuMs() - cpuBefore,
   };
 }

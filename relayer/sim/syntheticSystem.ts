@@ -1,11 +1,11 @@
 import { getAddress, keccak256, numberToHex, stringToHex, type Hex } from "viem";
-import { privateKeyToAccount, type PrivateKeyAccount } from "viem/accounts";
+import { privateKeyToAccount } from "viem/accounts";
 import type { SignedView } from "../view/signedView.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { accThrough, type View } from "../view/view.js";
 import { ViewTracker } from "../view/viewTracker.js";
 import { deriveSeed, seededRandom } from "./seededRandom.js";
-import type { SignatureCache } from "./signatureCache.js";
+import type { SignatureCache, SimSigner } from "./signatureCache.js";
 
 /** A contract record as a check() answer proves it at some height. */
 export type RecordState = { status: "none" } | { status: "registered" } | { status: "committed"; at: number };
@@ -36,7 +36,7 @@ export class SyntheticSystem {
   readonly chainId: bigint;
   readonly k: number;
   readonly committee: Committee;
-  readonly #signers: readonly PrivateKeyAccount[];
+  readonly #signers: readonly SimSigner[];
   readonly #signEvery: number;
   readonly #cache: SignatureCache;
   readonly #random: () => number;
@@ -61,7 +61,10 @@ export class SyntheticSystem {
     this.#random = seededRandom(deriveSeed(seed, "chain", index));
     this.#tracker = new ViewTracker({ chainId: this.chainId, k });
     this.#prefix = `0x${this.chainId.toString(16).padStart(16, "0")}`;
-    const accounts = Array.from({ length: q }, (_, m) => privateKeyToAccount(keccak256(stringToHex(`simulated system ${seed}/${index}/${m}`))));
+    const accounts = Array.from({ length: q }, (_, m): SimSigner => {
+      const privateKey = keccak256(stringToHex(`simulated system ${seed}/${index}/${m}`));
+      return { address: privateKeyToAccount(privateKey).address, privateKey };
+    });
     // The ViewRegistry takes signatures in ascending signer order, so the committee is kept in that order.
     accounts.sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
     this.#signers = accounts.slice(0, threshold);

@@ -4,9 +4,12 @@
  * ViewList and RequestChannel over in-memory transports with a simulated clock (relayer/sim/gridCell.ts).
  * `npm run bench` runs it (scripts/bench.ts); `--quick` runs QUICK_CELLS.
  */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { CellWorkerReply, CellWorkerRequest } from "../../relayer/sim/cellWorker.js";
+import { processCpuMs } from "../../relayer/sim/cpuTime.js";
 import type { GapSummary } from "../../relayer/sim/gapHistogram.js";
-import { cpuMsSince } from "../../relayer/sim/cpuTime.js";
-import { simulateCell, type CellResult, type SystemResult } from "../../relayer/sim/gridCell.js";
+import { CELL_DEFAULTS, simulateCell, type CellResult, type SystemResult } from "../../relayer/sim/gridCell.js";
 import { SignatureCache, type SignatureWork } from "../../relayer/sim/signatureCache.js";
 
 /** One cell of the grid: the paper's three parameters. */
@@ -32,6 +35,14 @@ export const QUICK_CELLS: readonly CellSpec[] = [
   { n: 10, taskRate: 0.4, sendRate: 0.3 },
 ];
 export const QUICK_BLOCKS = 200;
+
+/** The worker thread's module, beside the simulator (TypeScript under tsx, JavaScript once built). */
+const CELL_WORKER = new URL(`../../relayer/sim/cellWorker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url);
+/**
+ * What a worker needs to load TypeScript: tsx, which a thread starts with only when the process was started with it on
+ * the command line (the tsx command, or --import tsx), not when a host registered it in process (hardhat's test runner).
+ */
+const WORKER_EXEC_ARGV = import.meta.url.endsWith(".ts") && !process.execArgv.some((arg) => arg.includes("tsx")) ? [...process.execArgv, "--import", import.meta.resolve("tsx")] : process.execArgv;
 
 /** A cell as the paper names it: 5_1_3 is n = 5, tasks in 10 % of blocks, send rate 30 %. */
 export const cellName = ({ n, taskRate, sendRate }: CellSpec): string => `${n}_${Math.round(taskRate * 10)}_${Math.round(sendRate * 10)}`;
@@ -72,9 +83,12 @@ export type GridResult = {
   cells: GridCell[];
   /** The paper's claim that a task costs the same at any scale: 1 means it does. */
   scaleRatio: ScaleRatio[];
-  /** secp256k1 work of the whole grid (cells of one seed share their chains, so later cells reuse signatures). */
+  /** secp256k1 work of the whole grid (cells of one seed share their chains, so each signature is made once). */
   work: SignatureWork;
+  /** Threads the cells ran in. */
+  workers: number;
   wallMs: number;
+  /** CPU time of the process, every thread's. */
   cpuMs: number;
 };
 
@@ -82,39 +96,119 @@ export type SimulateGridParameters = {
   cells: readonly CellSpec[];
   blocks: number;
   seed?: number;
+  /**
+   * Worker threads that run the cells side by side (cells are independent): by default two when the machine has two
+   * cores or more. With one, the cells run one after another in this thread.
+   */
+  workers?: number;
   log?: (line: string) => void;
 };
 
-export async function simulateGrid({ cells, blocks, seed = 1, log = () => {} }: SimulateGridParameters): Promise<GridResult> {
+export async function simulateGrid({ cells, blocks, seed = 1, workers = Math.min(2, availableParallelism()), log = () => {} }: SimulateGridParameters): Promise<GridResult> {
   const started = performance.now();
-  const cpuBefore = process.cpuUsage();
-  const cache = new SignatureCache();
+  const cpuBefore = processCpuMs();
   const results: GridCell[] = [];
-  let last: CellResult | undefined;
-  for (const [i, spec] of cells.entries()) {
-    last = await simulateCell({ ...spec, blocks, seed, cache });
-    const cell = gridCell(spec, last);
-    results.push(cell);
-    log(
-      `[${i + 1}/${cells.length}] ${cell.name}: ${cell.successfulTasks}/${cell.tasks} tasks, ${fmt(cell.messagesPerTask)} msgs/task, ` +
-        `${fmt(cell.requestsPerSystem)} requests and ${fmt(cell.gossipPerSystem)} gossip per system, ` +
-        `system gap mean ${fmt(cell.systemGap.mean, 2)} p95 ${cell.systemGap.p95} max ${cell.systemGap.max}, node gap mean ${fmt(cell.gap.mean, 2)} p95 ${cell.gap.p95} ` +
-        `(${seconds(cell.wallMs)} s, CPU ${seconds(cell.cpuMs)} s)`,
-    );
-  }
+  // Each cell's line is logged in the grid's order, as soon as the cells before it are done too.
+  const logDone = (): void => {
+    for (let i = results.length; finished[i] !== undefined; i = results.length) {
+      const cell = gridCell(cells[i]!, finished[i]!);
+      results.push(cell);
+      log(
+        `[${i + 1}/${cells.length}] ${cell.name}: ${cell.successfulTasks}/${cell.tasks} tasks, ${fmt(cell.messagesPerTask)} msgs/task, ` +
+          `${fmt(cell.requestsPerSystem)} requests and ${fmt(cell.gossipPerSystem)} gossip per system, ` +
+          `system gap mean ${fmt(cell.systemGap.mean, 2)} p95 ${cell.systemGap.p95} max ${cell.systemGap.max}, node gap mean ${fmt(cell.gap.mean, 2)} p95 ${cell.gap.p95} ` +
+          `(${seconds(cell.wallMs)} s, CPU ${seconds(cell.cpuMs)} s)`,
+      );
+    }
+  };
+  const finished: (CellResult | undefined)[] = cells.map(() => undefined);
+  const onCell = (id: number, result: CellResult) => {
+    finished[id] = result;
+    logDone();
+  };
+  const work = workers > 1 ? await runInWorkers({ cells, blocks, seed, workers, onCell }) : await runHere({ cells, blocks, seed, onCell });
+  const last = finished.at(-1);
   return {
     blocks,
     seed,
-    q: last?.q ?? 4,
-    k: last?.k ?? 5,
-    signEvery: last?.signEvery ?? 1,
+    q: last?.q ?? CELL_DEFAULTS.q,
+    k: last?.k ?? CELL_DEFAULTS.k,
+    signEvery: last?.signEvery ?? CELL_DEFAULTS.signEvery,
     cells: results,
     scaleRatio: scaleRatios(results),
-    work: { ...cache.work },
+    work,
+    workers: Math.max(1, workers),
     wallMs: performance.now() - started,
-    cpuMs: cpuMsSince(cpuBefore),
+    cpuMs: processCpuMs() - cpuBefore,
   };
 }
+
+type RunCells = { cells: readonly CellSpec[]; blocks: number; seed: number; onCell: (id: number, result: CellResult) => void };
+
+/** Every cell in this thread, in order, with one cache: a cell signs only what the cells before it had not. */
+async function runHere({ cells, blocks, seed, onCell }: RunCells): Promise<SignatureWork> {
+  const cache = new SignatureCache();
+  for (const [id, spec] of cells.entries()) onCell(id, await simulateCell({ ...spec, blocks, seed, cache }));
+  return { ...cache.work };
+}
+
+/**
+ * The cells in `workers` worker threads (relayer/sim/cellWorker.ts). First each worker certifies its share of the
+ * grid's chains (system i goes to worker i mod workers) and adopts the others' shares, so that each signature is made
+ * once, as in one thread; then the cells go out costliest first (largest n, then task rate and send rate), each to the
+ * worker that is free, so that the last to finish are short ones. A cell's figures do not depend on where it ran: its
+ * cache only saves work (signatures are deterministic).
+ */
+async function runInWorkers({ cells, blocks, seed, workers, onCell }: RunCells & { workers: number }): Promise<SignatureWork> {
+  const pool = Array.from({ length: Math.min(workers, cells.length) }, () => new Worker(CELL_WORKER, { execArgv: WORKER_EXEC_ARGV }));
+  const failed = new Promise<never>((_, reject) => {
+    for (const worker of pool) {
+      worker.on("error", reject);
+      worker.on("exit", (code) => reject(new Error(`a grid worker stopped (exit code ${code}) before the grid was done`)));
+    }
+  });
+  failed.catch(() => {}); // awaited below, in a race with the work
+  const reply = (worker: Worker) => Promise.race([new Promise<CellWorkerReply>((resolve) => worker.once("message", resolve)), failed]);
+  const ask = (worker: Worker, request: CellWorkerRequest) => worker.postMessage(request);
+  const work: SignatureWork = { signatures: 0, signingMs: 0, verifications: 0, verifyingMs: 0, verificationsShared: 0 };
+  const add = (more: SignatureWork) => {
+    for (const key of Object.keys(work) as (keyof SignatureWork)[]) work[key] += more[key];
+  };
+  try {
+    const systems = Math.max(...cells.map((c) => c.n));
+    const shares = await Promise.all(
+      pool.map(async (worker, w) => {
+        const indices = Array.from({ length: systems }, (_, i) => i).filter((i) => i % pool.length === w);
+        ask(worker, { kind: "certify", indices, blocks, seed, ...CELL_DEFAULTS });
+        const answer = await reply(worker);
+        if (answer.kind !== "certified") throw new Error(`a grid worker answered ${answer.kind} to certify`);
+        add(answer.work);
+        return answer.shared;
+      }),
+    );
+    pool.forEach((worker, w) => shares.forEach((shared, other) => other !== w && ask(worker, { kind: "adopt", shared })));
+
+    const queue = [...cells.keys()].sort((a, b) => cost(cells[b]!) - cost(cells[a]!));
+    await Promise.all(
+      pool.map(async (worker) => {
+        for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+          ask(worker, { kind: "cell", id, parameters: { ...cells[id]!, blocks, seed } });
+          const answer = await reply(worker);
+          if (answer.kind !== "cell" || answer.id !== id) throw new Error(`a grid worker answered ${answer.kind} to cell ${id}`);
+          add(answer.result.work);
+          onCell(id, answer.result);
+        }
+      }),
+    );
+  } finally {
+    for (const worker of pool) worker.removeAllListeners("exit");
+    await Promise.all(pool.map((worker) => worker.terminate()));
+  }
+  return work;
+}
+
+/** The order of a cell's cost: gossip grows with n² and the send rate, requests with n and the task rate. */
+const cost = ({ n, taskRate, sendRate }: CellSpec) => n * (n * sendRate + taskRate);
 
 function gridCell(spec: CellSpec, r: CellResult): GridCell {
   const mean = (pick: (s: SystemResult) => number) => r.systems.reduce((sum, s) => sum + pick(s), 0) / r.systems.length;

@@ -35,6 +35,7 @@ function grid(): GridResult {
     cells,
     scaleRatio: [],
     work: { signatures: 0, signingMs: 0, verifications: 0, verifyingMs: 0, verificationsShared: 0 },
+    workers: 1,
     wallMs: 1,
     cpuMs: 1,
   };

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { getAddress, keccak256, numberToHex, stringToHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { GapHistogram } from "../../relayer/sim/gapHistogram.js";
 import { simulateCell, type CellParameters, type CellResult } from "../../relayer/sim/gridCell.js";
 import { SignatureCache } from "../../relayer/sim/signatureCache.js";
+import { orderSignatures, signView } from "../../relayer/view/signView.js";
+import { SignedViewError, verifySignedView, type Committee } from "../../relayer/view/verifySignedView.js";
+import { buildView } from "../../relayer/view/view.js";
 import { cellName, FULL_CELLS, QUICK_CELLS, simulateGrid } from "../../scripts/bench/simulateGrid.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -115,7 +120,7 @@ describe("simulateGrid", function () {
 
   it("reports each cell per system, and the scale ratio of messages per task between the smallest and largest n", async () => {
     const lines: string[] = [];
-    const grid = await simulateGrid({ cells: [{ n: 3, taskRate: 0.4, sendRate: 0.2 }, { n: 5, taskRate: 0.4, sendRate: 0.2 }], blocks: 80, log: (line) => lines.push(line) });
+    const grid = await simulateGrid({ cells: [{ n: 3, taskRate: 0.4, sendRate: 0.2 }, { n: 5, taskRate: 0.4, sendRate: 0.2 }], blocks: 80, workers: 1, log: (line) => lines.push(line) });
     assert.deepEqual(grid.cells.map((c) => c.name), ["3_4_2", "5_4_2"]);
     assert.equal(lines.length, 2, "one line per cell");
     for (const c of grid.cells) {
@@ -129,11 +134,56 @@ describe("simulateGrid", function () {
     assert.equal(grid.work.signatures, 3 * 5 * 80, "the n = 3 cell's chains are the first three of the n = 5 cell: signed once");
   });
 
+  it("measures the same in two worker threads as in one thread: every cell's figures, in the grid's order, each signature made once", async () => {
+    const cells = [{ n: 3, taskRate: 0.2, sendRate: 0.3 }, { n: 5, taskRate: 0.1, sendRate: 0.3 }, { n: 4, taskRate: 0.4, sendRate: 0.1 }];
+    const [here, lines] = [await simulateGrid({ cells, blocks: 60, workers: 1 }), [] as string[]];
+    const split = await simulateGrid({ cells, blocks: 60, workers: 2, log: (line) => lines.push(line) });
+    const figures = (grid: typeof here) => grid.cells.map(({ wallMs: _wall, cpuMs: _cpu, ...measured }) => measured);
+    assert.deepEqual(figures(split), figures(here));
+    assert.deepEqual(lines.map((line) => line.split(":")[0]), ["[1/3] 3_2_3", "[2/3] 5_1_3", "[3/3] 4_4_1"], "one line per cell, in the grid's order");
+    assert.deepEqual([split.workers, here.workers], [2, 1]);
+    assert.equal(split.work.signatures, here.work.signatures, "5 systems × 60 blocks × threshold 3, in both");
+    assert.equal(split.work.verifications, here.work.verifications, "each signed view checked once in the grid");
+  });
+
   it("defines Table I as 27 cells, and a quick grid with both ends of the scale and the paper's 5_1_3", () => {
     assert.equal(new Set(FULL_CELLS.map(cellName)).size, 27);
     assert.deepEqual([...new Set(FULL_CELLS.map((c) => c.n))], [3, 5, 10]);
     const quick = QUICK_CELLS.map(cellName);
     assert.ok(quick.includes("5_1_3") && quick.some((c) => c.startsWith("3_")) && quick.some((c) => c.startsWith("10_")));
+  });
+});
+
+describe("SignatureCache", () => {
+  const gateway = getAddress("0x0000000000000000000000000000000000ee03e9");
+  const keys = [1, 2, 3].map((i) => keccak256(stringToHex(`signer ${i}`)));
+  const signers = keys.map((privateKey) => ({ address: privateKeyToAccount(privateKey).address, privateKey }));
+  const committee: Committee = { gateway, members: signers.map((s) => s.address), threshold: 3, k: 5 };
+  const viewAt = (height: number) => buildView({ chainId: 1003n, k: 5, blockHashes: Array.from({ length: height + 1 }, (_, h) => keccak256(numberToHex(h))) });
+
+  it("signs as a relayer does: signView's RFC 6979 signatures, in the registry's order, which verifySignedView takes", async () => {
+    for (const height of [0, 4, 5, 17]) {
+      const view = viewAt(height);
+      const signatures = await new SignatureCache().sign(view, signers, gateway);
+      assert.deepEqual(signatures, orderSignatures(await Promise.all(keys.map((key) => signView(privateKeyToAccount(key), view, gateway)))));
+      await verifySignedView(view, signatures, committee);
+    }
+  });
+
+  it("hands what it made and checked to a cache in another thread, which redoes none of it and still refuses a changed view (attack: replayed signatures)", async () => {
+    const made = new SignatureCache();
+    const view = viewAt(9);
+    const signatures = await made.sign(view, signers, gateway);
+    await made.verify(view, signatures, committee);
+    const adopted = new SignatureCache();
+    adopted.adopt(structuredClone(made.share()));
+    assert.deepEqual(await adopted.sign(view, signers, gateway), signatures);
+    await adopted.verify({ ...view, hashes: [...view.hashes] }, [...signatures], committee);
+    assert.deepEqual(adopted.work, { signatures: 0, signingMs: 0, verifications: 0, verifyingMs: 0, verificationsShared: 1 });
+    // The committee's signatures over one view do not vouch for another view of the same height.
+    const forged = { ...view, hashes: [...view.hashes.slice(0, -1), keccak256("0x66")] };
+    await assert.rejects(adopted.verify(forged, signatures, committee), SignedViewError);
+    await assert.rejects(adopted.verify(view, signatures, { ...committee, members: committee.members.slice(1) }), SignedViewError, "nor do they hold for another committee");
   });
 });
 
