@@ -82,8 +82,11 @@ export class ViewList {
     const chainId = signed.view.chainId;
     if (this.#frozen.has(chainId)) return { result: "frozen" };
     const known = this.#views.get(chainId) ?? [];
-    // Most gossip repeats what is known: a string comparison finds it before any fold.
-    if (known.some((k) => sameView(k.view, signed.view))) return { result: "known" };
+    // Most gossip repeats what is known: a string comparison finds it before any fold. The stored views ascend in
+    // height, so only those from the newest down to the view's height can be it (most often the newest, or none).
+    for (let i = known.length - 1; i >= 0 && known[i]!.view.height >= signed.view.height; i--) {
+      if (sameView(known[i]!.view, signed.view)) return { result: "known" };
+    }
     const newest = known.at(-1);
     const withNewest = newest === undefined ? undefined : relate(newest.view, signed.view);
     // Every stored view is a prefix of the newest one's history, so a view consistent with the newest conflicts
