@@ -1,7 +1,8 @@
 import { signRecoverable } from "tiny-secp256k1";
 import { bytesToHex, hexToBytes, type Address, type Hex } from "viem";
 import { orderSignatures } from "../view/signView.js";
-import { verifySignedView, type Committee, type ViewVerifier } from "../view/verifySignedView.js";
+import { recoverViewSigner } from "../view/recoverViewSigner.js";
+import { verifySignedView, type Committee, type SignerRecovery, type ViewVerifier } from "../view/verifySignedView.js";
 import type { View } from "../view/view.js";
 import { viewDigest } from "../view/viewDigest.js";
 import { threadCpuMs } from "./cpuTime.js";
@@ -11,12 +12,15 @@ export type SignatureWork = {
   /** Signatures made (one secp256k1 signing each). */
   signatures: number;
   signingMs: number;
-  /** Signed views checked (`verifySignedView`: one recovery per signature). */
+  /** Signed views checked (`verifySignedView`: one recovery per signature this cache did not make). */
   verifications: number;
   verifyingMs: number;
   /** Checks of a signed view already checked: work each node of a real network does, that the simulation shares. */
   verificationsShared: number;
 };
+
+/** Signatures whose signers the cache remembers: those of the views signed last (a view is checked soon after it is signed). */
+const MADE_KEPT = 60_000;
 
 /** A committee member's key, which the simulation holds for each of its synthetic systems. */
 export type SimSigner = { address: Address; privateKey: Hex };
@@ -33,7 +37,9 @@ export type SharedSignatures = { signatures: [string, Hex[]][]; verified: Checke
  * so the simulated nodes, and the cells of a grid whose chains and keys come from one seed, can share
  * one result: the run pays once for what a real network pays once per node. The signatures are made in
  * libsecp256k1 (tiny-secp256k1, as the relayer recovers signers) over the view's digest, computed once for the
- * committee: the same RFC 6979 signatures as signView's with viem, some three times faster.
+ * committee: the same RFC 6979 signatures as signView's with viem, some three times faster. A check of a view it
+ * signed runs verifySignedView with the signers it knows instead of recovering them, as a node that made a
+ * signature knows its signer: the shape, the committee and the order of the signers are checked all the same.
  */
 export class SignatureCache {
   readonly work: SignatureWork = { signatures: 0, signingMs: 0, verifications: 0, verifyingMs: 0, verificationsShared: 0 };
@@ -42,6 +48,17 @@ export class SignatureCache {
   readonly #verified = new Map<Hex, CheckedView[]>();
   readonly #committeeKeys = new WeakMap<Committee, string>();
   readonly #keys = new Map<Hex, Uint8Array>();
+  /** The signatures this cache made lately, with the digest each signs and its signer. */
+  readonly #made = new Map<Hex, { digest: Hex; signer: Address }>();
+
+  /**
+   * recoverViewSigner, but for a signature this cache made over that digest, whose signer it knows: recovering it would
+   * give that signer's address (the test that the cache signs as signView does checks it), at the cost of a recovery.
+   */
+  readonly #recover: SignerRecovery = (digest, signature) => {
+    const made = this.#made.get(signature);
+    return made !== undefined && made.digest === digest ? made.signer : recoverViewSigner(digest, signature);
+  };
 
   /** The signatures of `signers` over `view`, in the order the ViewRegistry takes them. */
   async sign(view: View, signers: readonly SimSigner[], gateway: Address): Promise<Hex[]> {
@@ -49,8 +66,14 @@ export class SignatureCache {
     const known = this.#signatures.get(key);
     if (known !== undefined) return known;
     const started = threadCpuMs();
-    const digest = hexToBytes(viewDigest(view, gateway));
-    const signatures = orderSignatures(signers.map((signer) => ({ signer: signer.address, signature: this.#signDigest(digest, signer.privateKey) })));
+    const digest = viewDigest(view, gateway);
+    const bytes = hexToBytes(digest);
+    const made = signers.map((signer) => ({ signer: signer.address, signature: this.#signDigest(bytes, signer.privateKey) }));
+    for (const { signer, signature } of made) {
+      if (this.#made.size >= MADE_KEPT) this.#made.delete(this.#made.keys().next().value!);
+      this.#made.set(signature, { digest, signer });
+    }
+    const signatures = orderSignatures(made);
     this.work.signatures += signers.length;
     this.work.signingMs += threadCpuMs() - started;
     this.#signatures.set(key, signatures);
@@ -66,7 +89,7 @@ export class SignatureCache {
     }
     const started = threadCpuMs();
     try {
-      await verifySignedView(view, signatures, committee);
+      await verifySignedView(view, signatures, committee, this.#recover);
     } finally {
       this.work.verifications += 1;
       this.work.verifyingMs += threadCpuMs() - started;

@@ -170,6 +170,19 @@ describe("SignatureCache", () => {
     }
   });
 
+  it("checks the views it signed without recovering their signers, and refuses its signatures on any other view or committee (attack: replayed signatures)", async () => {
+    const cache = new SignatureCache();
+    const view = viewAt(12);
+    const signatures = await cache.sign(view, signers, gateway);
+    await cache.verify(view, signatures, committee);
+    assert.equal(cache.work.verifications, 1);
+    // The signatures it made over one view do not vouch for another view of the same height, nor for another committee.
+    const forged = { ...view, hashes: [...view.hashes.slice(0, -1), keccak256("0x66")] };
+    await assert.rejects(cache.verify(forged, signatures, committee), SignedViewError);
+    await assert.rejects(cache.verify(view, signatures, { ...committee, members: committee.members.slice(1) }), SignedViewError);
+    await assert.rejects(cache.verify(view, [...signatures].reverse(), committee), SignedViewError, "nor out of the registry's order");
+  });
+
   it("hands what it made and checked to a cache in another thread, which redoes none of it and still refuses a changed view (attack: replayed signatures)", async () => {
     const made = new SignatureCache();
     const view = viewAt(9);
