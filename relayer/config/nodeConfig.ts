@@ -185,7 +185,9 @@ export const nodeConfigFileSchema = z
     chainId: chainIdSchema,
     key: z.string().regex(PRIVATE_KEY, "Expected a 0x-prefixed 32-byte private key").optional(),
     keyEnv: z.string().min(1).optional(),
-    rpcUrl: urlSchema(["http:", "https:", "ws:", "wss:"]),
+    // HTTP only: viem's WebSocket transport does not recover once its endpoint went away and came back (tried: every
+    // request after the endpoint returned still failed), and a node must outlive its endpoint's restarts.
+    rpcUrl: urlSchema(["http:", "https:"]),
     listen: z.object({ host: z.string().min(1).default("0.0.0.0"), port: portSchema }).strict(),
     metrics: z.object({ host: z.string().min(1).default("127.0.0.1"), port: portSchema }).strict().optional(),
     store: z.string().min(1),

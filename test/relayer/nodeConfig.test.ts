@@ -245,11 +245,19 @@ describe("nodeConfig", () => {
       assert.deepEqual(error.issues.map((i) => i.path), ["peers[2].address", "peers[3].address"]);
     });
 
-    it("rejects a peer URL that is not ws(s) and an RPC URL that is not http(s) or ws(s)", () => {
+    it("rejects a peer URL that is not ws(s) and an RPC URL that is not http(s)", () => {
       const raw: Record<string, any> = { ...validConfig(), rpcUrl: "ftp://127.0.0.1" };
       raw.peers[0].url = "http://10.0.0.2:9001";
       const error = configError(() => parseNodeConfig(raw, { env: {} }));
       assert.deepEqual(error.issues.map((i) => i.path).sort(), ["peers[0].url", "rpcUrl"]);
+    });
+
+    it("rejects a WebSocket RPC URL: viem's WebSocket transport never recovers once the endpoint restarted", () => {
+      for (const rpcUrl of ["ws://127.0.0.1:8545", "wss://chain.example/rpc"]) {
+        const error = configError(() => parseNodeConfig({ ...validConfig(), rpcUrl }, { env: {} }));
+        assert.deepEqual(error.issues.map((i) => i.path), ["rpcUrl"]);
+        assert.match(error.message, /rpcUrl: Expected a http or https URL/);
+      }
     });
 
     it("lists every bad field at once, and unknown fields by name", () => {
