@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import { bloomMayHold } from "./logsBloom.js";
+import { bloomBits, bloomMayHold } from "./logsBloom.js";
 
 /** Delivered blocks remembered: a scan that lags further behind (a failing endpoint) asks for the logs. */
 const REMEMBERED = 4_096n;
@@ -11,21 +11,22 @@ const REMEMBERED = 4_096n;
  * are known; a range reaching below them (a restart's catch-up) or above them is scanned as before.
  */
 export class QuietBlocks {
-  readonly #watched: readonly Address[];
+  /** The bloom bits of each watched address. */
+  readonly #watched: readonly (readonly number[])[];
   #first: bigint | undefined;
   #last = -1n;
   /** Delivered heights whose bloom names a watched address, in ascending order. */
   #loud: bigint[] = [];
 
   constructor(watched: readonly Address[]) {
-    this.#watched = watched;
+    this.#watched = watched.map(bloomBits);
   }
 
   /** Notes the next delivered block (heights arrive in order, each once). */
   record(height: bigint, logsBloom: Hex): void {
     this.#last = height;
     if (this.#first === undefined || this.#first + REMEMBERED <= height) this.#first = this.#first === undefined ? height : height - REMEMBERED + 1n;
-    if (this.#watched.some((address) => bloomMayHold(logsBloom, address))) this.#loud.push(height);
+    if (this.#watched.some((bits) => bloomMayHold(logsBloom, bits))) this.#loud.push(height);
     if (this.#loud[0]! < this.#first) this.#loud = this.#loud.filter((h) => h >= this.#first!);
   }
 
