@@ -22,7 +22,7 @@ import { writeCharts } from "./bench/charts.js";
 import { measureGasCosts } from "./bench/gasCosts.js";
 import { measureRealCell, type RealCellResult } from "./bench/realCell.js";
 import { measureRelayerIdle } from "./bench/relayerIdle.js";
-import { cellName, FULL_BLOCKS, FULL_CELLS, gridTable, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
+import { cellName, FULL_BLOCKS, FULL_CELLS, GRID_WORKERS, gridTable, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
 
 const RESULTS = fileURLToPath(new URL("../bench-results.json", import.meta.url));
 const CHARTS = fileURLToPath(new URL("../docs/bench/", import.meta.url));
@@ -60,7 +60,7 @@ const say = (line: string) => console.log(`[${((Date.now() - started) / 1000).to
 let gridPart: Record<string, unknown> | undefined;
 if (!runs("grid")) say("1/4 the paper's grid: not run (--parts); kept from the last run");
 else {
-  say(`1/4 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system`);
+  say(`1/4 the paper's grid, simulated: ${values.quick ? `${QUICK_CELLS.length} cells × ${QUICK_BLOCKS}` : `${FULL_CELLS.length} cells × ${FULL_BLOCKS}`} blocks per system, ${GRID_WORKERS} cell${GRID_WORKERS > 1 ? "s" : ""} at a time`);
   const grid = await simulateGrid({ cells: values.quick ? QUICK_CELLS : FULL_CELLS, blocks: values.quick ? QUICK_BLOCKS : FULL_BLOCKS, log: (line) => say(`  ${line}`) });
   await mkdir(CHARTS, { recursive: true });
   const charts = writeCharts(grid, CHARTS);
@@ -74,7 +74,7 @@ else {
       // The paper: in 5_1_3 the expected gap is below 3 and k = 5 covers the worst case.
       gap5_1_3: c513 === undefined ? null : { mean: c513.gap.mean, p95: c513.gap.p95, max: c513.gap.max, meanBelow3: c513.gap.mean < 3, maxWithinK5: c513.gap.max <= 5 },
     },
-    simulation: { quick: values.quick, blocks: grid.blocks, q: grid.q, k: grid.k, signEvery: grid.signEvery, seed: grid.seed, work: grid.work, wallSeconds: Math.round(grid.wallMs / 1000) },
+    simulation: { quick: values.quick, blocks: grid.blocks, q: grid.q, k: grid.k, signEvery: grid.signEvery, seed: grid.seed, work: grid.work, workers: grid.workers, wallSeconds: Math.round(grid.wallMs / 1000), cpuSeconds: Math.round(grid.cpuMs / 1000) },
     charts,
   };
   console.log(`\n${gridTable(grid)}\n`);

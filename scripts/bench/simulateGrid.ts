@@ -36,6 +36,9 @@ export const QUICK_CELLS: readonly CellSpec[] = [
 ];
 export const QUICK_BLOCKS = 200;
 
+/** Cells run at a time by default: two worker threads on a machine of two cores or more, else one thread. */
+export const GRID_WORKERS = Math.min(2, availableParallelism());
+
 /** The worker thread's module, beside the simulator (TypeScript under tsx, JavaScript once built). */
 const CELL_WORKER = new URL(`../../relayer/sim/cellWorker.${import.meta.url.endsWith(".ts") ? "ts" : "js"}`, import.meta.url);
 /**
@@ -97,14 +100,14 @@ export type SimulateGridParameters = {
   blocks: number;
   seed?: number;
   /**
-   * Worker threads that run the cells side by side (cells are independent): by default two when the machine has two
-   * cores or more. With one, the cells run one after another in this thread.
+   * Worker threads that run the cells side by side (cells are independent): GRID_WORKERS by default. With one, the
+   * cells run one after another in this thread.
    */
   workers?: number;
   log?: (line: string) => void;
 };
 
-export async function simulateGrid({ cells, blocks, seed = 1, workers = Math.min(2, availableParallelism()), log = () => {} }: SimulateGridParameters): Promise<GridResult> {
+export async function simulateGrid({ cells, blocks, seed = 1, workers = GRID_WORKERS, log = () => {} }: SimulateGridParameters): Promise<GridResult> {
   const started = performance.now();
   const cpuBefore = processCpuMs();
   const results: GridCell[] = [];
