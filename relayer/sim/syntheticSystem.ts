@@ -46,6 +46,9 @@ export class SyntheticSystem {
   readonly #hashes: Hex[] = [];
   readonly #accs: Hex[] = [];
   readonly #certified = new Map<number, SignedView>();
+  /** Heights certified on demand, off the pacemaker's (`demand`), ascending; and the same as a set. */
+  readonly #demanded: number[] = [];
+  readonly #isDemanded = new Set<number>();
   readonly #records = new Map<Hex, { registered: number; committed?: number }>();
   /** This system's ViewRegistry: per other system, the newest accepted view's height and word (accThrough). */
   readonly #accepted = new Map<bigint, { height: bigint; word: Hex }>();
@@ -121,14 +124,35 @@ export class SyntheticSystem {
     return { chainId: this.chainId, height: BigInt(height), acc: this.#at(this.#accs, height), hashes: this.#hashes.slice(Math.max(0, height + 1 - this.k), height + 1) };
   }
 
-  /** The newest certified height at or below `height`. */
+  /** The newest certified height at or below `height`: the pacemaker's (every `signEvery`) or one certified on demand. */
   certifiedHeight(height: number): number {
-    return height - (height % this.#signEvery);
+    const paced = height - (height % this.#signEvery);
+    let [low, high] = [0, this.#demanded.length];
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if (this.#demanded[middle]! <= height) low = middle + 1;
+      else high = middle;
+    }
+    return low > 0 && this.#demanded[low - 1]! > paced ? this.#demanded[low - 1]! : paced;
+  }
+
+  /**
+   * Certifies the head now and returns its height, as a relayer's committee does for a check() it serves when no
+   * certified view reaches the asked height (`Cosigner.certify`): the committee's round of co-signatures takes no
+   * simulated time here.
+   */
+  demand(): number {
+    const height = this.height;
+    if (height % this.#signEvery !== 0 && !this.#isDemanded.has(height)) {
+      this.#demanded.push(height);
+      this.#isDemanded.add(height);
+    }
+    return height;
   }
 
   /** The view at a certified `height` with its committee's signatures, signed the first time it is asked for. */
   async certify(height: number): Promise<SignedView> {
-    if (height % this.#signEvery !== 0) throw new RangeError(`height ${height} is not certified (every ${this.#signEvery})`);
+    if (height % this.#signEvery !== 0 && !this.#isDemanded.has(height)) throw new RangeError(`height ${height} is not certified (every ${this.#signEvery}, or on demand)`);
     const known = this.#certified.get(height);
     if (known !== undefined) return known;
     const view = this.view(height);

@@ -4,6 +4,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { GapHistogram } from "../../relayer/sim/gapHistogram.js";
 import { simulateCell, type CellParameters, type CellResult } from "../../relayer/sim/gridCell.js";
 import { SignatureCache } from "../../relayer/sim/signatureCache.js";
+import { SyntheticSystem } from "../../relayer/sim/syntheticSystem.js";
 import { orderSignatures, signView } from "../../relayer/view/signView.js";
 import { SignedViewError, verifySignedView, type Committee } from "../../relayer/view/verifySignedView.js";
 import { buildView } from "../../relayer/view/view.js";
@@ -112,6 +113,23 @@ describe("simulateCell", function () {
     await assert.rejects(cell({ n: 1 }), RangeError);
     await assert.rejects(cell({ taskRate: 1.5 }), RangeError);
     await assert.rejects(cell({ signEvery: 6 }), RangeError, "views further apart than k cannot be connected");
+  });
+});
+
+describe("SyntheticSystem", () => {
+  it("certifies its head on demand between pacemaker heights, as a relayer's committee does for a check() it serves", async () => {
+    const system = new SyntheticSystem({ index: 0, seed: 1, q: 4, threshold: 3, k: 16, signEvery: 10, cache: new SignatureCache() });
+    for (let i = 0; i < 15; i++) system.produce();
+    assert.equal(system.certifiedHeight(14), 10, "the pacemaker certified height 10");
+    await assert.rejects(system.certify(14), /height 14 is not certified/);
+    assert.equal(system.demand(), 14);
+    assert.equal(system.certifiedHeight(14), 14);
+    assert.equal(system.certifiedHeight(13), 10, "no height between the two is certified");
+    const signed = await system.certify(14);
+    assert.equal(signed.view.height, 14n);
+    await verifySignedView(signed.view, signed.signatures, system.committee); // threshold signatures of the committee
+    system.produce();
+    assert.equal(system.certifiedHeight(15), 14, "the newest certified view stays the demanded one until the next");
   });
 });
 
