@@ -110,33 +110,25 @@ export type SimulateGridParameters = {
 export async function simulateGrid({ cells, blocks, seed = 1, workers = GRID_WORKERS, log = () => {} }: SimulateGridParameters): Promise<GridResult> {
   const started = performance.now();
   const cpuBefore = processCpuMs();
-  const results: GridCell[] = [];
-  // Each cell's line is logged in the grid's order, as soon as the cells before it are done too.
-  const logDone = (): void => {
-    for (let i = results.length; finished[i] !== undefined; i = results.length) {
-      const cell = gridCell(cells[i]!, finished[i]!);
-      results.push(cell);
-      log(
-        `[${i + 1}/${cells.length}] ${cell.name}: ${cell.successfulTasks}/${cell.tasks} tasks, ${fmt(cell.messagesPerTask)} msgs/task, ` +
-          `${fmt(cell.requestsPerSystem)} requests and ${fmt(cell.gossipPerSystem)} gossip per system, ` +
-          `system gap mean ${fmt(cell.systemGap.mean, 2)} p95 ${cell.systemGap.p95} max ${cell.systemGap.max}, node gap mean ${fmt(cell.gap.mean, 2)} p95 ${cell.gap.p95} ` +
-          `(${seconds(cell.wallMs)} s, CPU ${seconds(cell.cpuMs)} s)`,
-      );
-    }
-  };
-  const finished: (CellResult | undefined)[] = cells.map(() => undefined);
+  // A cell's line is logged when it is done (in two workers the costliest go first), numbered by its place in the grid.
+  const finished: (GridCell | undefined)[] = cells.map(() => undefined);
   const onCell = (id: number, result: CellResult) => {
-    finished[id] = result;
-    logDone();
+    const cell = (finished[id] = gridCell(cells[id]!, result));
+    log(
+      `[${id + 1}/${cells.length}] ${cell.name}: ${cell.successfulTasks}/${cell.tasks} tasks, ${fmt(cell.messagesPerTask)} msgs/task, ` +
+        `${fmt(cell.requestsPerSystem)} requests and ${fmt(cell.gossipPerSystem)} gossip per system, ` +
+        `system gap mean ${fmt(cell.systemGap.mean, 2)} p95 ${cell.systemGap.p95} max ${cell.systemGap.max}, node gap mean ${fmt(cell.gap.mean, 2)} p95 ${cell.gap.p95} ` +
+        `(${seconds(cell.wallMs)} s, CPU ${seconds(cell.cpuMs)} s)`,
+    );
   };
   const work = workers > 1 ? await runInWorkers({ cells, blocks, seed, workers, onCell }) : await runHere({ cells, blocks, seed, onCell });
-  const last = finished.at(-1);
+  const results = finished.map((cell) => cell!);
   return {
     blocks,
     seed,
-    q: last?.q ?? CELL_DEFAULTS.q,
-    k: last?.k ?? CELL_DEFAULTS.k,
-    signEvery: last?.signEvery ?? CELL_DEFAULTS.signEvery,
+    q: CELL_DEFAULTS.q,
+    k: CELL_DEFAULTS.k,
+    signEvery: CELL_DEFAULTS.signEvery,
     cells: results,
     scaleRatio: scaleRatios(results),
     work,
