@@ -182,6 +182,7 @@ async function runInWorkers({ cells, blocks, seed, workers, onCell }: RunCells &
       }),
     );
     pool.forEach((worker, w) => shares.forEach((shared, other) => other !== w && ask(worker, { kind: "adopt", shared })));
+    shares.length = 0; // posted (copied): some hundreds of MB that this thread need not keep while the cells run
 
     const queue = [...cells.keys()].sort((a, b) => cost(cells[b]!) - cost(cells[a]!));
     await Promise.all(
