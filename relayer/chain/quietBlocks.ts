@@ -24,10 +24,12 @@ export class QuietBlocks {
 
   /** Notes the next delivered block (heights arrive in order, each once). */
   record(height: bigint, logsBloom: Hex): void {
+    const oldest = height - REMEMBERED + 1n;
+    const first = this.#first === undefined ? height : this.#first > oldest ? this.#first : oldest;
+    this.#first = first;
     this.#last = height;
-    if (this.#first === undefined || this.#first + REMEMBERED <= height) this.#first = this.#first === undefined ? height : height - REMEMBERED + 1n;
     if (this.#watched.some((bits) => bloomMayHold(logsBloom, bits))) this.#loud.push(height);
-    if (this.#loud[0]! < this.#first) this.#loud = this.#loud.filter((h) => h >= this.#first!);
+    if (this.#loud.length > 0 && this.#loud[0]! < first) this.#loud = this.#loud.filter((h) => h >= first);
   }
 
   /** Whether every block from `from` to `to` was delivered and none may hold a log of a watched contract. */
