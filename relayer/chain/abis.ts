@@ -84,11 +84,14 @@ export const registryAbi = parseAbi([
   "function frozenAt(uint64 chainId) view returns (uint64)",
   "function bondOf(uint64 chainId) view returns (uint256)",
   "function poolOf(uint64 chainId) view returns (uint256 pool, uint256 left)",
+  "function committeeOf(uint64 chainId) view returns (address[] committee, uint256 threshold, uint64 k)",
+  "function gatewayOf(uint64 chainId) view returns (address)",
   "event ViewAccepted(uint64 indexed chainId, uint64 indexed height, bytes32 accThrough, View view_, bytes[] signatures)",
   "event ViewConflicted(uint64 indexed chainId, uint64 acceptedHeight, View view_, bytes[] signatures)",
   "event ForkProven(uint64 indexed chainId, View a, bytes[] sigA, View b, bytes[] sigB)",
   "event ChainFrozen(uint64 indexed chainId, address indexed reporter, uint256 slashed, uint256 reward, uint256 pool, uint256 burned)",
   "event CompensationPaid(uint64 indexed chainId, address indexed to, uint256 amount)",
+  "event RewardForfeited(uint64 indexed chainId, address indexed reporter, uint256 reward)",
   "error ViewRegistryChainFrozen(uint64 chainId)",
   "error ViewRegistryBridgeMismatch(uint64 latest, uint64 height, uint256 bridged)",
   "error ViewRegistryMalformedView(uint64 height, uint256 hashes)",
@@ -96,6 +99,10 @@ export const registryAbi = parseAbi([
   "error ViewRegistryUnknownSigner(address signer)",
   "error ViewRegistryNotConflicting()",
   "error ViewRegistryUnknownChain(uint64 chainId)",
+  "error ViewRegistryWrongChain(uint64 expected, uint64 actual)",
+  "error ViewRegistryInvalidSignature(uint256 index)",
+  "error ViewRegistryDuplicateSigner(address signer)",
+  "error ViewRegistrySignersNotSorted(uint256 index)",
 ]);
 
 /** What ViewRegistry.submitView returns (IViewRegistry.UpdateResult). */

@@ -10,3 +10,5 @@ export const HARDHAT_ACCOUNT_0_KEY: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944ba
 export const HARDHAT_ACCOUNT_1_KEY: Hex = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 /** Account #2 (0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC): pays on the --to chain of `fibc swap`. */
 export const HARDHAT_ACCOUNT_2_KEY: Hex = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+/** Account #3 (0x90F79bf6EB2c4f870365E785982E1f101E93b906): sends fork evidence for `fibc evidence submit` and `fibc watch` unless told otherwise. */
+export const HARDHAT_ACCOUNT_3_KEY: Hex = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
