@@ -5,12 +5,15 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IViewRegistry} from "./interfaces/IViewRegistry.sol";
+import {BlsLib} from "./libraries/BlsLib.sol";
 import {View, ViewLib} from "./libraries/ViewLib.sol";
 
 /// @title ViewRegistry
 /// @notice The view list of one chain, on chain: for every other registered chain, its committee, one word
 /// per accepted view (the accumulator through its newest block, which commits to every block hash below),
-/// its bond, and what is left of its slashed bond for the users a fork harmed.
+/// its bond, and what is left of its slashed bond for the users a fork harmed. A committee signs with ECDSA (one
+/// signature per member) or, chosen at registration, with BLS12-381 (one aggregate signature and a bitmap of its
+/// signers, checked through the EIP-2537 precompiles at a cost that hardly grows with the committee).
 contract ViewRegistry is IViewRegistry, Ownable {
     using ViewLib for View;
 
@@ -23,13 +26,14 @@ contract ViewRegistry is IViewRegistry, Ownable {
     /// contracts) never exceed the rest, which is burned (kept here with no way out).
     uint256 public constant MIN_BURN_BPS = 5_000;
 
-    /// @dev Slot 0 holds what every Gateway call reads: gateway, frozen, height (and the threshold). A chain is
-    /// registered when it has a Gateway.
+    /// @dev Slot 0 holds what every Gateway call reads: gateway, frozen, height (and the threshold and scheme). A
+    /// chain is registered when it has a Gateway.
     struct Chain {
         address gateway;
         bool frozen;
         uint64 height; // newest accepted height
         uint16 threshold;
+        bool bls; // the committee signs with BLS12-381 aggregates, not ECDSA
         uint64 k;
         uint64 frozenAt; // this chain's block number at the freeze
         uint256 bond;
@@ -38,6 +42,9 @@ contract ViewRegistry is IViewRegistry, Ownable {
         address[] committee;
         mapping(address signer => bool) isMember;
         mapping(uint64 height => bytes32 accThrough) accepted;
+        /// BLS only: contracts whose code holds the aggregate of all keys, then each member's negated key
+        /// (BlsLib.sumKeys), read for a few thousand gas where storage would cost 2,100 a word.
+        address[3] keyTables;
     }
 
     /// @notice Share of a slashed bond paid to whoever proved the fork, in basis points.
@@ -48,6 +55,8 @@ contract ViewRegistry is IViewRegistry, Ownable {
 
     mapping(uint64 chainId => Chain) private _chains;
     address private _gateway;
+    /// @dev keccak256 of BLS public keys whose proof of possession was checked.
+    mapping(bytes32 keyHash => bool) private _provenKeys;
 
     constructor(address owner_, uint256 slashRewardBps_, uint256 poolBps_) Ownable(owner_) {
         require(
@@ -64,7 +73,72 @@ contract ViewRegistry is IViewRegistry, Ownable {
         payable
         onlyOwner
     {
-        Chain storage c = _chains[r.chainId];
+        Chain storage c = _registerCommittee(r);
+        _registerGenesis(r, c, genesis, signatures);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function proveBlsKey(bytes calldata key, bytes calldata proof) external {
+        BlsLib.Check result = BlsLib.checkPossession(key, proof);
+        require(result != BlsLib.Check.Infinity, ViewRegistryInfinityPoint());
+        require(result != BlsLib.Check.InvalidPoint, ViewRegistryInvalidPoint());
+        require(result == BlsLib.Check.Valid, ViewRegistryInvalidProofOfPossession());
+        bytes32 keyHash = keccak256(key);
+        _provenKeys[keyHash] = true;
+        emit BlsKeyProven(keyHash, key);
+    }
+
+    /// @inheritdoc IViewRegistry
+    function registerBlsChain(
+        ChainRegistration calldata r,
+        bytes[] calldata keys,
+        View calldata genesis,
+        bytes[] calldata signatures
+    ) external payable onlyOwner {
+        Chain storage c = _registerCommittee(r);
+        uint256 q = r.committee.length;
+        require(keys.length == q, ViewRegistryInvalidCommittee());
+        bytes memory entries = new bytes((q + 1) * BlsLib.G2_POINT);
+        bytes memory all = new bytes(BlsLib.G2_POINT);
+        for (uint256 i = 0; i < q; ++i) {
+            bytes memory key = keys[i];
+            bytes32 keyHash = keccak256(key);
+            require(_provenKeys[keyHash], ViewRegistryKeyWithoutProof(i));
+            // One key listed twice would count its holder twice: refused, marked in transient storage per chain.
+            bytes32 mark = keccak256(abi.encode(r.chainId, keyHash));
+            bool seen;
+            assembly ("memory-safe") {
+                seen := tload(mark)
+                tstore(mark, 1)
+            }
+            require(!seen, ViewRegistryDuplicateKey(i));
+            all = BlsLib.addG2(all, key);
+            bytes memory negated = BlsLib.negateG2(key);
+            assembly ("memory-safe") {
+                mcopy(add(add(entries, 0x20), mul(add(i, 1), 256)), add(negated, 0x20), 256)
+            }
+        }
+        require(!BlsLib.isInfinity(all), ViewRegistryInfinityPoint());
+        assembly ("memory-safe") {
+            mcopy(add(entries, 0x20), add(all, 0x20), 256)
+        }
+        uint256 perTable = BlsLib.KEYS_PER_TABLE * BlsLib.G2_POINT;
+        for (uint256 t = 0; t * perTable < entries.length; ++t) {
+            uint256 from = t * perTable;
+            uint256 to = from + perTable < entries.length ? from + perTable : entries.length;
+            bytes memory chunk = new bytes(to - from);
+            assembly ("memory-safe") {
+                mcopy(add(chunk, 0x20), add(add(entries, 0x20), from), sub(to, from))
+            }
+            c.keyTables[t] = BlsLib.deployTable(chunk);
+        }
+        c.bls = true;
+        _registerGenesis(r, c, genesis, signatures);
+    }
+
+    /// @dev Checks a registration and stores its committee, threshold, window and Gateway.
+    function _registerCommittee(ChainRegistration calldata r) private returns (Chain storage c) {
+        c = _chains[r.chainId];
         require(c.k == 0, ViewRegistryChainAlreadyRegistered(r.chainId));
         require(r.chainId != block.chainid, ViewRegistryCannotRegisterSelf(r.chainId));
         require(r.gateway != address(0), ViewRegistryInvalidGateway());
@@ -87,7 +161,15 @@ contract ViewRegistry is IViewRegistry, Ownable {
         c.k = r.k;
         c.threshold = uint16(threshold);
         emit ChainRegistered(r.chainId, r.gateway, q, threshold, r.k);
+    }
 
+    /// @dev Accepts the genesis view of a chain just registered, and its first bond.
+    function _registerGenesis(
+        ChainRegistration calldata r,
+        Chain storage c,
+        View calldata genesis,
+        bytes[] calldata signatures
+    ) private {
         View memory g = genesis;
         require(g.chainId == r.chainId, ViewRegistryWrongChain(r.chainId, g.chainId));
         require(g.wellFormed(r.k), ViewRegistryMalformedView(g.height, g.hashes.length));
@@ -208,6 +290,16 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
+    function isBlsCommittee(uint64 chainId) external view returns (bool) {
+        return _registered(chainId).bls;
+    }
+
+    /// @inheritdoc IViewRegistry
+    function blsKeyProven(bytes32 keyHash) external view returns (bool) {
+        return _provenKeys[keyHash];
+    }
+
+    /// @inheritdoc IViewRegistry
     function bondOf(uint64 chainId) external view returns (uint256) {
         return _chains[chainId].bond;
     }
@@ -285,9 +377,10 @@ contract ViewRegistry is IViewRegistry, Ownable {
         _verifyQuorum(c, v.digest(c.gateway), signatures);
     }
 
-    /// @dev Signers must be distinct committee members, in ascending order, at least `threshold` of them.
+    /// @dev ECDSA: signers must be distinct committee members, in ascending order, at least `threshold` of them.
     /// OpenZeppelin's ECDSA refuses high-s signatures, so a signature cannot be re-encoded into a second one.
     function _verifyQuorum(Chain storage c, bytes32 digest, bytes[] calldata signatures) private view {
+        if (c.bls) return _verifyAggregate(c, digest, signatures);
         address previous;
         for (uint256 i = 0; i < signatures.length; ++i) {
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
@@ -298,6 +391,40 @@ contract ViewRegistry is IViewRegistry, Ownable {
             previous = signer;
         }
         require(signatures.length >= c.threshold, ViewRegistryBelowThreshold(signatures.length, c.threshold));
+    }
+
+    /// @dev BLS: one entry, the signer bitmap (bit i: committee member i) ‖ the aggregate signature in G1, over the
+    /// digest under VIEW_DST, with at least `threshold` bits set. The signers' aggregate key is the stored aggregate
+    /// minus the non-signers' keys, or the sum of the signers' keys, whichever takes fewer additions.
+    function _verifyAggregate(Chain storage c, bytes32 digest, bytes[] calldata signatures) private view {
+        require(
+            signatures.length == 1 && signatures[0].length == 32 + BlsLib.G1_POINT, ViewRegistryMalformedAggregate()
+        );
+        uint256 bitmap = uint256(bytes32(signatures[0][:32]));
+        uint256 q = c.committee.length;
+        require(q == 256 || bitmap >> q == 0, ViewRegistrySignerOutsideCommittee(bitmap));
+        uint256 signers = _popcount(bitmap);
+        require(signers >= c.threshold, ViewRegistryBelowThreshold(signers, c.threshold));
+        bool subtract = 2 * signers >= q;
+        bytes memory key = BlsLib.sumKeys(c.keyTables, bitmap, q, subtract);
+        BlsLib.Check result = BlsLib.check(
+            signatures[0][32:], BlsLib.hashToG1(abi.encodePacked(digest), BlsLib.VIEW_DST), key, !subtract
+        );
+        require(result != BlsLib.Check.Infinity, ViewRegistryInfinityPoint());
+        require(result != BlsLib.Check.InvalidPoint, ViewRegistryInvalidPoint());
+        require(result == BlsLib.Check.Valid, ViewRegistryInvalidSignature(0));
+    }
+
+    /// @dev Bits set in `x`.
+    function _popcount(uint256 x) private pure returns (uint256) {
+        unchecked {
+            x -= (x >> 1) & 0x5555555555555555555555555555555555555555555555555555555555555555;
+            x = (x & 0x3333333333333333333333333333333333333333333333333333333333333333)
+                + ((x >> 2) & 0x3333333333333333333333333333333333333333333333333333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f;
+            x = (x + (x >> 8)) & 0x00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff;
+            return (x * 0x0001000100010001000100010001000100010001000100010001000100010001) >> 240;
+        }
     }
 
     function _foldCalldata(bytes32 acc, bytes32[] calldata hashes) private pure returns (bytes32) {

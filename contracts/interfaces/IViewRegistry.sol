@@ -48,6 +48,8 @@ interface IViewRegistry {
     /// @notice The reporter refused the reward: it stays burned.
     event RewardForfeited(uint64 indexed chainId, address indexed reporter, uint256 reward);
     event GatewaySet(address gateway);
+    /// @notice A BLS public key's proof of possession was checked: the key may join a BLS committee.
+    event BlsKeyProven(bytes32 indexed keyHash, bytes key);
     event CompensationPaid(uint64 indexed chainId, address indexed to, uint256 amount);
 
     error ViewRegistryUnknownChain(uint64 chainId);
@@ -71,11 +73,35 @@ interface IViewRegistry {
     error ViewRegistryGatewayAlreadySet();
     error ViewRegistryOnlyGateway(address caller);
     error ViewRegistryPoolExhausted(uint64 chainId, uint256 requested, uint256 left);
+    error ViewRegistryKeyWithoutProof(uint256 index);
+    error ViewRegistryDuplicateKey(uint256 index);
+    error ViewRegistryInvalidProofOfPossession();
+    /// @notice An EIP-2537 precompile refused a point: not on the curve, not in its subgroup, or not canonical.
+    error ViewRegistryInvalidPoint();
+    error ViewRegistryInfinityPoint();
+    error ViewRegistryMalformedAggregate();
+    error ViewRegistrySignerOutsideCommittee(uint256 bitmap);
 
     /// @notice Registers a remote chain with a genesis view signed by its committee; msg.value is its first bond.
     function registerChain(ChainRegistration calldata registration, View calldata genesis, bytes[] calldata signatures)
         external
         payable;
+
+    /// @notice Registers a remote chain whose committee signs with BLS12-381: `keys[i]` is the G2 public key of
+    /// `registration.committee[i]` (EIP-2537 encoding, 256 bytes), each proven first with {proveBlsKey}. Its views
+    /// carry one entry in place of their signatures: the signer bitmap (32 bytes, bit i for member i) followed by
+    /// the aggregate G1 signature (128 bytes) over {ViewLib-digest}, hashed to G1 under the tag
+    /// "FinalityIBC-V1-VIEW_BLS12381G1_XMD:SHA-256_SSWU_RO_". msg.value is its first bond.
+    function registerBlsChain(
+        ChainRegistration calldata registration,
+        bytes[] calldata keys,
+        View calldata genesis,
+        bytes[] calldata signatures
+    ) external payable;
+
+    /// @notice Records that the holder of BLS key `key` (G2, 256 bytes) knows its secret: `proof` (G1, 128 bytes)
+    /// signs the key's own encoding under "FinalityIBC-V1-POP_BLS12381G1_XMD:SHA-256_SSWU_RO_". Anyone may submit it.
+    function proveBlsKey(bytes calldata key, bytes calldata proof) external;
 
     /// @notice Names this chain's own Gateway, the only caller of {compensate} and {submitViewFor}. Once.
     function setGateway(address gateway) external;
@@ -88,7 +114,8 @@ interface IViewRegistry {
     /// heights between the two (folded into the stored accumulator they must give the view's acc), so a
     /// registry however far behind catches up in one transaction. A signed view that conflicts with an
     /// accepted one freezes the chain instead (it is fork evidence), and the caller gets the reporter's reward.
-    /// @param signatures 65-byte ECDSA signatures over {ViewLib-digest}, ordered by ascending signer.
+    /// @param signatures 65-byte ECDSA signatures over {ViewLib-digest}, ordered by ascending signer; for a BLS
+    /// committee one entry, bitmap ‖ aggregate signature (see {registerBlsChain}).
     function submitView(View calldata view_, bytes[] calldata signatures, bytes32[] calldata bridge)
         external
         returns (UpdateResult);
@@ -137,6 +164,12 @@ interface IViewRegistry {
 
     /// @notice Committee, threshold and window size of `chainId`.
     function committeeOf(uint64 chainId) external view returns (address[] memory committee, uint256 threshold, uint64 k);
+
+    /// @notice True when `chainId`'s committee signs with BLS12-381 aggregates.
+    function isBlsCommittee(uint64 chainId) external view returns (bool);
+
+    /// @notice True once {proveBlsKey} checked the key whose keccak256 is `keyHash`.
+    function blsKeyProven(bytes32 keyHash) external view returns (bool);
 
     /// @notice Bond currently posted for `chainId`.
     function bondOf(uint64 chainId) external view returns (uint256);
