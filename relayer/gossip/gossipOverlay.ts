@@ -159,10 +159,10 @@ export class GossipOverlay {
   }
 
   /**
-   * Offers a signed view learned anywhere (a check() answer, this chain's registry) to the view list; `accepted` when
-   * this node's chain's ViewRegistry accepted it (see ViewList.offer).
+   * Offers a signed view learned anywhere (a check() answer, this chain's registry, this node's committee) to the view
+   * list; `connects` when the caller knows it connects to the list's history (see ViewList.offer).
    */
-  async learn(view: SignedView, options: { accepted?: boolean } = {}): Promise<void> {
+  async learn(view: SignedView, options: { connects?: boolean } = {}): Promise<void> {
     const offer = await this.#o.viewList.offer(toWireSignedView(view), options);
     if (offer.result === "conflict") this.report(offer.evidence);
   }

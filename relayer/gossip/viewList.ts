@@ -60,16 +60,20 @@ export class ViewList {
   }
 
   /**
-   * Offers a signed view. With `accepted` (this node's own chain's ViewRegistry accepted it, which checked that it
-   * connects to the registry's history, bridging any gap), a view more than k ahead of the newest enters too instead
-   * of being unverifiable: the registry connects views however far apart, and the overlay must carry what it took.
+   * Offers a signed view. With `connects`, a view more than k ahead of the newest enters too instead of being
+   * unverifiable: the caller knows by other means that it connects to the list's history. Two callers do: a view this
+   * node's own chain's ViewRegistry accepted (the registry checked that it connects, bridging any gap, and the overlay
+   * must carry what it took), and a view of this node's own chain that its committee certified (the node built it from
+   * the blocks it follows). Without it, a node whose own chain's certified views jumped more than k (a restart, a
+   * committee slow to co-sign) would hold a stale view of its own chain for good, and verify and drop every view of
+   * its chain gossiped back to it.
    *
    * The view's height and its relation to the stored views are looked at before its signatures, which cost a
    * recovery each: a view that tells the list nothing new (at or below the newest height, and identical to a stored
    * view, consistent with them or too old to relate) is answered `known` unverified. Only a view that would enter
    * (newer) or that conflicts (evidence, or a forgery to strike) is verified.
    */
-  async offer(wire: WireSignedView, { accepted = false }: { accepted?: boolean } = {}): Promise<Offer> {
+  async offer(wire: WireSignedView, { connects = false }: { connects?: boolean } = {}): Promise<Offer> {
     let signed: SignedView;
     let committee: Committee | undefined;
     try {
@@ -99,7 +103,7 @@ export class ViewList {
       return { result: "invalid", reason: (error as Error).message };
     }
     if (conflicting !== undefined) return { result: "conflict", evidence: { a: conflicting, b: signed } };
-    if (withNewest === "unverifiable" && !accepted) return { result: "unverifiable", from: newest!.view.height };
+    if (withNewest === "unverifiable" && !connects) return { result: "unverifiable", from: newest!.view.height };
     this.#views.set(chainId, [...known, signed].slice(-this.#history));
     this.#version += 1;
     return { result: "new" };

@@ -272,7 +272,7 @@ export class RelayerNode {
     if (certified && certified.height > this.#gossipedHeight) {
       this.#gossipedHeight = certified.height;
       this.metrics.setViewHeight(this.config.chainId, certified.height);
-      await this.#gossip.learn({ view: fromWireView(certified.view), signatures: certified.signatures });
+      await this.#gossip.learn({ view: fromWireView(certified.view), signatures: certified.signatures }, { connects: true });
     }
     // Forget what no one may still ask for (config.retentionBlocks below the newest certified view), in the background.
     if (certified && height % PRUNE_EVERY_BLOCKS === 0n) {
@@ -306,7 +306,7 @@ export class RelayerNode {
       if (head >= 0n) {
         try {
           await this.#registryWatcher.scan(delivered, {
-            onView: (view) => this.#gossip.learn(view, { accepted: true }),
+            onView: (view) => this.#gossip.learn(view, { connects: true }),
             onEvidence: (evidence) => this.#gossip.report(evidence),
             onFrozen: (chainId) => this.viewList.freeze(chainId),
           });

@@ -99,18 +99,18 @@ describe("ViewList", () => {
       });
     }
 
-    it("takes a view far ahead that this chain's registry accepted (it bridged the gap), and still catches one of another branch", async () => {
+    it("takes a view far ahead known to connect (its registry accepted it, bridging the gap; or its own committee certified it), and still catches one of another branch", async () => {
       const list = listOf(A);
       assert.equal((await list.offer(wire(await signSynthetic(A, viewAt(A, 3))))).result, "new");
       const far = await signSynthetic(A, viewAt(A, 3 + 4 * A.k));
-      assert.deepEqual(await list.offer(wire(far), { accepted: true }), { result: "new" });
+      assert.deepEqual(await list.offer(wire(far), { connects: true }), { result: "new" });
       assert.deepEqual(list.newest(A.chainId), far);
       // Accepted or not, a signed view of another branch at a height the list covers is evidence.
       const fork = await signSynthetic(A, viewAt(A, 3 + 4 * A.k, branch(A, 3 + 4 * A.k)));
-      const offer = await list.offer(wire(fork), { accepted: true });
+      const offer = await list.offer(wire(fork), { connects: true });
       assert.equal(offer.result, "conflict");
       const unsigned = { ...far, signatures: far.signatures.slice(0, THRESHOLD - 1) };
-      assertInvalid(await listOf(A).offer(wire(unsigned), { accepted: true }), /threshold/);
+      assertInvalid(await listOf(A).offer(wire(unsigned), { connects: true }), /threshold/);
     });
 
     it("answers known for the same view again without verifying it again (replay with corrupted signatures)", async () => {
