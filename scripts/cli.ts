@@ -11,6 +11,8 @@ import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNE
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
+import { EVIDENCE_DESCRIPTION, EVIDENCE_USAGE, evidenceMain } from "../relayer/evidence/evidenceCli.js";
+import { WATCH_DESCRIPTION, WATCH_USAGE, watchMain } from "../relayer/watch/watchCli.js";
 import { RelayerError } from "../relayer/util/relayerError.js";
 
 const SWAP_DESCRIPTION =
@@ -62,6 +64,18 @@ const COMMANDS: Record<string, Command> = {
     description: SWAP_DESCRIPTION,
     run: swapCommand,
   },
+  evidence: {
+    summary: "find fork evidence in the registries (check) and submit it (submit), for anyone",
+    usage: EVIDENCE_USAGE,
+    description: EVIDENCE_DESCRIPTION,
+    run: evidenceMain,
+  },
+  watch: {
+    summary: "a watchtower: finds forks in the registries' events and submits the evidence, no validator key",
+    usage: WATCH_USAGE,
+    description: WATCH_DESCRIPTION,
+    run: watchMain,
+  },
   status: {
     summary: "the devnet's chains and relayers (= devnet status)",
     usage: "fibc status [--dir .devnet]",
@@ -75,7 +89,7 @@ const MAIN_USAGE = `usage: fibc <command> [options]
 Finality-based inter-blockchain communication on EVM chains: a devnet of real processes, relayer nodes, the fork attack and swaps.
 
 commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`).join("\n")}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
 
 \`fibc <command> --help\` describes a command.`;
 
