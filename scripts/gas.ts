@@ -10,11 +10,14 @@
  *   chain (one view post, one header and account proof, ten storage proofs each); perSwap = total / 10.
  * - submitView and submitForkEvidence by committee size q (k = 16, 8 new heights per view, ceil(2q/3) signatures).
  * - proofStep: one storage slot proven under a header, on the devnet and at mainnet depth (scripts/bench/proofStepGas.ts).
+ * - submitView.ecdsa and submitView.bls: the same views posted for an ECDSA and a BLS12-381 committee of q = 4 … 256,
+ *   the crossover q, and the bytes of one gossip update at q = 64 (scripts/bench/schemeGas.ts).
  * The measurements live in scripts/bench/gasCosts.ts, shared with `npm run bench -- --parts gas`.
  */
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { K, R_DENOMINATOR, R_NUMERATOR } from "../test/fixtures/system.js";
+import { SCHEME_COMMITTEE_SIZES } from "./bench/schemeGas.js";
 import {
   BATCH_SIZE,
   GOALS,
@@ -118,6 +121,19 @@ async function main(): Promise<void> {
     ["mainnet, execution only (StateProof / OpenZeppelin)", `${fmt(p.mainnetExecution)} / ${fmt(p.mainnetExecutionOpenZeppelin)}`],
   ]);
 
+  const v = g.submitViewByScheme;
+  say("## submitView by signature scheme (k = 16, 8 new heights, signed by exactly ceil(2q/3), same run)");
+  say("");
+  table(
+    ["q", "signers", "submitView.ecdsa", "submitView.bls", "bls / ecdsa"],
+    SCHEME_COMMITTEE_SIZES.map((q) => [q, thresholdAt(q), v.ecdsa[q]!, v.bls[q]!, x(v.bls[q]! / v.ecdsa[q]!)]),
+  );
+  say(
+    `BLS is cheaper from q ≈ ${v.crossoverQ ?? "—"} on. One gossip update (a view-update with one signed view) at q = 64: ` +
+      `ECDSA ${fmt(v.gossipUpdateBytesAtQ64.ecdsa)} bytes, BLS ${fmt(v.gossipUpdateBytesAtQ64.bls)} bytes.`,
+  );
+  say("");
+
   say("## Ratios and goals (reported, not asserted)");
   say("");
   const r = g.ratios;
@@ -126,6 +142,8 @@ async function main(): Promise<void> {
     ["swap.single / htlcSwap", x(r.singleOverHtlc.value), `<= ${x(GOALS.singleOverHtlc)}`, met(r.singleOverHtlc.met)],
     ["swap.batched.perSwap / htlcSwap", x(r.batchedPerSwapOverHtlc.value), `<= ${x(GOALS.batchedPerSwapOverHtlc)}`, met(r.batchedPerSwapOverHtlc.met)],
     ["proofStep.mainnetDepth", fmt(r.proofStepMainnetDepth.value), `<= ${fmt(GOALS.proofStepMainnetDepth)}`, met(r.proofStepMainnetDepth.met)],
+    ["submitView.bls / submitView.ecdsa at q = 100", x(v.blsOverEcdsaAtQ100.value), `<= ${x(v.blsOverEcdsaAtQ100.goal)}`, met(v.blsOverEcdsaAtQ100.met)],
+    ["submitView.bls, max / min over q = 16 … 256", x(v.blsFlatFrom16To256.value), `<= ${x(v.blsFlatFrom16To256.goal)}`, met(v.blsFlatFrom16To256.met)],
     ["swap.single / v1 swap with views (3,509,823)", x(g.v1.singleOverV1), "", ""],
     ["htlcSwap / v1 HTLC (407,392)", x(h.total / g.v1.htlcSwap), "", ""],
   ]);

@@ -149,24 +149,36 @@ library BlsLib {
         view
         returns (bytes memory sum)
     {
-        sum = new bytes(G2_POINT);
-        bytes memory pair = new bytes(2 * G2_POINT);
+        // The running sum and the next key side by side, the G2ADD input; its output overwrites the sum.
+        sum = new bytes(2 * G2_POINT);
         if (subtract) _copyEntry(tables[0], 0, sum);
-        uint256 tableIndex = type(uint256).max;
-        address table;
-        for (uint256 i = 0; i < q; ++i) {
-            if (((bitmap >> i) & 1 == 1) == subtract) continue;
-            uint256 entry = i + 1;
-            if (entry / KEYS_PER_TABLE != tableIndex) {
-                tableIndex = entry / KEYS_PER_TABLE;
-                table = tables[tableIndex];
+        uint256 wanted = subtract ? ~bitmap : bitmap;
+        if (q < 256) wanted &= (1 << q) - 1;
+        assembly ("memory-safe") {
+            let p := add(sum, 0x20)
+            let tableIndex := not(0)
+            let table := 0
+            for { let i := 0 } wanted {} {
+                // Eight members at a time while none of them is wanted.
+                if iszero(and(wanted, 0xff)) {
+                    wanted := shr(8, wanted)
+                    i := add(i, 8)
+                    continue
+                }
+                if and(wanted, 1) {
+                    let entry := add(i, 1)
+                    let t := div(entry, KEYS_PER_TABLE)
+                    if iszero(eq(t, tableIndex)) {
+                        tableIndex := t
+                        table := sload(add(tables.slot, t))
+                    }
+                    extcodecopy(table, add(p, 256), add(1, mul(mod(entry, KEYS_PER_TABLE), 256)), 256)
+                    if iszero(staticcall(gas(), 0x0d, p, 512, p, 256)) { revert(0, 0) }
+                }
+                wanted := shr(1, wanted)
+                i := add(i, 1)
             }
-            assembly ("memory-safe") {
-                let p := add(pair, 0x20)
-                mcopy(p, add(sum, 0x20), 256)
-                extcodecopy(table, add(p, 256), add(1, mul(mod(entry, KEYS_PER_TABLE), 256)), 256)
-                if iszero(staticcall(gas(), 0x0d, p, 512, add(sum, 0x20), 256)) { revert(0, 0) }
-            }
+            mstore(sum, 256)
         }
     }
 

@@ -30,6 +30,7 @@ import {
 import { NATIVE, prepareSwap, type Registration, type Swap } from "../../test/fixtures/swap.js";
 import type { View } from "../../relayer/view/view.js";
 import { measureProofStepGas } from "./proofStepGas.js";
+import { measureSchemeGas, type SchemeGas } from "./schemeGas.js";
 import { thresholdOf } from "../../relayer/view/threshold.js";
 
 export type Log = (line: string) => void;
@@ -131,6 +132,8 @@ export type GasCosts = {
   submitForkEvidence: Record<number, number>;
   /** One proof step (header + account proof + storage proof verification), from scripts/bench/proofStepGas.ts. */
   proofStep: ProofStepGas;
+  /** submitView of an ECDSA and a BLS12-381 committee by q, and a gossip update's bytes, from scripts/bench/schemeGas.ts. */
+  submitViewByScheme: SchemeGas;
   ratios: { singleOverHtlc: Ratio; batchedPerSwapOverHtlc: Ratio; proofStepMainnetDepth: Ratio };
   v1: typeof V1 & { singleOverV1: number; htlcSame: boolean };
   parameters: {
@@ -493,6 +496,8 @@ export async function measureGasCosts({ log = () => {} }: { log?: Log } = {}): P
   }
   log("measuring one proof step (scripts/bench/proofStepGas.ts) …");
   const proofStep = numbers(await measureProofStepGas());
+  log("measuring submitView with ECDSA and BLS12-381 committees (scripts/bench/schemeGas.ts) …");
+  const submitViewByScheme = await measureSchemeGas(log);
 
   return {
     htlcSwap,
@@ -500,6 +505,7 @@ export async function measureGasCosts({ log = () => {} }: { log?: Log } = {}): P
     submitView: byQ((q) => views[q]!.submitView),
     submitForkEvidence: byQ((q) => views[q]!.forkEvidence),
     proofStep,
+    submitViewByScheme,
     ratios: {
       singleOverHtlc: ratio(single.total / htlcSwap.total, GOALS.singleOverHtlc),
       batchedPerSwapOverHtlc: ratio(batched.perSwap / htlcSwap.total, GOALS.batchedPerSwapOverHtlc),
