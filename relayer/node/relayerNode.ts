@@ -14,6 +14,7 @@ import type { Delivery, Transport } from "../net/transport.js";
 import { PRUNE_EVERY_BLOCKS, Store } from "../store/store.js";
 import { RegistryRefresher } from "../tasks/registryRefresher.js";
 import { serveCheck } from "../tasks/serveCheck.js";
+import { encodeEvidence } from "../evidence/evidenceFile.js";
 import { EvidenceSubmitter } from "../tasks/evidenceSubmitter.js";
 import { TaskRunner, type CommitteeWork, type TaskEvent } from "../tasks/taskRunner.js";
 import { TaskScanner } from "../tasks/taskScanner.js";
@@ -171,7 +172,8 @@ export class RelayerNode {
       maxStrikes: config.gossip.maxStrikes,
       viewsAfter: (chainId, fromHeight) => this.#viewsAfter(chainId, fromHeight),
       onEvidence: (evidence) => {
-        this.#log(`fork evidence against chain ${evidence.a.view.chainId}: two signed views that cannot both be its history`);
+        // The views themselves, in the evidence file's format: `fibc evidence submit --file <this log>` takes the line as it is.
+        this.#log(`fork evidence against chain ${evidence.a.view.chainId}: two signed views that cannot both be its history: ${encodeEvidence(evidence)}`);
         this.#evidence.addEvidence(evidence);
       },
       onRefused: (_from, reason) => this.metrics.countRejected({ reason }),
