@@ -1,13 +1,15 @@
 /**
  * `fibc`: one command line for the devnet, deploying on running chains, a relayer node, the fork attack and a swap. bin/fibc.js runs this file with tsx
  * under the repository's Node 24. Each subcommand is a thin wrapper over a library function; `fibc <command> --help` describes it.
- * Exit codes: 0 done, 1 failed (or a swap that did not release on both sides), 2 usage error.
+ * Exit codes (EXIT in relayer/devnet/cliFailure.ts): 0 done, 1 failed (or a swap that did not release on both sides), 2 usage
+ * error, 3 a contract refused a transaction (its error decoded and said in words), 4 a chain's endpoint did not answer.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AttackConfigError, RUN_ATTACK_DESCRIPTION, runAttack } from "../relayer/attack/runAttack.js";
 import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
+import { cliFailure, EXIT_CODES_HELP } from "../relayer/devnet/cliFailure.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
@@ -91,7 +93,9 @@ Finality-based inter-blockchain communication on EVM chains: a devnet of real pr
 commands:
 ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
 
-\`fibc <command> --help\` describes a command.`;
+\`fibc <command> --help\` describes a command.
+
+${EXIT_CODES_HELP}`;
 
 class UsageError extends RelayerError {}
 
@@ -227,11 +231,10 @@ async function main(argv: string[]): Promise<number> {
       console.error(`${error.message}\nusage: ${command.usage}`);
       return 2;
     }
-    if (error instanceof DevnetError) {
-      console.error(`fibc ${name}: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    // Every other failure in words: a revert as the contract's error and what it means, never raw hex.
+    const { message, exitCode } = cliFailure(error, error instanceof RelayerError);
+    console.error(`fibc ${name}: ${message}`);
+    return exitCode;
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { DevnetError } from "./devnetError.js";
+import { explainRevert } from "./explainRevert.js";
 
 /** A JSON-RPC endpoint and an account that sends transactions there. */
 export type Connection = {
@@ -53,7 +54,8 @@ export async function transact(connection: Connection, what: string, send: () =>
   try {
     hash = await send();
   } catch (error) {
-    const reason = error instanceof BaseError ? (error.details || error.shortMessage) : String(error);
+    // A revert reads as the contract's error and what it means for the user, never as raw hex.
+    const reason = explainRevert(error, { chainId: connection.chainId }) ?? (error instanceof BaseError ? error.details || error.shortMessage : String(error));
     throw new DevnetError(`${what} on chain ${connection.chainId} failed: ${reason}`, { cause: error });
   }
   const receipt = await connection.publicClient.waitForTransactionReceipt({ hash });

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type { Hex } from "viem";
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetFile } from "./devnet.js";
+import { cliFailure } from "./cliFailure.js";
 import { DevnetError } from "./devnetError.js";
 
 /** One paragraph for `--help`. */
@@ -106,8 +107,9 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
     return 0;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
-    console.error(error.message);
-    return 1;
+    const { message, exitCode } = cliFailure(error, true);
+    console.error(message);
+    return exitCode;
   }
 }
 
@@ -211,8 +213,9 @@ export async function deployMain(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
-    console.error(error.message);
-    return 1;
+    const { message, exitCode } = cliFailure(error, true);
+    console.error(message);
+    return exitCode;
   }
 }
 
