@@ -25,7 +25,10 @@ const isUint64 = (v: unknown) => typeof v === "string" && /^(0|[1-9][0-9]{0,19})
 // Hex is lower-case only. A signature covers the bytes, not their spelling: an upper-case copy of a signed view would
 // verify, yet compare unequal to the original hash by hash, and the view list would take the two for a fork.
 const isHash = matches(/^0x[0-9a-f]{64}$/);
-const isSignature = matches(/^0x[0-9a-f]{130}$/);
+/** A member's signature of a view: ECDSA (65 bytes) or a BLS12-381 G1 point (128 bytes, EIP-2537 encoding). */
+const isSignature = matches(/^0x(?:[0-9a-f]{130}|[0-9a-f]{256})$/);
+/** What a signed view carries: ECDSA signatures, or a BLS committee's one entry, bitmap ‖ aggregate (160 bytes). */
+const isViewSignature = matches(/^0x(?:[0-9a-f]{130}|[0-9a-f]{320})$/);
 const isBytes = (max: number) => (v: unknown) => typeof v === "string" && v.length <= 2 + 2 * max && /^0x(?:[0-9a-f]{2})*$/.test(v);
 /** Characters that could forge another line in a log, or move its cursor. */
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -47,7 +50,7 @@ const upTo = <T extends z.ZodType>(item: T, max: number, what: string) =>
   z.custom<unknown[]>((v) => Array.isArray(v) && v.length <= max, `expected at most ${max} ${what}`).pipe(z.array(item));
 
 export const viewSchema = z.strictObject({ chainId: uint64, height: uint64, acc: hash, hashes: listOf<Hex>(isHash, MAX_K, "window hashes in lower-case hex", 1) });
-export const signedViewSchema = z.strictObject({ view: viewSchema, signatures: listOf<Hex>(isSignature, MAX_COMMITTEE, "65-byte signatures in lower-case hex", 1) });
+export const signedViewSchema = z.strictObject({ view: viewSchema, signatures: listOf<Hex>(isViewSignature, MAX_COMMITTEE, "65-byte signatures or a 160-byte BLS aggregate in lower-case hex", 1) });
 const trieProof = listOf<Hex>(isBytes(MAX_TRIE_NODE_BYTES), MAX_PROOF_NODES, `trie nodes of at most ${MAX_TRIE_NODE_BYTES} bytes in lower-case hex`);
 export const recordProofsSchema = z.strictObject({
   header: z.custom<Hex>(isBytes(MAX_HEADER_BYTES), `expected a block header of at most ${MAX_HEADER_BYTES} bytes in lower-case hex`),
@@ -62,7 +65,7 @@ export const messageSchema = z.discriminatedUnion("kind", [
     chainId: uint64,
     height: uint64,
     signer: z.custom<Address>(matches(/^0x[0-9a-fA-F]{40}$/), "expected an address"),
-    signature: z.custom<Hex>(isSignature, "expected a 65-byte signature in lower-case hex"),
+    signature: z.custom<Hex>(isSignature, "expected a 65-byte ECDSA or 128-byte BLS signature in lower-case hex"),
   }),
   z.strictObject({
     kind: z.literal("request"),

@@ -2,10 +2,8 @@ import type { Address, Hex, LocalAccount } from "viem";
 import type { Clock } from "../clock.js";
 import type { Message } from "../net/message.js";
 import type { Store } from "../store/store.js";
-import { orderSignatures, signView } from "../view/signView.js";
 import type { View } from "../view/view.js";
-import { recoverViewSigner } from "../view/recoverViewSigner.js";
-import { viewDigest } from "../view/viewDigest.js";
+import { shareSignerOf, viewSchemeOf, type ShareSigner, type ViewScheme } from "../view/viewScheme.js";
 import { toWireView } from "../view/wireView.js";
 
 type Cosign = Extract<Message, { kind: "cosign" }>;
@@ -15,6 +13,8 @@ export type CosignerOptions = {
   chainId: bigint;
   gateway: Address;
   members: readonly Address[];
+  /** When the committee signs with BLS12-381: the members' G2 keys (in `members` order) and this node's secret key. */
+  bls?: { keys: readonly Hex[]; secretKey: Uint8Array };
   threshold: number;
   /**
    * Certify the view of every `signEvery`-th height unasked: the fresh view the gossip pacemaker carries to the other
@@ -35,14 +35,17 @@ type Waiter = { minHeight: bigint; done: (certified: boolean) => void };
 /**
  * Gathers the committee's signatures of its own chain's views, once per certified height and only for the heights
  * that are needed. Each node signs its view and sends only the signature to the rest of its committee: every member
- * computes the same view from the chain, so a signature counts when it recovers to its sender over this node's own view
- * of that height. A member's co-signature of a height is a request to certify it: the others sign that height too
+ * computes the same view from the chain, so a signature counts when it is its sender's over this node's own view
+ * of that height (the committee's scheme checks it: an ECDSA recovery or a BLS verification, relayer/view/viewScheme.ts). A member's co-signature of a height is a request to certify it: the others sign that height too
  * (once), so one node that needs a view (a check() it serves, a view to gossip) gets the committee's signatures in one
- * round. A view signed by at least the threshold is certified and stored, ready for check() answers.
+ * round. A view signed by at least the threshold is certified and stored, ready for check() answers: with its ECDSA
+ * signatures in the registry's order, or with the aggregate of its BLS shares and their bitmap.
  */
 export class Cosigner {
   readonly #o: CosignerOptions;
   readonly #members: Set<string>;
+  readonly #scheme: ViewScheme;
+  readonly #signShare: ShareSigner;
   /** height → this node's own view */
   readonly #own = new Map<bigint, View>();
   /** Heights this node signed (within the horizon). */
@@ -62,6 +65,8 @@ export class Cosigner {
   constructor(options: CosignerOptions) {
     this.#o = options;
     this.#members = new Set(options.members.map((m) => m.toLowerCase()));
+    this.#scheme = viewSchemeOf({ gateway: options.gateway, members: options.members, blsKeys: options.bls?.keys });
+    this.#signShare = shareSignerOf(options.account, options.gateway, options.bls?.secretKey);
   }
 
   /** The newest height of this node's own chain it has a view of (−1 before the first). */
@@ -135,7 +140,7 @@ export class Cosigner {
     if (view === undefined || this.#signed.has(height)) return;
     this.#signed.add(height);
     this.signatures += 1;
-    const mine = await signView(this.#o.account, view, this.#o.gateway);
+    const mine = { signer: this.#o.account.address, signature: await this.#signShare(view) };
     const message: Cosign = { kind: "cosign", chainId: view.chainId.toString(), height: height.toString(), signer: mine.signer, signature: mine.signature };
     for (const member of this.#o.members) {
       if (member.toLowerCase() !== this.#o.account.address.toLowerCase()) this.#o.send(member, message);
@@ -146,13 +151,7 @@ export class Cosigner {
   async #check(message: Cosign): Promise<boolean> {
     const height = BigInt(message.height);
     const view = this.#own.get(height)!;
-    try {
-      const signer = recoverViewSigner(viewDigest(view, this.#o.gateway), message.signature);
-      // A signature over any other view recovers to some other address: not counted.
-      if (signer.toLowerCase() !== message.signer.toLowerCase()) return false;
-    } catch {
-      return false;
-    }
+    if (!this.#scheme.checkShare(view, message.signer, message.signature)) return false;
     this.#agree(height, message.signer, message.signature);
     return true;
   }
@@ -164,7 +163,7 @@ export class Cosigner {
     const view = this.#own.get(height);
     if (view === undefined || bySigner.size < this.#o.threshold) return;
     if (this.#o.store.signedView(this.#o.chainId, height) === undefined) {
-      this.#o.store.putSignedView({ chainId: this.#o.chainId, height, view: toWireView(view), signatures: orderSignatures([...bySigner.values()]) });
+      this.#o.store.putSignedView({ chainId: this.#o.chainId, height, view: toWireView(view), signatures: this.#scheme.combine(bySigner) });
     }
     for (const waiter of this.#waiters) if (waiter.minHeight <= height) waiter.done(true);
   }
