@@ -9,6 +9,7 @@ import { AttackConfigError, RUN_ATTACK_DESCRIPTION, runAttack } from "../relayer
 import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
+import { DashboardServer } from "../relayer/dashboard/dashboardServer.js";
 import { cliFailure, EXIT_CODES_HELP } from "../relayer/devnet/cliFailure.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
@@ -32,6 +33,16 @@ const SWAP_DESCRIPTION =
   "in whole units of 18 decimals: 100token is 100 test tokens, 1.5coin is 1.5 ETH of the chain's native coin.";
 
 const STATUS_DESCRIPTION = "Each chain's process and head height, and each relayer's certified height, tasks and peers: the same as `fibc devnet status`.";
+
+const DASHBOARD_DESCRIPTION =
+  "Serves a web page of the devnet in <dir> (devnet.json: any devnet `fibc devnet up` or `fibc deploy` started, here or elsewhere) " +
+  "that updates itself every second over server-sent events: each chain's head, block time, committee (threshold, scheme, k) and, " +
+  "as every other chain's registry sees it, its bond, the cover that bond gives open swaps and whether it is frozen; for each relayer " +
+  "how many blocks behind it sees each chain; every swap's two sides and where each is (registered, committed, released, refunded, " +
+  "cancelled), linked to each other; each chain's waiting list by expiry; messages per second by kind, bytes and refused messages per " +
+  "relayer; fork evidence (which chain froze which, on what evidence, the slash split) and compensation claims. It reads the chains' " +
+  "JSON-RPC and the relayers' GET /status only. `fibc devnet up`, `fibc deploy` and `npm run demo` start one themselves and print " +
+  "its URL. Runs until Ctrl-C.";
 
 type Command = { summary: string; usage: string; description: string; run: (args: string[]) => Promise<number> };
 
@@ -77,6 +88,12 @@ const COMMANDS: Record<string, Command> = {
     usage: WATCH_USAGE,
     description: WATCH_DESCRIPTION,
     run: watchMain,
+  },
+  dashboard: {
+    summary: "a live web page of a running devnet: chains, view-list gaps, swaps, messages, forks",
+    usage: "fibc dashboard [--dir .devnet] [--port 8080] [--host 127.0.0.1]",
+    description: DASHBOARD_DESCRIPTION,
+    run: dashboardCommand,
   },
   status: {
     summary: "the devnet's chains and relayers (= devnet status)",
@@ -143,6 +160,18 @@ async function attackCommand(args: string[]): Promise<number> {
     for (const issue of error.issues) console.error(issue);
     return 2;
   }
+}
+
+async function dashboardCommand(args: string[]): Promise<number> {
+  const { values } = parse("dashboard", args, { dir: { type: "string", default: ".devnet" }, port: { type: "string", default: "8080" }, host: { type: "string", default: "127.0.0.1" } });
+  if (values.help) return printHelp("dashboard");
+  if (!/^[0-9]+$/.test(values.port) || Number(values.port) > 65_535) throw new UsageError(`fibc dashboard: --port must be a port number, got ${JSON.stringify(values.port)}`);
+  const server = new DashboardServer({ dir: values.dir, port: Number(values.port), host: values.host });
+  await server.start();
+  console.log(`dashboard of ${values.dir}: ${server.url} (Ctrl-C stops it)`);
+  return new Promise<number>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void server.stop().then(() => resolve(0)));
+  });
 }
 
 async function statusCommand(args: string[]): Promise<number> {
