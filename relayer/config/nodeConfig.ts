@@ -5,6 +5,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import { MAX_BRIDGE, MAX_COMMITTEE, MAX_K } from "../net/message.js";
 import { RelayerError } from "../util/relayerError.js";
+import { blsPublicKey, blsSecretKey } from "../view/blsScheme.js";
 
 /** One chain the node knows: its contracts and its committee. */
 export type ChainConfig = {
@@ -17,6 +18,11 @@ export type ChainConfig = {
   committee: Address[];
   /** Window size of the chain's views. */
   k: number;
+  /**
+   * When the chain's committee signs with BLS12-381: the members' G2 public keys (EIP-2537 encoding, 256 bytes), in
+   * `committee` order, as its ViewRegistry registration names them. A node derives its own BLS key from its key.
+   */
+  blsKeys?: Hex[];
   /**
    * How many blocks behind the chain's head a block must be before the chain's own nodes sign a view of it: deep enough
    * that the chain never reorganizes below it. 0 (the default) suits instant finality, as on the devnet.
@@ -175,6 +181,9 @@ const chainSchema = z
       .min(1, "A committee has at least one member")
       .max(MAX_COMMITTEE, `A committee has at most ${MAX_COMMITTEE} members (the ViewRegistry's MAX_COMMITTEE)`),
     k: windowSchema,
+    blsKeys: z
+      .array(z.string().regex(/^0x[0-9a-f]{512}$/, "Expected a 256-byte BLS12-381 G2 key in lower-case hex (EIP-2537 encoding)"))
+      .optional(),
     finalityDepth: z.number().int().min(0).default(0),
   })
   .strict();
@@ -271,6 +280,9 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
       if (earlier !== undefined) issue(["chains", i, "committee", j], `Duplicate committee member ${member} (also committee[${earlier}])`);
       else seenMembers.set(member, j);
     });
+    if (chain.blsKeys !== undefined && chain.blsKeys.length !== chain.committee.length) {
+      issue(["chains", i, "blsKeys"], `${chain.blsKeys.length} BLS keys for a committee of ${chain.committee.length}`);
+    }
   });
 
   const ownIndex = seenChains.get(file.chainId);
@@ -280,6 +292,10 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
     if (own.k !== file.k) issue(["chains", ownIndex, "k"], `Own chain's k (${own.k}) differs from k (${file.k})`);
     if (address !== undefined && !own.committee.includes(address))
       issue([file.keyEnv !== undefined ? "keyEnv" : "key"], `The node's address ${address} is not in the committee of its chain (chains[${ownIndex}].committee)`);
+    else if (address !== undefined && key !== undefined && own.blsKeys !== undefined) {
+      const j = own.committee.indexOf(address);
+      if (own.blsKeys[j] !== blsPublicKey(blsSecretKey(key))) issue(["chains", ownIndex, "blsKeys", j], `Not the BLS key of the node's key (blsPublicKey(blsSecretKey(key)))`);
+    }
   }
 
   if (file.retentionBlocks !== undefined && file.retentionBlocks < defaultRetentionBlocks(file.k)) {
@@ -308,7 +324,11 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
     store: file.store,
     k: file.k,
     r: file.r,
-    chains: file.chains.map(({ rpcUrl, ...chain }) => ({ ...chain, ...(rpcUrl === undefined ? {} : { rpcUrl }) })),
+    chains: file.chains.map(({ rpcUrl, blsKeys, ...chain }) => ({
+      ...chain,
+      ...(rpcUrl === undefined ? {} : { rpcUrl }),
+      ...(blsKeys === undefined ? {} : { blsKeys: blsKeys as Hex[] }),
+    })),
     peers: file.peers,
     rates: file.rates,
     gossip: file.gossip,

@@ -24,6 +24,7 @@ import { ViewList } from "../gossip/viewList.js";
 import type { SignedView } from "../view/signedView.js";
 import { certifiedPath } from "../view/certifiedPath.js";
 import { Cosigner } from "./cosigner.js";
+import { blsSecretKey } from "../view/blsScheme.js";
 import type { Committee } from "../view/verifySignedView.js";
 import { thresholdOf } from "../view/threshold.js";
 import { ViewTracker } from "../view/viewTracker.js";
@@ -121,6 +122,7 @@ export class RelayerNode {
       chainId: config.chainId,
       gateway: own.gateway,
       members: own.committee,
+      ...(own.blsKeys === undefined ? {} : { bls: { keys: own.blsKeys, secretKey: blsSecretKey(config.key) } }),
       threshold: thresholdOf(own.committee.length, config.r),
       signEvery: config.rates.viewSignEvery,
       clock,
@@ -154,7 +156,7 @@ export class RelayerNode {
       },
     });
     const committees = new Map<bigint, Committee>(
-      config.chains.map((c) => [c.chainId, { gateway: c.gateway, members: c.committee, threshold: thresholdOf(c.committee.length, config.r), k: c.k }]),
+      config.chains.map((c) => [c.chainId, { gateway: c.gateway, members: c.committee, threshold: thresholdOf(c.committee.length, config.r), k: c.k, blsKeys: c.blsKeys }]),
     );
     this.viewList = new ViewList({ committees });
     this.#gossip = new GossipOverlay({

@@ -6,6 +6,7 @@ import { getAddress, keccak256, stringToHex, type Address, type Hex } from "viem
 import { privateKeyToAccount } from "viem/accounts";
 import { DEFAULT_RATES, NodeConfigError, defaultRefreshBlocks, loadNodeConfig, parseNodeConfig } from "../../relayer/config/nodeConfig.js";
 import { MAX_BRIDGE, MAX_COMMITTEE, MAX_K } from "../../relayer/net/message.js";
+import { blsPublicKey, blsSecretKey } from "../../relayer/view/blsScheme.js";
 
 const keyOf = (label: string): Hex => keccak256(stringToHex(label));
 const addressOf = (label: string): Address => privateKeyToAccount(keyOf(label)).address;
@@ -191,6 +192,22 @@ describe("nodeConfig", () => {
     it("rejects r = 0", () => {
       const error = configError(() => parseNodeConfig({ ...validConfig(), r: { numerator: 0, denominator: 3 } }, { env: {} }));
       assert.deepEqual(error.issues.map((i) => i.path), ["r.numerator"]);
+    });
+
+    it("takes a BLS committee's keys in committee order, and refuses a count that differs or an own key the node's key does not make", () => {
+      const raw = validConfig();
+      const blsKeyOf = (label: string) => blsPublicKey(blsSecretKey(keyOf(label)));
+      const ownKeys = [0, 1, 2].map((i) => blsKeyOf(`1001/${i}`));
+      raw.chains[0].blsKeys = ownKeys;
+      raw.chains[1].blsKeys = [0, 1, 2].map((i) => blsKeyOf(`1002/${i}`));
+      const config = parseNodeConfig(raw, { env: {} });
+      assert.deepEqual(config.chains[0]!.blsKeys, ownKeys);
+      assert.equal(parseNodeConfig(validConfig(), { env: {} }).chains[0]!.blsKeys, undefined);
+
+      raw.chains[1].blsKeys.pop();
+      raw.chains[0].blsKeys = [ownKeys[1], ownKeys[0], ownKeys[2]];
+      const error = configError(() => parseNodeConfig(raw, { env: {} }));
+      assert.deepEqual(error.issues.map((i) => i.path).sort(), ["chains[0].blsKeys[0]", "chains[1].blsKeys"]);
     });
 
     it("rejects a committee with a duplicate member, whatever its case", () => {
