@@ -14,6 +14,7 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { openDashboard } from "../relayer/dashboard/dashboardServer.js";
 import { Devnet } from "../relayer/devnet/devnet.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { DEMO_GATEWAY_SETTINGS, runStory } from "../relayer/devnet/story.js";
@@ -57,6 +58,9 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
+// The dashboard shows the story as it runs; it reads <dir>/devnet.json once the story's devnet has written it.
+const dashboard = await openDashboard({ dir: resolve(values.dir) });
+say(`dashboard: ${dashboard.url}`);
 try {
   const report = await runStory({
     devnet,
@@ -90,5 +94,6 @@ try {
   process.exitCode = 1;
 } finally {
   say("stopping every chain and relayer process the demo started");
+  await dashboard.stop();
   await devnet.stop();
 }

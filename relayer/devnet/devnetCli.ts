@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import type { Hex } from "viem";
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetFile } from "./devnet.js";
+import { DashboardServer, openDashboard } from "../dashboard/dashboardServer.js";
 import { cliFailure } from "./cliFailure.js";
 import { DevnetError } from "./devnetError.js";
 
@@ -11,12 +12,19 @@ export const DEVNET_DESCRIPTION =
   "JSON-RPC, registers and bonds every chain on every other, writes <dir>/devnet.json and one relayer configuration per validator " +
   "(<dir>/nodes/<address>.json) and, unless --no-relayers, starts one relayer process per validator (logs in <dir>/logs/). `up` stays " +
   "in the foreground; Ctrl-C, or `down` from another shell, stops the relayers and then the chains. `status` shows each chain's head " +
-  "and each relayer's certified height, tasks and peers. The Gateways' settings, in blocks: --compensation-window (a contract " +
+  "and each relayer's certified height, tasks and peers. `up` also serves the devnet's dashboard (see `fibc dashboard`) on " +
+  "--dashboard-port (default 8080, any free port when taken; --no-dashboard for none) and prints its URL. The Gateways' settings, in blocks: --compensation-window (a contract " +
   "terminated at most this long before its counterparty's freeze may claim compensation), --max-lifetime (the longest a " +
   "registration may run) and --claim-period (claims are filed for this long after a freeze, then paid; longer than --max-lifetime " +
   "plus --compensation-window).";
 
 const GATEWAY_OPTIONS_USAGE = `[--compensation-window ${DEFAULT_GATEWAY_SETTINGS.compensationWindow}] [--max-lifetime ${DEFAULT_GATEWAY_SETTINGS.maxLifetime}] [--claim-period ${DEFAULT_GATEWAY_SETTINGS.claimPeriod}]`;
+
+/** The dashboard's options of `up` and `deploy`, for parseArgs. */
+const DASHBOARD_OPTIONS = {
+  "dashboard-port": { type: "string", default: "8080" },
+  "no-dashboard": { type: "boolean", default: false },
+} as const;
 
 /** The Gateway settings' options, for parseArgs. */
 const GATEWAY_OPTIONS = {
@@ -38,6 +46,7 @@ function gatewayOptions(values: { "compensation-window": string; "max-lifetime":
 /** The options after `<up|down|status>`, for `usage: <prog> …`. */
 export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
           ${GATEWAY_OPTIONS_USAGE}
+          [--dashboard-port 8080] [--no-dashboard]
   status  [--dir .devnet]
   down    [--dir .devnet]`;
 
@@ -63,6 +72,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         dir: { type: "string", default: ".devnet" },
         "no-relayers": { type: "boolean", default: false },
         ...GATEWAY_OPTIONS,
+        ...DASHBOARD_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });
@@ -101,7 +111,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         dir,
         gateway: gatewayOptions(values),
       };
-      await foreground(devnet, prog, dir, () => devnet.up(params));
+      await foreground(devnet, prog, dir, () => devnet.up(params), dashboardPort(values));
     } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
     else await printDevnetStatus(devnet, dir);
     return 0;
@@ -113,13 +123,26 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
   }
 }
 
-/** Starts the devnet (`start`), then stays in the foreground until its processes end or a signal stops them. */
-async function foreground(devnet: Devnet, prog: string, dir: string, start: () => Promise<DevnetFile>): Promise<void> {
+/** The dashboard's port from --dashboard-port, or undefined with --no-dashboard. */
+function dashboardPort(values: { "dashboard-port": string; "no-dashboard": boolean }): number | undefined {
+  if (values["no-dashboard"]) return undefined;
+  const text = values["dashboard-port"];
+  if (!/^[0-9]+$/.test(text) || Number(text) > 65_535) throw new DevnetError(`--dashboard-port must be a port number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/**
+ * Starts the devnet (`start`) and, unless `dashboardPort` is undefined, its dashboard (on that port or, when taken, any free one),
+ * then stays in the foreground until its processes end or a signal stops them.
+ */
+async function foreground(devnet: Devnet, prog: string, dir: string, start: () => Promise<DevnetFile>, dashboardPort: number | undefined): Promise<void> {
   let stopping = false;
+  let dashboard: DashboardServer | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     say(`${signal}: stopping the relayers${devnet.chains.length > 0 ? " and the chains" : ""}`);
+    await dashboard?.stop();
     await devnet.stop();
     process.exit(0);
   };
@@ -128,6 +151,10 @@ async function foreground(devnet: Devnet, prog: string, dir: string, start: () =
   process.once("SIGHUP", () => void stop("SIGHUP"));
 
   const file = await start();
+  if (dashboardPort !== undefined) {
+    dashboard = await openDashboard({ dir, port: dashboardPort });
+    say(`dashboard: ${dashboard.url}`);
+  }
   if (file.relayers.length > 0) say(`${file.chains.length} chains and ${file.relayers.length} relayers up; \`${prog} status --dir ${dir}\` shows them`);
   else say(`${file.chains.length} chains ready; relayers: fibc node --config <one of ${file.nodeConfigs.length} files in ${dir}/nodes>`);
   if (devnet.chains.length === 0 && devnet.relayers.length === 0) return;
@@ -137,6 +164,7 @@ async function foreground(devnet: Devnet, prog: string, dir: string, start: () =
     ...devnet.chains.map((c) => c.exited.then((how) => say(`chain ${c.chainId} (pid ${c.pid}) exited: ${how}`))),
     ...(devnet.chains.length === 0 ? devnet.relayers.map((r) => r.exited) : []),
   ]);
+  await dashboard?.stop();
   if (!stopping) say(devnet.chains.length > 0 ? "every chain has stopped" : "every relayer has stopped");
 }
 
@@ -152,7 +180,7 @@ export const DEPLOY_DESCRIPTION =
   "`fibc swap` and `fibc status` then work against <dir> as against a devnet `up` started.";
 
 export const DEPLOY_USAGE =
-  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers] " +
+  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers] [--dashboard-port 8080] [--no-dashboard] " +
   GATEWAY_OPTIONS_USAGE;
 
 /** `fibc deploy [options]`: resolves with the exit code (with relayers: once they have all stopped). */
@@ -171,6 +199,7 @@ export async function deployMain(args: string[]): Promise<number> {
         "owner-key": { type: "string" },
         "no-relayers": { type: "boolean", default: false },
         ...GATEWAY_OPTIONS,
+        ...DASHBOARD_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -209,7 +238,7 @@ export async function deployMain(args: string[]): Promise<number> {
       gateway: gatewayOptions(values),
       ...(ownerKey === undefined ? {} : { ownerKey: ownerKey as Hex }),
     };
-    await foreground(devnet, "fibc", values.dir, () => devnet.deploy(params));
+    await foreground(devnet, "fibc", values.dir, () => devnet.deploy(params), dashboardPort(values));
     return 0;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
