@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { LocalAccount } from "viem";
+import type { LocalAccount, PublicClient } from "viem";
 import { endpointClient, type ChainEndpoint, type Target } from "../evidence/chainEndpoint.js";
 import { describeFork, evidenceOf, ForkFinder, type Fork } from "../evidence/forkFinder.js";
 import { RegistryLog, type RegistryEvent } from "../evidence/registryLog.js";
@@ -27,6 +27,7 @@ const TRANSIENT = new Set(["endpoint-down", "send-failed"]);
 
 type Watched = {
   endpoint: ChainEndpoint;
+  client: PublicClient;
   chainId: bigint | undefined;
   reader: RegistryLog | undefined;
   head: bigint | undefined;
@@ -57,6 +58,10 @@ export class Watchtower {
   readonly #forks = new Map<bigint, Fork>();
   /** Forked chain → judging chain → where it stands there. */
   readonly #standing = new Map<bigint, Map<bigint, Standing>>();
+  /** The newest height of each chain among the views read: fibc_view_height. */
+  readonly #newest = new Map<bigint, bigint>();
+  /** The last transient refusal logged for each forked chain and judging chain, so that a retry every poll logs once. */
+  readonly #retrying = new Map<string, string>();
   readonly #server: MetricsServer | undefined;
   #running = false;
   #loop: Promise<void> | undefined;
@@ -66,6 +71,7 @@ export class Watchtower {
     this.#o = options;
     this.#chains = options.chains.map((c) => ({
       endpoint: { url: c.url, registry: c.registry },
+      client: endpointClient(c.url),
       chainId: c.chainId,
       reader: undefined,
       head: undefined,
@@ -138,7 +144,7 @@ export class Watchtower {
   /** Reads one chain's head and its registry's new events; a failure marks the endpoint down until a poll succeeds. */
   async #poll(c: Watched): Promise<void> {
     try {
-      const client = endpointClient(c.endpoint.url);
+      const { client } = c;
       if (c.chainId === undefined) c.chainId = BigInt(await client.getChainId());
       c.reader ??= new RegistryLog({ client, registry: c.endpoint.registry, chainId: c.chainId });
       c.head = await client.getBlockNumber({ cacheTime: 0 });
@@ -156,15 +162,19 @@ export class Watchtower {
   #onEvents(events: RegistryEvent[]): void {
     for (const event of events) {
       if (event.type === "frozen") {
-        if (!this.#standingOf(event.chainId).has(event.on)) {
-          const mine = event.reporter.toLowerCase() === this.address.toLowerCase();
-          this.#standingOf(event.chainId).set(event.on, { state: "frozen", by: mine ? "me" : "other" });
-          this.#o.log(`chain ${event.on} froze chain ${event.chainId} at block ${event.blockNumber} (reporter ${event.reporter}${mine ? ", this watchtower" : ""})`);
-        }
+        // The event says who reported it: it settles what a submission that lost track of its receipt left open.
+        const standing = this.#standingOf(event.chainId);
+        const mine = event.reporter.toLowerCase() === this.address.toLowerCase();
+        const known = standing.get(event.on);
+        if (known?.state !== "frozen" || known.submission === undefined) standing.set(event.on, { state: "frozen", by: mine ? "me" : "other" });
+        if (known?.state !== "frozen") this.#o.log(`chain ${event.on} froze chain ${event.chainId} at block ${event.blockNumber} (reporter ${event.reporter}${mine ? ", this watchtower" : ""})`);
         continue;
       }
       const { view } = event.seen;
-      this.metrics.setViewHeight(view.chainId, view.height);
+      if (view.height > (this.#newest.get(view.chainId) ?? -1n)) {
+        this.#newest.set(view.chainId, view.height);
+        this.metrics.setViewHeight(view.chainId, view.height);
+      }
       for (const fork of this.#finder.add(event.seen)) {
         if (this.#forks.has(fork.chainId)) continue;
         this.#forks.set(fork.chainId, fork);
@@ -206,14 +216,18 @@ export class Watchtower {
     } catch (error) {
       result = { chainId: target.chainId, outcome: "refused", code: "send-failed", reason: shortMessage(error) };
     }
+    const key = `${fork.chainId}:${target.chainId}`;
     if (result.outcome === "refused" && TRANSIENT.has(result.code)) {
-      this.#o.log(`evidence against chain ${fork.chainId} not on chain ${target.chainId} yet, will retry: ${result.reason}`);
+      if (this.#retrying.get(key) !== result.reason) this.#o.log(`evidence against chain ${fork.chainId} not on chain ${target.chainId} yet, will retry: ${result.reason}`);
+      this.#retrying.set(key, result.reason);
       return;
     }
+    this.#retrying.delete(key);
     if (result.outcome === "frozen") this.metrics.countTransactionSent({ step: "submitForkEvidence" });
+    // Found frozen already: by another reporter as far as this watchtower knows, until the ChainFrozen event names who.
     standing.set(
       target.chainId,
-      result.outcome === "refused" ? { state: "refused", reason: result.reason } : { state: "frozen", by: result.outcome === "frozen" ? "me" : "other", submission: result },
+      result.outcome === "refused" ? { state: "refused", reason: result.reason } : result.outcome === "frozen" ? { state: "frozen", by: "me", submission: result } : { state: "frozen", by: "other" },
     );
     this.#o.log(describeSubmission(result, fork.chainId, this.address));
   }
