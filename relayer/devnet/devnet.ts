@@ -13,6 +13,7 @@ import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes
 import { registerChains } from "./registerChains.js";
 import { compileRelayer, fetchStatus, RelayerProcess, summarize, type RelayerSummary } from "./relayerProcess.js";
 import { HARDHAT_ACCOUNT_0_KEY } from "./testAccounts.js";
+import { blsPublicKey, blsSecretKey } from "../view/blsScheme.js";
 
 /** The first chain's id; chain i gets FIRST_CHAIN_ID + i. */
 export const FIRST_CHAIN_ID = 31001;
@@ -51,6 +52,8 @@ export type DevnetUpParameters = {
   gossip?: Partial<GossipConfig>;
   /** The Gateways' compensation window, maximum lifetime and claim period; default DEFAULT_GATEWAY_SETTINGS (100 / 1000 / 1200 blocks). */
   gateway?: Partial<GatewaySettings>;
+  /** Indices of the chains whose committees sign with BLS12-381 aggregates (the others sign with ECDSA); default none. */
+  blsChains?: readonly number[];
 };
 
 export type DevnetDeployParameters = {
@@ -85,6 +88,8 @@ export type DevnetChain = {
   token: Address;
   /** In ascending address order (the registry's order). */
   committee: DevnetMember[];
+  /** How the committee signs its views (each member's BLS key derives from its key: blsSecretKey). */
+  scheme: "ECDSA" | "BLS";
 };
 
 /** A relayer process `up` started from one of `nodeConfigs`. */
@@ -161,7 +166,7 @@ export class Devnet {
    * `relayers: false`) starts one relayer process per validator and waits until each answers GET /status.
    * On failure stops what it started.
    */
-  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {}, gateway = {} }: DevnetUpParameters): Promise<DevnetFile> {
+  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {}, gateway = {}, blsChains = [] }: DevnetUpParameters): Promise<DevnetFile> {
     const settings = gatewaySettings(gateway);
     assertInt("chains", n, 1, 1_000);
     assertInt("validatorsPerChain", q, 1, 256);
@@ -181,7 +186,7 @@ export class Devnet {
         processes.map((p) => createTestClient({ mode: "hardhat", transport: http(p.url) }).setBalance({ address: owner.address, value: OWNER_BALANCE })),
       );
       this.#log(`funded the owner ${owner.address} on each chain`);
-      const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond, settings });
+      const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond, settings, blsChains });
       // Deployment ran with automine (a block per transaction, fast); from here on a block comes every blockMs and only
       // then, as on a real chain, so that expiries in blocks mean the same time whatever the load. The raw call: viem's
       // setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
@@ -305,7 +310,7 @@ export class Devnet {
   }
 
   /** Deploys on every endpoint, funds q derived validator keys per chain from the owner and registers every chain on every other. */
-  async #deployAndRegister({ endpoints, owner, q, k, bond, settings }: { endpoints: { url: string; process?: ChainProcess }[]; owner: DevnetMember; q: number; k: number; bond: bigint; settings: GatewaySettings }): Promise<DevnetChain[]> {
+  async #deployAndRegister({ endpoints, owner, q, k, bond, settings, blsChains = [] }: { endpoints: { url: string; process?: ChainProcess }[]; owner: DevnetMember; q: number; k: number; bond: bigint; settings: GatewaySettings; blsChains?: readonly number[] }): Promise<DevnetChain[]> {
     const deployed = await Promise.all(
       endpoints.map(async ({ url }) => {
         const connection = await connect({ rpcUrl: url, key: owner.key });
@@ -334,6 +339,7 @@ export class Devnet {
         gateway: deployed[i]!.chain.gateway,
         ownerKey: owner.key,
         committeeKeys: deployed[i]!.committee.map((m) => m.key),
+        bls: blsChains.includes(i),
       })),
       k,
       r: DEVNET_R,
@@ -341,7 +347,7 @@ export class Devnet {
       root: this.#root,
       onRegistered: (r) => this.#log(`chain ${r.on}: registered chain ${r.chainId} (genesis view at height ${r.genesisHeight}) with a bond of ${formatEther(r.bond)} ETH`),
     });
-    return endpoints.map(({ url, process }, i) => devnetChain(url, deployed[i]!.chain, deployed[i]!.committee, process));
+    return endpoints.map(({ url, process }, i) => devnetChain(url, deployed[i]!.chain, deployed[i]!.committee, blsChains.includes(i) ? "BLS" : "ECDSA", process));
   }
 
   /** Writes the relayer configurations and devnet.json, then starts the relayers unless told not to. */
@@ -469,7 +475,14 @@ type WriteNodeConfigsParameters = {
 async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts, gossip }: WriteNodeConfigsParameters): Promise<string[]> {
   const validators = chains.flatMap((chain) => chain.committee.map((m) => ({ chain, ...m })));
   const peers = validators.map((v, j) => ({ address: v.address, url: `ws://${HOST}:${listenPorts[j]}` }));
-  const chainConfigs = chains.map((c) => ({ chainId: c.chainId, gateway: c.gateway, registry: c.registry, committee: c.committee.map((m) => m.address), k }));
+  const chainConfigs = chains.map((c) => ({
+    chainId: c.chainId,
+    gateway: c.gateway,
+    registry: c.registry,
+    committee: c.committee.map((m) => m.address),
+    k,
+    ...(c.scheme === "BLS" ? { blsKeys: c.committee.map((m) => blsPublicKey(blsSecretKey(m.key))) } : {}),
+  }));
   const paths: string[] = [];
   for (const [j, v] of validators.entries()) {
     const path = join(dir, "nodes", `${v.address}.json`);
@@ -501,7 +514,7 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
   return paths;
 }
 
-function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMember[], process?: ChainProcess): DevnetChain {
+function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMember[], scheme: DevnetChain["scheme"], process?: ChainProcess): DevnetChain {
   return {
     chainId: deployed.chainId.toString(),
     url,
@@ -510,6 +523,7 @@ function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMemb
     gateway: deployed.gateway,
     token: deployed.token,
     committee,
+    scheme,
   };
 }
 

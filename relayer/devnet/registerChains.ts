@@ -2,6 +2,7 @@ import { createPublicClient, http, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { buildView, type View } from "../view/view.js";
 import { orderSignatures, signView } from "../view/signView.js";
+import { aggregateViewSignatures, blsProofOfPossession, blsPublicKey, blsSecretKey, signViewBls } from "../view/blsScheme.js";
 import { loadArtifact } from "./artifacts.js";
 import { connect } from "./connect.js";
 import { call } from "./deployChain.js";
@@ -16,6 +17,8 @@ export type RegistrableChain = {
   ownerKey: Hex;
   /** This chain's committee: its genesis view is signed with every key. */
   committeeKeys: Hex[];
+  /** The committee signs with BLS12-381, each member's BLS key derived from its key (blsSecretKey); default ECDSA. */
+  bls?: boolean;
 };
 
 /** One chain registered on another. */
@@ -40,7 +43,9 @@ export async function registerChains({ chains, k, r, bond, root, onRegistered }:
   const genesis = new Map<bigint, { view: View; signatures: Hex[] }>();
   for (const chain of chains) {
     const view = buildView({ chainId: chain.chainId, k, blockHashes: await blockHashes(chain.rpcUrl) });
-    const signatures = orderSignatures(await Promise.all(chain.committeeKeys.map((key) => signView(privateKeyToAccount(key), view, chain.gateway))));
+    const signatures = chain.bls
+      ? [aggregateViewSignatures(new Map(membersOf(chain).map((m, i) => [i, signViewBls(blsSecretKey(m.key), view, chain.gateway)])))]
+      : orderSignatures(await Promise.all(chain.committeeKeys.map((key) => signView(privateKeyToAccount(key), view, chain.gateway))));
     genesis.set(chain.chainId, { view, signatures });
   }
   const perChain = await Promise.all(
@@ -50,15 +55,23 @@ export async function registerChains({ chains, k, r, bond, root, onRegistered }:
       for (const remote of chains) {
         if (remote === local) continue;
         const { view, signatures } = genesis.get(remote.chainId)!;
+        const members = membersOf(remote);
         const registration = {
           chainId: remote.chainId,
           gateway: remote.gateway,
-          committee: remote.committeeKeys.map((key) => privateKeyToAccount(key).address).sort(ascending),
+          committee: members.map((m) => m.address),
           rNumerator: r.numerator,
           rDenominator: r.denominator,
           k: BigInt(k),
         };
-        await call(connection, abi, local.registry, "registerChain", [registration, view, signatures], bond);
+        if (remote.bls) {
+          // Each member's key enters the registry with its proof of possession (anyone may send it: here the owner).
+          const keys = members.map((m) => blsPublicKey(blsSecretKey(m.key)));
+          for (const [i, m] of members.entries()) await call(connection, abi, local.registry, "proveBlsKey", [keys[i]!, blsProofOfPossession(blsSecretKey(m.key))]);
+          await call(connection, abi, local.registry, "registerBlsChain", [registration, keys, view, signatures], bond);
+        } else {
+          await call(connection, abi, local.registry, "registerChain", [registration, view, signatures], bond);
+        }
         const registered = { on: local.chainId, chainId: remote.chainId, genesisHeight: view.height, bond };
         onRegistered?.(registered);
         registrations.push(registered);
@@ -67,6 +80,11 @@ export async function registerChains({ chains, k, r, bond, root, onRegistered }:
     }),
   );
   return perChain.flat();
+}
+
+/** A chain's committee in the registry's order (ascending address), with each member's key. */
+function membersOf(chain: RegistrableChain): { address: Address; key: Hex }[] {
+  return chain.committeeKeys.map((key) => ({ address: privateKeyToAccount(key).address, key })).sort((a, b) => ascending(a.address, b.address));
 }
 
 /** Block hashes of heights 0..head, as Algorithm 1 folds them. */
