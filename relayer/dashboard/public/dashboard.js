@@ -47,7 +47,7 @@ function renderChains(snapshot) {
         return h(
           "div",
           {},
-          `on ${o.chainId}: bond ${eth(view.bond)}, covers ${eth(view.capacity)} (open ${eth(view.exposure)}), view at ${view.latestHeight} `,
+          `on ${o.chainId}: bond ${eth(view.bond)}, covers ${eth(view.capacity)} of swaps (${eth(view.exposure)} used), view at ${view.latestHeight} `,
           view.frozen ? badge(`frozen at ${view.frozenAt}`, "frozen") : badge("live", "up"),
         );
       });

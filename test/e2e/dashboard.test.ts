@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseEther } from "viem";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { DashboardServer } from "../../relayer/dashboard/dashboardServer.js";
+import { Devnet, type DevnetFile } from "../../relayer/devnet/devnet.js";
+import { DevnetError } from "../../relayer/devnet/devnetError.js";
+import { devnetSwapSides, runSwap, type SwapResult } from "../../relayer/devnet/swap.js";
+
+/** Debian's chromium; .ci/run installs it when missing. A test tool cannot download a browser of its own here. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Kept after the run: the screenshot the README shows is a copy of it. */
+const ARTIFACTS = resolve(import.meta.dirname, "..", "..", "test-artifacts");
+
+describe("the dashboard in a real browser (chromium, a devnet of real processes)", function () {
+  this.timeout(120_000);
+  const dir = mkdtempSync(join(tmpdir(), "fibc-dashboard-"));
+  const devnet = new Devnet();
+  let file: DevnetFile;
+  let dashboard: DashboardServer;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does`);
+    for (let attempt = 1; ; attempt++) {
+      const basePort = 21_000 + Math.floor(Math.random() * 900) * 10;
+      try {
+        file = await devnet.up({ chains: 2, validatorsPerChain: 3, basePort, k: 16, blockMs: 250, dir });
+        break;
+      } catch (error) {
+        if (!(error instanceof DevnetError && error.message.includes("already in use")) || attempt === 5) throw error;
+      }
+    }
+    dashboard = new DashboardServer({ dir, port: 0, intervalMs: 500 });
+    await dashboard.start();
+    // As root (CI), chromium runs only without its sandbox.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(dashboard.url);
+  });
+
+  after(async function () {
+    await browser?.close();
+    await dashboard?.stop();
+    await devnet.down({ dir }).catch(() => undefined);
+    await devnet.stop();
+    if (this.test!.parent!.tests.every((t) => t.state === "passed")) rmSync(dir, { recursive: true, force: true });
+    else console.log(`devnet logs kept in ${dir}`);
+  });
+
+  it("shows both chains live with their committees, and every relayer's view-list gaps", async () => {
+    await page.locator("#connection", { hasText: "live" }).waitFor({ timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll("#chains tbody tr td.head").length === 2 && [...document.querySelectorAll("#chains tbody tr td.head")].every((td) => /^\d+$/.test(td.textContent ?? "")));
+    for (const chain of file.chains) {
+      await page.locator(`#chains tbody tr[data-chain="${chain.chainId}"]`).getByText("2 of 3, ECDSA, k 16").waitFor({ timeout: 5_000 });
+    }
+    // Every node's newest view of each chain, in blocks behind its head: numbers once the relayers have gossiped.
+    await page.waitForFunction(() => {
+      const cells = [...document.querySelectorAll("#gaps tbody td.gap")];
+      return cells.length === 6 * 2 && cells.every((td) => /^\d+$/.test(td.textContent ?? ""));
+    }, undefined, { timeout: 30_000 });
+  });
+
+  it("shows a swap's two sides, linked, moving to released on both chains, and keeps a screenshot", async () => {
+    const [a, b] = file.chains as [DevnetFile["chains"][number], DevnetFile["chains"][number]];
+    const sides = devnetSwapSides(file, a.chainId, b.chainId, { asset: "token", amount: parseEther("10") }, { asset: "coin", amount: parseEther("1") });
+    const swap: Promise<SwapResult> = runSwap({ ...sides, ttl: 30 });
+    const row = page.locator("tr.swap");
+    await row.first().waitFor({ timeout: 20_000 });
+    const seen = new Set<string>();
+    const released = page.waitForSelector('tr.swap[data-statuses="released,released"]', { timeout: 60_000 });
+    // What the page went through on the way: each side registered or committed before it was released.
+    const watch = setInterval(() => void row.first().getAttribute("data-statuses").then((s) => s !== null && seen.add(s)).catch(() => undefined), 200);
+    try {
+      await released;
+    } finally {
+      clearInterval(watch);
+    }
+    const result = await swap;
+    assert.equal(result.from.outcome, "released");
+    assert.equal(result.to.outcome, "released");
+    assert.ok([...seen].some((s) => s !== "released,released"), `the page showed the swap only once released (${[...seen].join(" | ")})`);
+
+    // The two sides name each other: each cell links to the other's anchor.
+    const cells = row.first().locator("td.side");
+    const ids = await cells.evaluateAll((tds) => tds.map((td) => td.id));
+    const links = await cells.locator("a.mirror").evaluateAll((as) => as.map((x) => x.getAttribute("href")));
+    assert.deepEqual(links, [`#${ids[1]}`, `#${ids[0]}`]);
+    assert.ok(ids.includes(`side-${result.from.chainId}-${result.from.contractId}`) && ids.includes(`side-${result.to.chainId}-${result.to.contractId}`));
+
+    // Messages flowed: the network table shows request and answer traffic.
+    await page.waitForFunction(() => [...document.querySelectorAll("#relayers tbody tr")].some((tr) => /[1-9]\d* \(/.test(tr.children[5]?.textContent ?? "")));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
+    console.log(`      screenshot: ${join(ARTIFACTS, "dashboard.png")}`);
+  });
+
+  it("a swap above the bond cover is refused in words through a real hardhat node, never as raw hex", async () => {
+    const [a, b] = file.chains as [DevnetFile["chains"][number], DevnetFile["chains"][number]];
+    const sides = devnetSwapSides(file, a.chainId, b.chainId, { asset: "coin", amount: parseEther("5000") }, { asset: "coin", amount: parseEther("1") });
+    await assert.rejects(runSwap({ ...sides, ttl: 30, wait: false }), (error: Error) => {
+      assert.match(error.message, new RegExp(`GatewayExposureCapExceeded\\(${b.chainId}, \\d+, 400000000000000000000\\): .*chain ${b.chainId}'s bond on chain ${a.chainId} covers 400 ETH`));
+      assert.doesNotMatch(error.message, /0x0db74ee0/);
+      return true;
+    });
+  });
+});
