@@ -3,16 +3,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { keccak256, stringToHex, type Hex } from "viem";
+import fc from "fast-check";
+import { keccak256, stringToHex, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { ForkAttack } from "../../relayer/attack/forkAttack.js";
 import { registryAbi } from "../../relayer/chain/abis.js";
 import { HARDHAT_ACCOUNT_3_KEY } from "../../relayer/devnet/testAccounts.js";
 import { evidenceMain } from "../../relayer/evidence/evidenceCli.js";
 import { decodeEvidence, encodeEvidence } from "../../relayer/evidence/evidenceFile.js";
+import { ForkFinder } from "../../relayer/evidence/forkFinder.js";
+import { parting } from "../../relayer/evidence/parting.js";
+import { submitEvidence } from "../../relayer/evidence/submitEvidence.js";
+import { relate } from "../../relayer/view/relate.js";
 import type { Evidence } from "../../relayer/view/signedView.js";
 import { orderSignatures, signView } from "../../relayer/view/signView.js";
-import { ZERO_HASH, type View } from "../../relayer/view/view.js";
+import { buildView, ZERO_HASH, type View } from "../../relayer/view/view.js";
 import { Watchtower } from "../../relayer/watch/watchtower.js";
 import { RpcServer } from "../fixtures/rpcServer.js";
 import { BOND, deploySystem, K, mine, sign, SLASH_REWARD_BPS, viewOf, type Chain } from "../fixtures/system.js";
@@ -191,6 +196,49 @@ describe("Fork evidence for anyone: fibc evidence check / submit and the watchto
       });
     }
   }
+
+  it("attack: any field of either view altered (fast-check picks which and how) is refused before any transaction", async () => {
+    const before = await nonces(SENDER);
+    const account = privateKeyToAccount(HARDHAT_ACCOUNT_3_KEY);
+    const targets = [a, c].map((ch, i) => ({ chainId: ch.chainId, url: servers[i * 2]!.url, registry: ch.registry.address }));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom("a", "b"), fc.constantFrom("acc", "hash", "height"), fc.nat(15), fc.nat(31), async (which, field, index, byte) => {
+        const signed = good[which as "a" | "b"];
+        const view =
+          field === "acc" ? { ...signed.view, acc: flipByte(signed.view.acc, byte) }
+          : field === "hash" ? { ...signed.view, hashes: signed.view.hashes.map((h, i) => (i === index % signed.view.hashes.length ? flipByte(h, byte) : h)) }
+          : { ...signed.view, height: signed.view.height + 1n + BigInt(index) };
+        const evidence = { ...good, [which]: { ...signed, view } };
+        const results = await submitEvidence({ evidence, targets, account }).catch((error: Error) => [{ outcome: "refused", reason: error.message }]);
+        assert.ok(results.every((r) => r.outcome === "refused"), JSON.stringify(results, (_, v) => (typeof v === "bigint" ? v.toString() : v)));
+      }),
+      { numRuns: 25 },
+    );
+    assert.deepEqual(await nonces(SENDER), before, "no transaction sent");
+    assert.deepEqual(await frozenOn(), []);
+  });
+
+  it("where two views part: the forked height lies in the range reported, and the finder pairs exactly the views relate calls conflicting (fast-check)", () => {
+    const hash = (branch: string, h: number): Hex => keccak256(toHex(`${branch}/${h}`));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 16 }), (fork, upX, upY, k) => {
+        // Two branches share heights 0..fork − 1 and differ from `fork` on; a view of each at or above the fork.
+        const branch = (name: string, top: number) => Array.from({ length: top + 1 }, (_, h) => hash(h < fork ? "common" : name, h));
+        const x = buildView({ chainId: 7n, k, blockHashes: branch("x", fork + upX) });
+        const y = buildView({ chainId: 7n, k, blockHashes: branch("y", fork + upY) });
+        const finder = new ForkFinder();
+        finder.add({ view: x, signatures: [], on: 1n, blockNumber: 1n });
+        const forks = finder.add({ view: y, signatures: [], on: 2n, blockNumber: 1n });
+        assert.equal(forks.length, relate(x, y) === "conflicting" ? 1 : 0);
+        if (forks.length === 1) {
+          const { from, to } = parting(x, y);
+          assert.ok(from <= BigInt(fork) && BigInt(fork) <= to, `fork at ${fork}, reported ${from}..${to}`);
+          assert.deepEqual(forks[0]!.parting, { from, to });
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   it("submit --to A freezes and slashes B there and pays the sender the reward; the same file again is refused as already frozen, sending nothing", async () => {
     const balance = await a.publicClient.getBalance({ address: SENDER });
