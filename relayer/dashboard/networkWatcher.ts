@@ -189,7 +189,7 @@ export class NetworkWatcher {
       head: head.toString(),
       blockMs,
       threshold: state.committee?.threshold ?? null,
-      scheme: state.committee?.scheme ?? null,
+      scheme: state.committee?.scheme ?? c.scheme ?? null,
       k: state.committee?.k ?? file.k,
       counterparties: counterparties.filter((x) => x !== undefined),
       waiting,
