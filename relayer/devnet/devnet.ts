@@ -88,8 +88,8 @@ export type DevnetChain = {
   token: Address;
   /** In ascending address order (the registry's order). */
   committee: DevnetMember[];
-  /** How the committee signs its views (each member's BLS key derives from its key: blsSecretKey). */
-  scheme: "ECDSA" | "BLS";
+  /** How the committee signs its views (each member's BLS key derives from its key: blsSecretKey); absent: ECDSA (older files). */
+  scheme?: "ECDSA" | "BLS";
 };
 
 /** A relayer process `up` started from one of `nodeConfigs`. */
@@ -514,7 +514,7 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
   return paths;
 }
 
-function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMember[], scheme: DevnetChain["scheme"], process?: ChainProcess): DevnetChain {
+function devnetChain(url: string, deployed: DeployedChain, committee: DevnetMember[], scheme: "ECDSA" | "BLS", process?: ChainProcess): DevnetChain {
   return {
     chainId: deployed.chainId.toString(),
     url,

@@ -27,6 +27,11 @@ export type StoryParameters = {
    * ones keep it short: DEMO_GATEWAY_SETTINGS.
    */
   gateway?: GatewaySettings;
+  /**
+   * Indices of the chains whose committees sign with BLS12-381 aggregates; default the last chain, so that swaps cross both
+   * schemes. Never chain 1: its committee forks with the attack tool, which signs with ECDSA keys.
+   */
+  blsChains?: readonly number[];
   /** The devnet to run the story on; its `stop()` is the caller's to call on Ctrl-C. */
   devnet: Devnet;
   log: (line: string) => void;
@@ -34,6 +39,8 @@ export type StoryParameters = {
 
 export type StoryReport = {
   chains: number[];
+  /** How each chain's committee signs its views, by chain id. */
+  schemes: Record<string, "ECDSA" | "BLS">;
   validatorsPerChain: number;
   swaps: { settled: number; refunded: number; failed: number };
   /** Messages the relayers sent while the swaps ran, per contract transaction (each side of a swap, and the unmatched contract). */
@@ -89,8 +96,11 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   log(`step 2/5: ${p.validatorsPerChain} relayer processes per chain, connected over WebSockets`);
   const settings = p.gateway ?? DEMO_GATEWAY_SETTINGS;
   if (BigInt(p.ttl) > settings.maxLifetime) throw new DevnetError(`the ttl (${p.ttl} blocks) is longer than the Gateways' maximum lifetime (${settings.maxLifetime})`);
-  const file = await p.devnet.up({ chains: p.chains, validatorsPerChain: p.validatorsPerChain, basePort: p.basePort, k: p.k, blockMs: p.blockMs, dir: p.dir, gateway: settings });
+  const blsChains = p.blsChains ?? [p.chains - 1];
+  if (blsChains.includes(1)) throw new DevnetError("chain 1 forks with the attack tool, which signs with ECDSA keys: it cannot sign with BLS in the story");
+  const file = await p.devnet.up({ chains: p.chains, validatorsPerChain: p.validatorsPerChain, basePort: p.basePort, k: p.k, blockMs: p.blockMs, dir: p.dir, gateway: settings, blsChains });
   const chains = file.chains;
+  log(`  committees: ${chains.map((ch) => `chain ${ch.chainId} ${ch.scheme ?? "ECDSA"}`).join(", ")}`);
 
   log("step 3/5: users register swaps between every pair of chains, and one contract nobody matches");
   const pairs: [DevnetChain, DevnetChain][] = [];
@@ -133,6 +143,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
   log("reading the gas of every contract call back from the chains");
   const report: StoryReport = {
     chains: chains.map((ch) => Number(ch.chainId)),
+    schemes: Object.fromEntries(chains.map((ch) => [ch.chainId, ch.scheme ?? "ECDSA"])),
     validatorsPerChain: p.validatorsPerChain,
     swaps: { settled, refunded, failed: results.length - settled + (1 - refunded) },
     messagesPerTask: {

@@ -45,6 +45,8 @@ describe("the demo story on real processes (3 chains, q = 3)", function () {
     assert.deepEqual(report.swaps, { settled: (CHAINS * (CHAINS - 1)) / 2, refunded: 1, failed: 0 });
     assert.equal(report.chains.length, CHAINS);
     assert.equal(report.validatorsPerChain, Q);
+    // The last chain's committee signs with BLS12-381, so swaps cross both schemes.
+    assert.deepEqual(report.chains.map((id) => report.schemes[String(id)]), ["ECDSA", "ECDSA", "BLS"]);
   });
 
   it("detects the fork and freezes and slashes the forked chain on every other chain", () => {
