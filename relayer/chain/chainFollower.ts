@@ -1,10 +1,13 @@
-import type { Hex, PublicClient } from "viem";
+import { BlockNotFoundError, toHex, type Hex, type PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { backoff } from "../util/backoff.js";
 import { ZERO_HASH } from "../view/view.js";
 
 /** The bloom of a block that reports none (a pending block): it may hold any log. */
 const FULL_BLOOM: Hex = `0x${"ff".repeat(256)}`;
+
+/** What the follower reads of a block. */
+type Header = { number: bigint; hash: Hex; parentHash: Hex; logsBloom: Hex | null };
 
 /** The chain reorganized below a block the follower delivered: block `height` no longer follows the block delivered before it. */
 export type Reorg = {
@@ -88,11 +91,11 @@ export class ChainFollower {
         // work and its status.
         // It is delivered as read only when it is the first block of this poll: once the follower waited for anything,
         // the chain may have moved to another branch, and each block is then read when its turn comes.
-        const latest = await this.#o.client.getBlock({ blockTag: "latest" });
+        const latest = await this.#header("latest");
         this.#head = latest.number;
         let fresh = this.#next === latest.number ? latest : undefined;
         while (this.#running && this.#reorg === undefined && this.#next + depth <= this.#head) {
-          await this.#deliverNext(fresh ?? (await this.#o.client.getBlock({ blockNumber: this.#next })));
+          await this.#deliverNext(fresh ?? (await this.#header(this.#next)));
           fresh = undefined;
         }
         retry.reset();
@@ -104,7 +107,19 @@ export class ChainFollower {
     }
   }
 
-  async #deliverNext(block: { hash: Hex; parentHash: Hex; logsBloom: Hex | null }): Promise<void> {
+  /**
+   * The header fields the follower needs, read raw: viem's getBlock formats every field of the block, a third of the CPU
+   * of a poll (0.78 ms against 0.48 ms here), and a poll is most of what an idle node does.
+   */
+  async #header(block: "latest" | bigint): Promise<Header> {
+    const tag = block === "latest" ? block : toHex(block);
+    const raw = await this.#o.client.request({ method: "eth_getBlockByNumber", params: [tag, false] });
+    // A pending block has no number or hash: like a missing one, it is read again at the next poll.
+    if (raw === null || raw.number === null || raw.hash === null) throw new BlockNotFoundError(block === "latest" ? {} : { blockNumber: block });
+    return { number: BigInt(raw.number), hash: raw.hash, parentHash: raw.parentHash, logsBloom: raw.logsBloom };
+  }
+
+  async #deliverNext(block: Header): Promise<void> {
     // A zero parent hash says nothing: no block above genesis has it, but Hardhat reports it for the blocks that
     // hardhat_mine mines in bulk.
     const unknown = block.parentHash === ZERO_HASH;

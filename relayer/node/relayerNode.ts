@@ -1,6 +1,7 @@
 import { createPublicClient, createWalletClient, defineChain, http, type Address, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { systemClock, type Clock } from "../clock.js";
+import { keepAliveFetch } from "../chain/keepAliveFetch.js";
 import { ChainFollower } from "../chain/chainFollower.js";
 import { AcceptedViews } from "../chain/acceptedView.js";
 import { QuietBlocks } from "../chain/quietBlocks.js";
@@ -86,7 +87,7 @@ export class RelayerNode {
     const own = config.chains.find((c) => c.chainId === config.chainId)!;
     this.#quiet = new QuietBlocks([own.gateway, own.registry]);
     const account = privateKeyToAccount(config.key);
-    const rpc = http(config.rpcUrl, { retryCount: 0 });
+    const rpc = http(config.rpcUrl, { retryCount: 0, fetchFn: keepAliveFetch });
     const chain = defineChain({ id: Number(config.chainId), name: `chain ${config.chainId}`, nativeCurrency: { name: "Coin", symbol: "COIN", decimals: 18 }, rpcUrls: { default: { http: [config.rpcUrl] } } });
     this.#client = createPublicClient({ chain, transport: rpc, pollingInterval: config.rates.pollMs }) as PublicClient;
     const walletClient = createWalletClient({ account, chain, transport: rpc });

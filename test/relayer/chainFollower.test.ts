@@ -45,12 +45,13 @@ class FakeChain {
     this.mine(replaced);
   }
 
+  /** The one JSON-RPC call a follower makes: eth_getBlockByNumber of "latest" or a height, without transactions. */
   readonly client = {
-    getBlock: async ({ blockNumber, blockTag }: { blockNumber?: bigint; blockTag?: "latest" }) => {
-      if (blockTag !== undefined) blockNumber = this.head;
-      const block = this.blocks[Number(blockNumber)];
-      if (block === undefined) throw new Error(`no block ${blockNumber}`);
-      return { ...block, number: blockNumber };
+    request: async ({ method, params: [tag] }: { method: string; params: [Hex | "latest", boolean] }) => {
+      assert.equal(method, "eth_getBlockByNumber");
+      const number = tag === "latest" ? this.head : BigInt(tag);
+      const block = this.blocks[Number(number)];
+      return block === undefined ? null : { ...block, number: toHex(number), logsBloom: null };
     },
   } as unknown as PublicClient;
 }
