@@ -103,6 +103,12 @@ export const registryAbi = parseAbi([
   "error ViewRegistryInvalidSignature(uint256 index)",
   "error ViewRegistryDuplicateSigner(address signer)",
   "error ViewRegistrySignersNotSorted(uint256 index)",
+  // A BLS committee's aggregate (contracts/libraries/BlsLib.sol).
+  "function isBlsCommittee(uint64 chainId) view returns (bool)",
+  "error ViewRegistryMalformedAggregate()",
+  "error ViewRegistrySignerOutsideCommittee(uint256 bitmap)",
+  "error ViewRegistryInvalidPoint()",
+  "error ViewRegistryInfinityPoint()",
 ]);
 
 /** What ViewRegistry.submitView returns (IViewRegistry.UpdateResult). */
