@@ -240,9 +240,25 @@ describe("Fork evidence for anyone: fibc evidence check / submit and the watchto
     );
   });
 
-  it("submit --to A freezes and slashes B there and pays the sender the reward; the same file again is refused as already frozen, sending nothing", async () => {
+  it("submit --to A freezes and slashes B there and pays the sender the reward; a second sender, while that transaction waits in the mempool, and the same file again are refused as already frozen, sending nothing", async () => {
     const balance = await a.publicClient.getBalance({ address: SENDER });
-    const run = await fibcEvidence("submit", "--file", goodFile, "--to", a.chainId.toString(), ...endpoints(a, c));
+    // A mines only when told: the first submission's transaction waits in its mempool.
+    await a.conn.provider.request({ method: "evm_setAutomine", params: [false] });
+    let run;
+    try {
+      const first = fibcEvidence("submit", "--file", goodFile, "--to", a.chainId.toString(), ...endpoints(a, c));
+      await until("the first submission in A's mempool", async () => (await a.publicClient.getTransactionCount({ address: SENDER, blockTag: "pending" })) > (await nonces(SENDER))[0]!);
+      // A second sender, racing the first: it reads the registry at the pending block, finds B frozen there, and sends nothing.
+      const otherKey = keccak256(stringToHex("second sender"));
+      const other = privateKeyToAccount(otherKey).address;
+      const racing = await submitEvidence({ evidence: good, targets: [{ chainId: a.chainId, url: servers[0]!.url, registry: a.registry.address }], account: privateKeyToAccount(otherKey) });
+      assert.deepEqual(racing.map((r) => r.outcome), ["already-frozen"]);
+      assert.equal(await a.publicClient.getTransactionCount({ address: other, blockTag: "pending" }), 0);
+      await a.conn.provider.request({ method: "evm_mine", params: [] });
+      run = await first;
+    } finally {
+      await a.conn.provider.request({ method: "evm_setAutomine", params: [true] });
+    }
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, new RegExp(`^chain ${a.chainId}: chain ${b.chainId} frozen at block \\d+ .*1000 coin of its bond slashed: 100 coin paid to you \\(${SENDER}\\), 400 coin kept .*, 500 coin burned`));
     assert.deepEqual(await frozenOn(), [a.chainId], "C is left alone: only --to A");
