@@ -16,6 +16,7 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { DevnetError } from "./devnetError.js";
 import { explainRevert } from "./explainRevert.js";
+import { keepAliveFetch } from "../chain/keepAliveFetch.js";
 
 /** A JSON-RPC endpoint and an account that sends transactions there. */
 export type Connection = {
@@ -27,7 +28,8 @@ export type Connection = {
 
 /** Connects `key` to the endpoint at `rpcUrl`, whatever chain it serves. */
 export async function connect({ rpcUrl, key }: { rpcUrl: string; key: Hex }): Promise<Connection> {
-  const transport = http(rpcUrl);
+  // A swap polls both of its records every pollMs while it waits: kept-alive connections make each call cheap (keepAliveFetch).
+  const transport = http(rpcUrl, { fetchFn: keepAliveFetch });
   let id: number;
   try {
     id = await createPublicClient({ transport }).getChainId();
