@@ -11,8 +11,11 @@ import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
 import { DashboardServer } from "../relayer/dashboard/dashboardServer.js";
 import { cliFailure, EXIT_CODES_HELP } from "../relayer/devnet/cliFailure.js";
+import { decodeRevert } from "../relayer/devnet/explainRevert.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
-import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult } from "../relayer/devnet/swap.js";
+import { ProgressLine } from "../relayer/devnet/progressLine.js";
+import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult, type SwapWaitState } from "../relayer/devnet/swap.js";
+import { toJson } from "../relayer/devnet/toJson.js";
 import { RUN_NODE_DESCRIPTION, runNode } from "../relayer/node/runNode.js";
 import { EVIDENCE_DESCRIPTION, EVIDENCE_USAGE, evidenceMain } from "../relayer/evidence/evidenceCli.js";
 import { WATCH_DESCRIPTION, WATCH_USAGE, watchMain } from "../relayer/watch/watchCli.js";
@@ -73,7 +76,7 @@ const COMMANDS: Record<string, Command> = {
   },
   swap: {
     summary: "an atomic swap between two devnet chains, registered by two test users",
-    usage: "fibc swap [--dir .devnet] --from <chainId> --to <chainId> --give <amount><token|coin> --get <amount><token|coin> [--ttl 60] [--no-wait]",
+    usage: "fibc swap [--dir .devnet] --from <chainId> --to <chainId> --give <amount><token|coin> --get <amount><token|coin> [--ttl 60] [--no-wait] [--json]",
     description: SWAP_DESCRIPTION,
     run: swapCommand,
   },
@@ -97,7 +100,7 @@ const COMMANDS: Record<string, Command> = {
   },
   status: {
     summary: "the devnet's chains and relayers (= devnet status)",
-    usage: "fibc status [--dir .devnet]",
+    usage: "fibc status [--dir .devnet] [--json]",
     description: STATUS_DESCRIPTION,
     run: statusCommand,
   },
@@ -175,9 +178,9 @@ async function dashboardCommand(args: string[]): Promise<number> {
 }
 
 async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parse("status", args, { dir: { type: "string", default: ".devnet" } });
+  const { values } = parse("status", args, { dir: { type: "string", default: ".devnet" }, json: { type: "boolean", default: false } });
   if (values.help) return printHelp("status");
-  await printDevnetStatus(new Devnet(), values.dir);
+  await printDevnetStatus(new Devnet(), values.dir, values.json);
   return 0;
 }
 
@@ -190,6 +193,7 @@ async function swapCommand(args: string[]): Promise<number> {
     get: { type: "string" },
     ttl: { type: "string", default: "60" },
     "no-wait": { type: "boolean", default: false },
+    json: { type: "boolean", default: false },
   });
   if (values.help) return printHelp("swap");
   const from = required("swap", values, "from");
@@ -206,16 +210,30 @@ async function swapCommand(args: string[]): Promise<number> {
 
   const file = await readDevnetFile(values.dir);
   const sides = devnetSwapSides(file, from, to, give, get);
-  const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  // With --json, stdout carries the result alone and the steps go to stderr; a terminal shows a live line while the swap waits.
+  const progress = new ProgressLine(values.json ? process.stderr : process.stdout);
+  const say = (line: string) => progress.log(`${new Date().toISOString()} ${line}`);
   say(`swap: ${formatSwapAmount(give)} on chain ${from} for ${formatSwapAmount(get)} on chain ${to}, ttl ${values.ttl} blocks`);
-  const result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say });
+  const waiting = (sides: [SwapWaitState, SwapWaitState]) =>
+    progress.update(`waiting for the relayers: ${sides.map((s) => `chain ${s.chainId} ${s.outcome} (block ${s.head}, expiry ${s.expiry})`).join(" · ")}`);
+  let result;
+  try {
+    result = await runSwap({ ...sides, ttl: Number(values.ttl), wait: !values["no-wait"], log: say, progress: waiting });
+  } finally {
+    progress.done();
+  }
+  const released = result.from.outcome === "released" && result.to.outcome === "released";
+  if (values.json) {
+    console.log(toJson({ ...result, released }));
+    return values["no-wait"] || released ? 0 : 1;
+  }
   console.log(`contract on chain ${result.from.chainId}: ${result.from.contractId}`);
   console.log(`contract on chain ${result.to.chainId}: ${result.to.contractId}`);
   if (values["no-wait"]) return 0;
   console.log(`chain ${result.from.chainId}: ${result.from.outcome}`);
   console.log(`chain ${result.to.chainId}: ${result.to.outcome}`);
   printBalances(result, give.asset, get.asset);
-  return result.from.outcome === "released" && result.to.outcome === "released" ? 0 : 1;
+  return released ? 0 : 1;
 }
 
 function printBalances(result: SwapResult, gives: string, gets: string): void {
@@ -263,6 +281,7 @@ async function main(argv: string[]): Promise<number> {
     // Every other failure in words: a revert as the contract's error and what it means, never raw hex.
     const { message, exitCode } = cliFailure(error, error instanceof RelayerError);
     console.error(`fibc ${name}: ${message}`);
+    if (rest.includes("--json")) console.log(toJson({ error: message, exitCode, revert: decodeRevert(error) ?? null }));
     return exitCode;
   }
 }

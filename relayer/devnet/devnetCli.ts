@@ -4,6 +4,7 @@ import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./deployChain.js
 import { Devnet, type DevnetFile } from "./devnet.js";
 import { DashboardServer, openDashboard } from "../dashboard/dashboardServer.js";
 import { cliFailure } from "./cliFailure.js";
+import { toJson } from "./toJson.js";
 import { DevnetError } from "./devnetError.js";
 
 /** One paragraph for `--help`. */
@@ -47,7 +48,7 @@ function gatewayOptions(values: { "compensation-window": string; "max-lifetime":
 export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
           ${GATEWAY_OPTIONS_USAGE}
           [--dashboard-port 8080] [--no-dashboard]
-  status  [--dir .devnet]
+  status  [--dir .devnet] [--json]
   down    [--dir .devnet]`;
 
 const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
@@ -73,6 +74,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         "no-relayers": { type: "boolean", default: false },
         ...GATEWAY_OPTIONS,
         ...DASHBOARD_OPTIONS,
+        json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -113,7 +115,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
       };
       await foreground(devnet, prog, dir, () => devnet.up(params), dashboardPort(values));
     } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
-    else await printDevnetStatus(devnet, dir);
+    else await printDevnetStatus(devnet, dir, values.json);
     return 0;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
@@ -248,9 +250,14 @@ export async function deployMain(args: string[]): Promise<number> {
   }
 }
 
-/** Prints one line per chain (head) and per relayer (certified height, tasks, peers) of the devnet in `dir`. */
-export async function printDevnetStatus(devnet: Devnet, dir: string): Promise<void> {
-  const { chains, relayers } = await devnet.status({ dir });
+/** Prints one line per chain (head) and per relayer (certified height, tasks, peers) of the devnet in `dir`; with `json`, the status as JSON. */
+export async function printDevnetStatus(devnet: Devnet, dir: string, json = false): Promise<void> {
+  const status = await devnet.status({ dir });
+  if (json) {
+    console.log(toJson(status));
+    return;
+  }
+  const { chains, relayers } = status;
   for (const c of chains) {
     console.log(`chain ${c.chainId}  ${c.url}  ${c.pid === undefined ? "external" : `pid ${c.pid}`}  ${c.alive ? "alive" : "not running"}${c.height === undefined ? "" : `  height ${c.height}`}`);
   }

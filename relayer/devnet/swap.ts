@@ -58,6 +58,8 @@ export type RunSwapParameters = {
    */
   graceBlocks?: number;
   log?: (line: string) => void;
+  /** Called at every poll while waiting: each side's status and its chain's head against its expiry (for a progress line). */
+  progress?: (sides: [SwapWaitState, SwapWaitState]) => void;
   /**
    * False: only the --from payer registers, as when the other user walks away; the relayers must then cancel the --from
    * contract once it has expired, and waiting ends when they have. Default true.
@@ -72,6 +74,9 @@ export type RunSwapParameters = {
    */
   registryWaitMs?: number;
 };
+
+/** One side while `runSwap` waits: where its contract is, and its chain's head against the contract's expiry. */
+export type SwapWaitState = { chainId: bigint; outcome: SwapOutcome; head: bigint; expiry: bigint };
 
 const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
 const GAS_RESERVE = parseEther("1");
@@ -90,6 +95,7 @@ export async function runSwap({
   pollMs = 250,
   graceBlocks = 2 * ttl + 20,
   log = () => {},
+  progress = () => {},
   matched = true,
   registryWaitMs = 10_000,
 }: RunSwapParameters): Promise<SwapResult> {
@@ -187,6 +193,10 @@ export async function runSwap({
       read(y, to.gateway, "recordOf", [idY]),
       x.publicClient.getBlockNumber({ cacheTime: 0 }),
       y.publicClient.getBlockNumber({ cacheTime: 0 }),
+    ]);
+    progress([
+      { chainId: x.chainId, outcome: outcomeOf(sx), head: hx, expiry: expiryX },
+      { chainId: y.chainId, outcome: outcomeOf(sy), head: hy, expiry: expiryY },
     ]);
     if (sx !== last[0] || sy !== last[1]) {
       if (sx !== last[0]) log(`chain ${x.chainId}: contract ${idX.slice(0, 10)}… ${outcomeOf(sx)} at block ${hx}`);

@@ -1,13 +1,28 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { parseEther } from "viem";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DashboardServer } from "../../relayer/dashboard/dashboardServer.js";
 import { Devnet, type DevnetFile } from "../../relayer/devnet/devnet.js";
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { devnetSwapSides, runSwap, type SwapResult } from "../../relayer/devnet/swap.js";
+
+const exec = promisify(execFile);
+
+/** Runs `fibc args…` (the launcher, with the Node running the tests); never throws on a non-zero exit. */
+async function fibc(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [join("bin", "fibc.js"), ...args], { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
 
 /** Debian's chromium; .ci/run installs it when missing. A test tool cannot download a browser of its own here. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -98,13 +113,25 @@ describe("the dashboard in a real browser (chromium, a devnet of real processes)
     console.log(`      screenshot: ${join(ARTIFACTS, "dashboard.png")}`);
   });
 
-  it("a swap above the bond cover is refused in words through a real hardhat node, never as raw hex", async () => {
+  it("fibc: a swap above the bond cover is refused in words through a real hardhat node (exit code 3, --json names the error); status --json", async () => {
     const [a, b] = file.chains as [DevnetFile["chains"][number], DevnetFile["chains"][number]];
-    const sides = devnetSwapSides(file, a.chainId, b.chainId, { asset: "coin", amount: parseEther("5000") }, { asset: "coin", amount: parseEther("1") });
-    await assert.rejects(runSwap({ ...sides, ttl: 30, wait: false }), (error: Error) => {
-      assert.match(error.message, new RegExp(`GatewayExposureCapExceeded\\(${b.chainId}, \\d+, 400000000000000000000\\): .*chain ${b.chainId}'s bond on chain ${a.chainId} covers 400 ETH`));
-      assert.doesNotMatch(error.message, /0x0db74ee0/);
-      return true;
-    });
+    const [swap, status] = await Promise.all([
+      fibc("swap", "--dir", dir, "--from", a.chainId, "--to", b.chainId, "--give", "5000coin", "--get", "1coin", "--json"),
+      fibc("status", "--dir", dir, "--json"),
+    ]);
+    assert.equal(swap.code, 3, swap.stderr);
+    assert.match(swap.stderr, new RegExp(`GatewayExposureCapExceeded\\(${b.chainId}, \\d+, 400000000000000000000\\): .*chain ${b.chainId}'s bond on chain ${a.chainId} covers 400 ETH`));
+    assert.doesNotMatch(swap.stderr + swap.stdout, /0x0db74ee0/);
+    const output = JSON.parse(swap.stdout) as { exitCode: number; revert: { errorName: string; args: string[] } };
+    assert.equal(output.exitCode, 3);
+    assert.equal(output.revert.errorName, "GatewayExposureCapExceeded");
+    assert.deepEqual(output.revert.args.slice(0, 1), [b.chainId]);
+
+    assert.equal(status.code, 0, status.stderr);
+    const shown = JSON.parse(status.stdout) as { chains: { chainId: string; alive: boolean; height: string }[]; relayers: { alive: boolean; status: { peers: { connected: number } } }[] };
+    assert.deepEqual(shown.chains.map((c) => [c.chainId, c.alive]), file.chains.map((c) => [c.chainId, true]));
+    assert.ok(shown.chains.every((c) => /^\d+$/.test(c.height)));
+    assert.equal(shown.relayers.length, 6);
+    assert.ok(shown.relayers.every((r) => r.alive && r.status.peers.connected === 5));
   });
 });

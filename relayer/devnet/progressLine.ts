@@ -1,0 +1,40 @@
+import type { WriteStream } from "node:tty";
+
+/**
+ * A live status line for long waits: on a terminal it is rewritten in place (and log lines are printed above it); on
+ * anything else (a pipe, a file, CI) updates are dropped and log lines come out as they are, so logs stay plain lines.
+ */
+export class ProgressLine {
+  readonly #out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">>;
+  #shown = "";
+
+  constructor(out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">> = process.stdout) {
+    this.#out = out;
+  }
+
+  get live(): boolean {
+    return this.#out.isTTY === true;
+  }
+
+  /** Replaces the status line (on a terminal only). */
+  update(text: string): void {
+    if (!this.live || text === this.#shown) return;
+    this.#out.write(`\r\x1b[2K${text}`);
+    this.#shown = text;
+  }
+
+  /** One log line, above the status line on a terminal. */
+  log(line: string): void {
+    if (!this.live || this.#shown === "") {
+      this.#out.write(`${line}\n`);
+      return;
+    }
+    this.#out.write(`\r\x1b[2K${line}\n${this.#shown}`);
+  }
+
+  /** Clears the status line. */
+  done(): void {
+    if (this.live && this.#shown !== "") this.#out.write("\r\x1b[2K");
+    this.#shown = "";
+  }
+}
