@@ -87,8 +87,9 @@ type Ready = { ready: true; target: Target; client: PublicClient };
 /**
  * Everything that can be known about sending `evidence` to `target` without a transaction: the endpoint answers as that
  * chain, the forked chain is registered there and not frozen yet (read at the pending block, so that a freeze another
- * sender's transaction is about to make counts), both views carry a quorum of its committee's signatures as that registry
- * knows it, and the call itself does not revert.
+ * sender's transaction is about to make counts), both views carry a quorum of its committee's ECDSA signatures as that
+ * registry knows the committee, and the call itself, simulated, does not revert (which is also what checks a BLS
+ * committee's aggregates).
  */
 export async function preflight(target: Target, evidence: Evidence, account: Address): Promise<Ready | Submission> {
   const refused = (code: RefusalCode, reason: string): Submission => ({ chainId: target.chainId, outcome: "refused", code, reason });
@@ -102,7 +103,7 @@ export async function preflight(target: Target, evidence: Evidence, account: Add
     return refused("endpoint-down", `chain ${target.chainId}'s endpoint ${target.url} does not answer (${shortMessage(error)})`);
   }
   if (BigInt(id) !== target.chainId) return refused("wrong-endpoint", `the endpoint ${target.url} serves chain ${id}, not chain ${target.chainId}`);
-  const read = <T>(functionName: "committeeOf" | "gatewayOf" | "isFrozen" | "frozenAt" | "latestHeight") =>
+  const read = <T>(functionName: "committeeOf" | "gatewayOf" | "isFrozen" | "frozenAt" | "latestHeight" | "isBlsCommittee") =>
     client.readContract({ address: target.registry, abi: registryAbi, functionName, args: [forked], blockTag: "pending" } as never) as Promise<T>;
   let committee: Committee;
   try {
@@ -120,7 +121,10 @@ export async function preflight(target: Target, evidence: Evidence, account: Add
   } catch (error) {
     return refused("endpoint-down", `chain ${target.chainId}'s endpoint ${target.url} failed: ${shortMessage(error)}`);
   }
-  for (const [name, signed] of [["a", evidence.a], ["b", evidence.b]] as const) {
+  // A BLS committee's keys stay inside the registry (it has no getter for them): the simulated call below checks its
+  // aggregates, and a refusal there is said in words all the same. A registry from before BLS has no isBlsCommittee.
+  const bls = await read<boolean>("isBlsCommittee").catch(() => false);
+  for (const [name, signed] of bls ? [] : ([["a", evidence.a], ["b", evidence.b]] as const)) {
     try {
       await verifySignedView(signed.view, signed.signatures, committee);
     } catch (error) {
@@ -254,7 +258,14 @@ function revertWords(error: unknown): string {
     case "ViewRegistryUnknownSigner":
       return `${a[0]} signed a view but is not in the chain's committee`;
     case "ViewRegistryInvalidSignature":
-      return `signature ${a[0]} of a view is unreadable`;
+      return `signature ${a[0]} of a view does not hold (unreadable, or a BLS aggregate that does not sign that view)`;
+    case "ViewRegistryMalformedAggregate":
+      return "a view of a BLS committee must carry one entry, the signer bitmap and the aggregate signature";
+    case "ViewRegistrySignerOutsideCommittee":
+      return "the signer bitmap of a BLS view names members the committee does not have";
+    case "ViewRegistryInvalidPoint":
+    case "ViewRegistryInfinityPoint":
+      return "the aggregate signature of a BLS view is not a valid point";
     case "ViewRegistryDuplicateSigner":
       return `${a[0]} signed a view twice`;
     case "ViewRegistrySignersNotSorted":

@@ -19,6 +19,7 @@ import type { Evidence } from "../../relayer/view/signedView.js";
 import { orderSignatures, signView } from "../../relayer/view/signView.js";
 import { buildView, ZERO_HASH, type View } from "../../relayer/view/view.js";
 import { Watchtower } from "../../relayer/watch/watchtower.js";
+import { registerBls, signBls, syntheticChain, syntheticView } from "../fixtures/blsCommittee.js";
 import { RpcServer } from "../fixtures/rpcServer.js";
 import { BOND, deploySystem, K, mine, sign, SLASH_REWARD_BPS, viewOf, type Chain } from "../fixtures/system.js";
 import { flipByte } from "../fixtures/tamper.js";
@@ -316,5 +317,24 @@ describe("Fork evidence for anyone: fibc evidence check / submit and the watchto
     assert.deepEqual(await nonces(account.address), sent, "nothing sent again");
     const count = async (ch: Chain) => (await ch.publicClient.getContractEvents({ address: ch.registry.address, abi: registryAbi, eventName: "ChainFrozen", fromBlock: 0n })).length;
     assert.deepEqual([await count(a), await count(c)], [1, 1], "B slashed once on each chain");
+  });
+
+  it("attack: a BLS committee signs two histories; an aggregate that signs another view is refused before any transaction, and the sound evidence freezes it on A and pays the sender", async () => {
+    const chain = syntheticChain(2001n, 4);
+    await registerBls(a, chain, { bond: BOND });
+    const x = syntheticView(chain, 20n);
+    const y = syntheticView(chain, 20n, { name: "b2", from: 12n });
+    const targets = [{ chainId: a.chainId, url: servers[0]!.url, registry: a.registry.address }];
+    const account = privateKeyToAccount(HARDHAT_ACCOUNT_3_KEY);
+    const before = await nonces(SENDER);
+    const [bad] = await submitEvidence({ evidence: { a: { view: x, signatures: signBls(chain, x) }, b: { view: y, signatures: signBls(chain, x) } }, targets, account });
+    assert.equal(bad!.outcome, "refused");
+    assert.match((bad as { reason: string }).reason, /would refuse it: signature 0 of a view does not hold/);
+    assert.deepEqual(await nonces(SENDER), before, "no transaction sent");
+
+    const [sound] = await submitEvidence({ evidence: { a: { view: x, signatures: signBls(chain, x) }, b: { view: y, signatures: signBls(chain, y) } }, targets, account });
+    assert.equal(sound!.outcome, "frozen");
+    assert.equal((sound as { reward: bigint }).reward, REWARD);
+    assert.deepEqual(parting(x, y), { from: 12n, to: 12n });
   });
 });
