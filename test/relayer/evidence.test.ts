@@ -237,7 +237,7 @@ describe("Fork evidence for anyone: fibc evidence check / submit and the watchto
           assert.deepEqual(forks[0]!.parting, { from, to });
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
