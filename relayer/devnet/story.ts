@@ -3,6 +3,8 @@ import { createPublicClient, erc20Abi, http, keccak256, parseEther, parseEventLo
 import { privateKeyToAccount } from "viem/accounts";
 import { ForkAttack } from "../attack/forkAttack.js";
 import { gatewayAbi, registryAbi } from "../chain/abis.js";
+import { checkRegistries } from "../evidence/checkRegistries.js";
+import { describeFork } from "../evidence/forkFinder.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetChain, type DevnetFile } from "./devnet.js";
@@ -240,6 +242,9 @@ async function forkStory(
     }
     await sleep(POLL_MS);
   }
+  // What anyone can see with no validator key (`fibc evidence check`, `fibc watch`): the registries' events alone hold the fork.
+  const seen = (await checkRegistries(file.chains.map((ch) => ({ url: ch.url, registry: ch.registry })))).forks.find((f) => f.chainId === BigInt(b.chainId));
+  if (seen !== undefined) log(`  \`fibc evidence check --dir ${p.dir}\` finds it in the registries' events: ${describeFork(seen)}`);
   const detectedAfterBlocks = frozenOn.includes(Number(c.chainId)) ? Number((await readRegistry(victim, c.registry, "frozenAt", b.chainId)) - shownAt) : -1;
 
   const split = { slashed: 0n, reward: 0n, pool: 0n, burned: 0n };
