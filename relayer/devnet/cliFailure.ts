@@ -36,7 +36,7 @@ export function cliFailure(error: unknown, known: boolean): { message: string; e
     // The project's own message says which step failed ("registering the contract on chain 31001 failed: …"); it already
     // carries the words when connect.transact made it.
     const revert = decodeRevert(error);
-    const said = revert !== undefined && own.includes(formatRevert(revert));
+    const said = own.includes(revert === undefined ? words : formatRevert(revert));
     const message = known && said ? own : known ? `${own}\n  ${words}` : words;
     return { message, exitCode: revert === undefined ? EXIT.failed : EXIT.refused };
   }
