@@ -97,7 +97,11 @@ export class DashboardServer {
     }
     const file = FILES[path];
     if (file === undefined) return send(response, 404, "text/plain; charset=utf-8", "not found\n");
-    send(response, 200, TYPES[extname(file)]!, await readFile(join(PUBLIC, file), "utf8"));
+    try {
+      send(response, 200, TYPES[extname(file)]!, await readFile(join(PUBLIC, file), "utf8"));
+    } catch (error) {
+      send(response, 500, "text/plain; charset=utf-8", `cannot read the page's ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
   }
 
   /** Keeps the response open as an event stream; the first subscriber starts the snapshots, the last one's leaving stops them. */
