@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { bytesToHex, getAddress, hashTypedData, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { signView } from "../../relayer/view/signView.js";
 import { VIEW_TYPES, viewDigest, viewDomain } from "../../relayer/view/viewDigest.js";
 import type { View } from "../../relayer/view/view.js";
 
@@ -18,6 +20,18 @@ describe("viewDigest (EIP-712 written out for View, in place of viem's hashTyped
         assert.equal(viewDigest(spelled, upper ? (gateway.toLowerCase() as Hex) : gateway), expected);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("signView makes the very signature signTypedData makes, for any key, view and gateway", async () => {
+    const key = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((b) => b.some((x) => x !== 0) && b[0]! < 0xff).map((b) => bytesToHex(b));
+    await fc.assert(
+      fc.asyncProperty(key, view, address, async (k, v: View, gateway) => {
+        const account = privateKeyToAccount(k);
+        const expected = await account.signTypedData({ domain: viewDomain(v.chainId, gateway), types: VIEW_TYPES, primaryType: "View", message: v });
+        assert.deepEqual(await signView(account, v, gateway), { signer: account.address, signature: expected });
+      }),
+      { numRuns: 40 },
     );
   });
 
