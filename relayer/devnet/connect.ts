@@ -61,6 +61,22 @@ export async function transact(connection: Connection, what: string, send: () =>
     throw new DevnetError(`${what} on chain ${connection.chainId} failed: ${reason}`, { cause: error });
   }
   const receipt = await connection.publicClient.waitForTransactionReceipt({ hash });
-  if (receipt.status !== "success") throw new DevnetError(`${what} reverted on chain ${connection.chainId} (transaction ${hash})`);
+  if (receipt.status !== "success") {
+    // It passed the node's gas estimate and reverted once mined (the chain moved on meanwhile, e.g. past a deadline): the
+    // same call replayed on the state it ran against says why.
+    const why = await revertReason(connection, hash, receipt.blockNumber);
+    throw new DevnetError(`${what} reverted on chain ${connection.chainId} (transaction ${hash})${why === undefined ? "" : `: ${why}`}`);
+  }
   return receipt;
+}
+
+/** Why the mined transaction `hash` reverted, in words: its call replayed in its block; undefined if it now passes. */
+async function revertReason(connection: Connection, hash: Hash, blockNumber: bigint): Promise<string | undefined> {
+  try {
+    const tx = await connection.publicClient.getTransaction({ hash });
+    await connection.publicClient.call({ account: tx.from, ...(tx.to === null ? {} : { to: tx.to }), data: tx.input, value: tx.value, gas: tx.gas, blockNumber });
+    return undefined;
+  } catch (error) {
+    return explainRevert(error, { chainId: connection.chainId });
+  }
 }

@@ -117,6 +117,23 @@ describe("explainRevert: a refused transaction in words", function () {
     assert.match((error as Error).message, new RegExp(`GatewayRegistrationLate\\(${head}, ${head + 1n}\\): the registration arrived at block ${head + 1n}, after its last block for registration \\(${head}\\): start the swap again`));
   });
 
+  it("a transaction the node took and that reverted once mined (the chain moved past its deadline): the call replayed in its block says why", async () => {
+    const payer = await connect({ rpcUrl: rpcA.url, key: HARDHAT_ACCOUNT_1_KEY });
+    const head = await payer.publicClient.getBlockNumber();
+    const r = registration({ asset: zeroAddress, amount: parseEther("1"), beneficiary: payer.wallet.account.address, h1: head + 20n, h2: 5n, registerBy: head });
+    // Mining paused and no gas estimate (the gas is given): the node takes the registration, and mines it after its registerBy.
+    await a.conn.provider.request({ method: "evm_setAutomine", params: [false] });
+    try {
+      const sent = transact(payer, "registering the contract", () => payer.wallet.writeContract({ address: a.gateway.address, abi: gatewayAbi, functionName: "register", args: [r], value: r.amount, gas: 500_000n }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await a.conn.provider.request({ method: "hardhat_mine", params: ["0x1"] });
+      const error = await failure(sent);
+      assert.match((error as Error).message, new RegExp(`^registering the contract reverted on chain 1001 \\(transaction 0x[0-9a-f]{64}\\): GatewayRegistrationLate\\(${head}, ${head + 1n}\\): the registration arrived at block ${head + 1n}`));
+    } finally {
+      await a.conn.provider.request({ method: "evm_setAutomine", params: [true] });
+    }
+  });
+
   it("an endpoint that does not answer: exit code 4", async () => {
     const error = await failure(connect({ rpcUrl: `http://127.0.0.1:${await freePort()}`, key: HARDHAT_ACCOUNT_1_KEY }));
     assert.equal(explainRevert(error), undefined);
