@@ -149,6 +149,11 @@ export class Store {
   private readonly now: () => number;
   private readonly statements: ReturnType<Store["prepare"]>;
   private pruning = false;
+  /**
+   * The newest certified view of each chain, as latestSignedView last read it: a node asks for it every block and stores
+   * a new one every few blocks, so the row is parsed again only after a put or a prune.
+   */
+  private readonly latest = new Map<bigint, StoredSignedView | undefined>();
 
   constructor({ path, now = Date.now }: StoreParameters) {
     this.path = path;
@@ -247,6 +252,7 @@ export class Store {
     if (view.chainId !== chainId.toString() || view.height !== height.toString()) throw new StoreViewMismatchError(chainId, height, view);
     const stored = this.signedView(chainId, height);
     if (stored !== undefined && !sameView(stored.view, view)) throw new StoreConflictingViewError(stored, view);
+    this.latest.delete(chainId);
     this.statements.putSignedView.run({
       chain_id: chainId.toString(),
       height,
@@ -261,8 +267,11 @@ export class Store {
   }
 
   latestSignedView(chainId: bigint): StoredSignedView | undefined {
+    if (this.latest.has(chainId)) return this.latest.get(chainId);
     const row = this.statements.latestSignedView.get({ chain_id: chainId.toString() });
-    return row === undefined ? undefined : toSignedView(row);
+    const latest = row === undefined ? undefined : toSignedView(row);
+    this.latest.set(chainId, latest);
+    return latest;
   }
 
   /**
@@ -321,6 +330,7 @@ export class Store {
         let hashes: number;
         try {
           views = Number(this.statements.pruneSignedViews.run({ chain_id: chainId.toString(), below: floor, limit: batch }).changes);
+          this.latest.delete(chainId);
           hashes = Number(this.statements.pruneBlockHashes.run({ below: floor, limit: batch }).changes);
           this.db.exec("COMMIT");
         } catch (error) {

@@ -234,6 +234,21 @@ describe("Store", () => {
       assert.equal(store.latestSignedView(9999n), undefined);
     });
 
+    it("latestSignedView follows every put, a first view of a chain, new signatures of the latest and a prune (it is remembered between them)", async () => {
+      assert.equal(store.latestSignedView(1002n)?.height, 100n);
+      store.putSignedView({ chainId: 1002n, height: 120n, view: wireView(1002n, 120n), signatures: signatures(2) });
+      assert.equal(store.latestSignedView(1002n)?.height, 120n);
+      store.putSignedView({ chainId: 1002n, height: 120n, view: wireView(1002n, 120n), signatures: signatures(3) });
+      assert.deepEqual(store.latestSignedView(1002n)?.signatures, signatures(3));
+      store.putSignedView({ chainId: 1002n, height: 110n, view: wireView(1002n, 110n), signatures: signatures(2) });
+      assert.equal(store.latestSignedView(1002n)?.height, 120n, "an older view stored later is not the latest");
+      assert.equal(store.latestSignedView(9999n), undefined);
+      store.putSignedView({ chainId: 9999n, height: 1n, view: wireView(9999n, 1n), signatures: signatures(2) });
+      assert.equal(store.latestSignedView(9999n)?.height, 1n);
+      await store.pruneHistory(1002n, 1_000n);
+      assert.equal(store.latestSignedView(1002n), undefined, "pruned below a height above all of them");
+    });
+
 
     it("storing the same view again replaces its signatures", () => {
       store.putSignedView({ chainId: 1002n, height: 20n, view: wireView(1002n, 20n), signatures: signatures(3) });
