@@ -73,7 +73,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         payable
         onlyOwner
     {
-        Chain storage c = _registerCommittee(r);
+        Chain storage c = _registerCommittee(r, true);
         _registerGenesis(r, c, genesis, signatures);
     }
 
@@ -95,7 +95,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         View calldata genesis,
         bytes[] calldata signatures
     ) external payable onlyOwner {
-        Chain storage c = _registerCommittee(r);
+        Chain storage c = _registerCommittee(r, false);
         uint256 q = r.committee.length;
         require(keys.length == q, ViewRegistryInvalidCommittee());
         bytes memory entries = new bytes((q + 1) * BlsLib.G2_POINT);
@@ -136,8 +136,9 @@ contract ViewRegistry is IViewRegistry, Ownable {
         _registerGenesis(r, c, genesis, signatures);
     }
 
-    /// @dev Checks a registration and stores its committee, threshold, window and Gateway.
-    function _registerCommittee(ChainRegistration calldata r) private returns (Chain storage c) {
+    /// @dev Checks a registration and stores its committee, threshold, window and Gateway; `signsByAddress` (ECDSA) also
+    /// marks each member for the signature checks, which a BLS committee, checked by bitmap, never reads.
+    function _registerCommittee(ChainRegistration calldata r, bool signsByAddress) private returns (Chain storage c) {
         c = _chains[r.chainId];
         require(c.k == 0, ViewRegistryChainAlreadyRegistered(r.chainId));
         require(r.chainId != block.chainid, ViewRegistryCannotRegisterSelf(r.chainId));
@@ -153,7 +154,7 @@ contract ViewRegistry is IViewRegistry, Ownable {
         for (uint256 i = 0; i < q; ++i) {
             address member = r.committee[i];
             require(member > previous, ViewRegistryInvalidCommittee()); // ascending: no zero, no duplicate
-            c.isMember[member] = true;
+            if (signsByAddress) c.isMember[member] = true;
             c.committee.push(member);
             previous = member;
         }

@@ -133,6 +133,9 @@ async function main(): Promise<void> {
       `ECDSA ${fmt(v.gossipUpdateBytesAtQ64.ecdsa)} bytes, BLS ${fmt(v.gossipUpdateBytesAtQ64.bls)} bytes.`,
   );
   say("");
+  say(`Once per chain and verifier: registration with its genesis view (BLS: the key tables deployed), and ${fmt(v.registration.proveBlsKey)} gas per proveBlsKey.`);
+  say("");
+  table(["q", "registerChain (ECDSA)", "registerBlsChain"], SCHEME_COMMITTEE_SIZES.map((q) => [q, v.registration.ecdsa[q]!, v.registration.bls[q]!]));
 
   say("## Ratios and goals (reported, not asserted)");
   say("");

@@ -11,7 +11,7 @@ import { toWireSignedView } from "../../relayer/view/signedView.js";
 import { orderSignatures, signView } from "../../relayer/view/signView.js";
 import type { View } from "../../relayer/view/view.js";
 import { thresholdOf } from "../../relayer/view/threshold.js";
-import { registerBls, signBls, syntheticChain, syntheticView, type SyntheticChain } from "../../test/fixtures/blsCommittee.js";
+import { registrationOfBls, signBls, syntheticChain, syntheticView, type SyntheticChain } from "../../test/fixtures/blsCommittee.js";
 import { committeeOf, deploySystem, K, R_DENOMINATOR, R_NUMERATOR, type Chain } from "../../test/fixtures/system.js";
 
 export type Log = (line: string) => void;
@@ -35,6 +35,11 @@ export type SchemeGas = {
   blsFlatFrom16To256: { value: number; goal: number; met: boolean };
   /** Bytes (UTF-8 JSON, as a peer link sends it) of a view-update carrying one signed view, at q = 64. */
   gossipUpdateBytesAtQ64: { ecdsa: number; bls: number };
+  /**
+   * One-off costs by q: registerChain (ECDSA) and registerBlsChain (BLS: it deploys the key tables, 256 bytes of code per
+   * key), each with its genesis view signed by the threshold; and one proveBlsKey (the same for every key).
+   */
+  registration: { ecdsa: Record<number, number>; bls: Record<number, number>; proveBlsKey: number };
 };
 
 async function gasOf(chain: Chain, hash: Promise<Hex>): Promise<number> {
@@ -45,8 +50,8 @@ async function gasOf(chain: Chain, hash: Promise<Hex>): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 
-/** How one scheme's chain is registered and its views signed by exactly the threshold. */
-type Subject = { chainId: bigint; sign: (view: View) => Promise<Hex[]> };
+/** How one scheme's chain is registered (and the gas it took) and its views signed by exactly the threshold. */
+type Subject = { chainId: bigint; sign: (view: View) => Promise<Hex[]>; registrationGas: number };
 
 async function ecdsaSubject(verifier: Chain, chainId: bigint, q: number): Promise<Subject> {
   const members = committeeOf(chainId, q);
@@ -55,14 +60,18 @@ async function ecdsaSubject(verifier: Chain, chainId: bigint, q: number): Promis
   const sign = async (view: View) => orderSignatures(await Promise.all(quorum.map((m) => signView(m, view, gateway))));
   const genesis = syntheticView({ chainId, gateway, members: [], k: K }, 0n);
   const registration = { chainId, gateway, committee: members.map((m) => m.address), rNumerator: R_NUMERATOR, rDenominator: R_DENOMINATOR, k: BigInt(K) };
-  await gasOf(verifier, verifier.registry.write.registerChain([registration, genesis, await sign(genesis)]));
-  return { chainId, sign };
+  const registrationGas = await gasOf(verifier, verifier.registry.write.registerChain([registration, genesis, await sign(genesis)]));
+  return { chainId, sign, registrationGas };
 }
 
-async function blsSubject(verifier: Chain, chain: SyntheticChain): Promise<Subject> {
-  await registerBls(verifier, chain);
+async function blsSubject(verifier: Chain, chain: SyntheticChain): Promise<Subject & { proveGas: number }> {
   const quorum = chain.members.slice(0, thresholdOf(chain.members.length, { numerator: R_NUMERATOR, denominator: R_DENOMINATOR })).map((_, i) => i);
-  return { chainId: chain.chainId, sign: async (view) => signBls(chain, view, quorum) };
+  const sign = async (view: View) => signBls(chain, view, quorum);
+  let proveGas = 0;
+  for (const m of chain.members) proveGas = await gasOf(verifier, verifier.registry.write.proveBlsKey([m.key, m.proof]));
+  const genesis = syntheticView(chain, 0n);
+  const registrationGas = await gasOf(verifier, verifier.registry.write.registerBlsChain([registrationOfBls(chain), chain.members.map((m) => m.key), genesis, await sign(genesis)]));
+  return { chainId: chain.chainId, sign, registrationGas, proveGas };
 }
 
 /** submitView of views STEP heights apart, after WARM_UP_VIEWS unmeasured ones: the median of SAMPLES receipts. */
@@ -98,10 +107,14 @@ export async function measureSchemeGas(log: Log): Promise<SchemeGas> {
   const ecdsa: Record<number, number> = {};
   const bls: Record<number, number> = {};
   let gossip = { ecdsa: 0, bls: 0 };
+  const registration = { ecdsa: {} as Record<number, number>, bls: {} as Record<number, number>, proveBlsKey: 0 };
   for (const q of SCHEME_COMMITTEE_SIZES) {
     log(`  q = ${q}: registering an ECDSA and a BLS committee (proving ${q} keys) …`);
     const ecdsaChain = await ecdsaSubject(verifier, 8000n + BigInt(q), q);
     const blsChain = await blsSubject(verifier, syntheticChain(9000n + BigInt(q), q));
+    registration.ecdsa[q] = ecdsaChain.registrationGas;
+    registration.bls[q] = blsChain.registrationGas;
+    registration.proveBlsKey = blsChain.proveGas;
     ecdsa[q] = await measureSubmitView(verifier, ecdsaChain);
     bls[q] = await measureSubmitView(verifier, blsChain);
     log(`  q = ${q}: submitView ECDSA ${ecdsa[q]}, BLS ${bls[q]}`);
@@ -122,5 +135,6 @@ export async function measureSchemeGas(log: Log): Promise<SchemeGas> {
     blsOverEcdsaAtQ100: { value: round(atQ100), goal: SCHEME_GOALS.blsOverEcdsaAtQ100, met: atQ100 <= SCHEME_GOALS.blsOverEcdsaAtQ100 },
     blsFlatFrom16To256: { value: round(flatness), goal: SCHEME_GOALS.blsFlatFrom16To256, met: flatness <= SCHEME_GOALS.blsFlatFrom16To256 },
     gossipUpdateBytesAtQ64: gossip,
+    registration,
   };
 }
