@@ -33,9 +33,14 @@ const SWAP_DESCRIPTION =
   "the swap first posts a view of the other chain's head there, signed with the committee keys devnet.json holds. Unless " +
   "--no-wait it then polls both records until the relayers have released (or refunded, or cancelled) both, and prints the outcome " +
   "with the payers' balances before and after; it exits 0 only when both sides are released. Amounts are <number><token|coin> " +
-  "in whole units of 18 decimals: 100token is 100 test tokens, 1.5coin is 1.5 ETH of the chain's native coin.";
+  "in whole units of 18 decimals: 100token is 100 test tokens, 1.5coin is 1.5 ETH of the chain's native coin. While it waits, a " +
+  "terminal shows a live line with each side's status and its chain's head against the expiry. With --json, stdout carries one JSON " +
+  "object (both sides' chain, contract id, registration and outcome, the balances before and after, `released`) and the steps go to " +
+  "stderr; a failure prints {error, exitCode, revert} there. A contract's refusal is said in words (exit code 3).";
 
-const STATUS_DESCRIPTION = "Each chain's process and head height, and each relayer's certified height, tasks and peers: the same as `fibc devnet status`.";
+const STATUS_DESCRIPTION =
+  "Each chain's process and head height, and each relayer's certified height, tasks and peers: the same as `fibc devnet status`. " +
+  "With --json, the same as one JSON object ({chains, relayers}).";
 
 const DASHBOARD_DESCRIPTION =
   "Serves a web page of the devnet in <dir> (devnet.json: any devnet `fibc devnet up` or `fibc deploy` started, here or elsewhere) " +
