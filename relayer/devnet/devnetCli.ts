@@ -44,9 +44,19 @@ function gatewayOptions(values: { "compensation-window": string; "max-lifetime":
   return { compensationWindow: blocks("compensation-window"), maxLifetime: blocks("max-lifetime"), claimPeriod: blocks("claim-period") };
 }
 
+/** The chain indices of --bls-chains ("0,2": the first and third chains' committees sign with BLS12-381), each below `chains`. */
+function blsChainsOption(text: string, chains: number): number[] {
+  if (text === "") return [];
+  const indices = text.split(",").map((part) => part.trim());
+  if (!indices.every((i) => /^[0-9]+$/.test(i) && Number(i) < chains)) {
+    throw new DevnetError(`--bls-chains takes chain indices below --chains (${chains}), comma-separated, got ${JSON.stringify(text)}`);
+  }
+  return indices.map(Number);
+}
+
 /** The options after `<up|down|status>`, for `usage: <prog> …`. */
 export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
-          ${GATEWAY_OPTIONS_USAGE}
+          [--bls-chains 2,…] ${GATEWAY_OPTIONS_USAGE}
           [--dashboard-port 8080] [--no-dashboard]
   status  [--dir .devnet] [--json]
   down    [--dir .devnet]`;
@@ -72,6 +82,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         "block-ms": { type: "string", default: "500" },
         dir: { type: "string", default: ".devnet" },
         "no-relayers": { type: "boolean", default: false },
+        "bls-chains": { type: "string", default: "" },
         ...GATEWAY_OPTIONS,
         ...DASHBOARD_OPTIONS,
         json: { type: "boolean", default: false },
@@ -112,6 +123,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         relayers: !values["no-relayers"],
         dir,
         gateway: gatewayOptions(values),
+        blsChains: blsChainsOption(values["bls-chains"], int("chains")),
       };
       await foreground(devnet, prog, dir, () => devnet.up(params), dashboardPort(values));
     } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
