@@ -296,6 +296,15 @@ contract ViewRegistry is IViewRegistry, Ownable {
     }
 
     /// @inheritdoc IViewRegistry
+    function blsKeysOf(uint64 chainId) external view returns (bytes[] memory keys) {
+        Chain storage c = _registered(chainId);
+        keys = new bytes[](c.bls ? c.committee.length : 0);
+        for (uint256 i = 0; i < keys.length; ++i) {
+            keys[i] = BlsLib.negateG2(BlsLib.entryOf(c.keyTables, i + 1));
+        }
+    }
+
+    /// @inheritdoc IViewRegistry
     function blsKeyProven(bytes32 keyHash) external view returns (bool) {
         return _provenKeys[keyHash];
     }

@@ -168,6 +168,10 @@ interface IViewRegistry {
     /// @notice True when `chainId`'s committee signs with BLS12-381 aggregates.
     function isBlsCommittee(uint64 chainId) external view returns (bool);
 
+    /// @notice The G2 public keys of `chainId`'s BLS committee, in committee order (none for an ECDSA committee): what
+    /// a relayer or a watchtower needs to check its aggregates off chain.
+    function blsKeysOf(uint64 chainId) external view returns (bytes[] memory keys);
+
     /// @notice True once {proveBlsKey} checked the key whose keccak256 is `keyHash`.
     function blsKeyProven(bytes32 keyHash) external view returns (bool);
 

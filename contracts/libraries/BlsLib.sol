@@ -182,6 +182,12 @@ library BlsLib {
         }
     }
 
+    /// @notice Entry `entry` of the key tables (0: the committee's aggregate key, i + 1: member i's negated key).
+    function entryOf(address[3] storage tables, uint256 entry) internal view returns (bytes memory point) {
+        point = new bytes(G2_POINT);
+        _copyEntry(tables[entry / KEYS_PER_TABLE], entry % KEYS_PER_TABLE, point);
+    }
+
     function _copyEntry(address table, uint256 entry, bytes memory to) private view {
         assembly ("memory-safe") {
             extcodecopy(table, add(to, 0x20), add(1, mul(entry, 256)), 256)

@@ -134,9 +134,10 @@ describe("ViewRegistry with a BLS12-381 committee", function () {
   });
 
   describe("proveBlsKey", () => {
-    it("records a key with its proof of possession, and each chain's registration names the BLS scheme", async () => {
+    it("records a key with its proof of possession, and each chain's registration names the BLS scheme and its keys", async () => {
       for (const m of d.members) assert.equal(await a.registry.read.blsKeyProven([keccak256(m.key)]), true);
       assert.equal(await a.registry.read.isBlsCommittee([d.chainId]), true);
+      assert.deepEqual(await a.registry.read.blsKeysOf([d.chainId]), d.members.map((m) => m.key));
       const [committee, threshold, k] = await a.registry.read.committeeOf([d.chainId]);
       assert.deepEqual(committee, d.members.map((m) => m.address));
       assert.equal(threshold, 4n);
