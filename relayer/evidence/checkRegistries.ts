@@ -1,13 +1,13 @@
 import type { Address } from "viem";
 import { shortMessage } from "../util/shortMessage.js";
 import { endpointClient, type ChainEndpoint } from "./chainEndpoint.js";
-import { ForkFinder, type Fork } from "./forkFinder.js";
+import { ForkFinder, narrower, type Fork } from "./forkFinder.js";
 import { RegistryLog } from "./registryLog.js";
 
 /** What one registry gave: how many views up to which block, or why it could not be read. */
 export type RegistryReading = ChainEndpoint & { chainId?: bigint; head?: bigint; views: number; error?: string };
 
-/** A forked chain: the first two views found that conflict, how many conflicting pairs there are, and where it is frozen already. */
+/** A forked chain: the two conflicting views that locate the fork most narrowly, how many conflicting pairs there are, and where it is frozen already. */
 export type FoundFork = Fork & { pairs: number; frozenOn: bigint[] };
 
 export type CheckResult = { registries: RegistryReading[]; forks: FoundFork[] };
@@ -37,8 +37,9 @@ export async function checkRegistries(endpoints: readonly ChainEndpoint[]): Prom
           }
           reading.views++;
           for (const fork of finder.add(event.seen)) {
+            // Of all the pairs, the one that locates the fork most narrowly is reported.
             const known = forks.get(fork.chainId);
-            if (known === undefined) forks.set(fork.chainId, { ...fork, pairs: 1, frozenOn: [] });
+            if (known === undefined || narrower(fork, known)) forks.set(fork.chainId, { ...fork, pairs: (known?.pairs ?? 0) + 1, frozenOn: [] });
             else known.pairs++;
           }
         }

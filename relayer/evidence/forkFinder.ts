@@ -52,6 +52,11 @@ export function evidenceOf(fork: Fork): Evidence {
   return { a: { view: fork.a.view, signatures: fork.a.signatures }, b: { view: fork.b.view, signatures: fork.b.signatures } };
 }
 
+/** True when `x` locates the fork in a narrower range of heights than `y` does. */
+export function narrower(x: Fork, y: Fork): boolean {
+  return x.parting.to - x.parting.from < y.parting.to - y.parting.from;
+}
+
 /** A fork in words: which views, seen where, and where they part. */
 export function describeFork({ chainId, a, b, parting: { from, to } }: Fork): string {
   const where = (s: SeenView) => `its view at height ${s.view.height} on chain ${s.on}'s registry (block ${s.blockNumber})`;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LocalAccount, PublicClient } from "viem";
 import { endpointClient, type ChainEndpoint, type Target } from "../evidence/chainEndpoint.js";
-import { describeFork, evidenceOf, ForkFinder, type Fork } from "../evidence/forkFinder.js";
+import { describeFork, evidenceOf, ForkFinder, narrower, type Fork } from "../evidence/forkFinder.js";
 import { RegistryLog, type RegistryEvent } from "../evidence/registryLog.js";
 import { describeSubmission, submitTo, type Submission } from "../evidence/submitEvidence.js";
 import { encodeEvidence } from "../evidence/evidenceFile.js";
@@ -54,7 +54,7 @@ export class Watchtower {
   readonly #o: WatchtowerOptions;
   readonly #chains: Watched[];
   readonly #finder = new ForkFinder();
-  /** The first fork found of each forked chain: its evidence is what is sent. */
+  /** Each forked chain's fork (the pair of views that locates it most narrowly): its evidence is what is sent. */
   readonly #forks = new Map<bigint, Fork>();
   /** Forked chain → judging chain → where it stands there. */
   readonly #standing = new Map<bigint, Map<bigint, Standing>>();
@@ -176,9 +176,11 @@ export class Watchtower {
         this.metrics.setViewHeight(view.chainId, view.height);
       }
       for (const fork of this.#finder.add(event.seen)) {
-        if (this.#forks.has(fork.chainId)) continue;
+        // Any conflicting pair is evidence; the one that locates the fork most narrowly is kept, and logged when first found.
+        const known = this.#forks.get(fork.chainId);
+        if (known !== undefined && !narrower(fork, known)) continue;
         this.#forks.set(fork.chainId, fork);
-        this.#o.log(`FORK: ${describeFork(fork)}; evidence: ${encodeEvidence(evidenceOf(fork))}`);
+        if (known === undefined) this.#o.log(`FORK: ${describeFork(fork)}; evidence: ${encodeEvidence(evidenceOf(fork))}`);
       }
     }
   }
