@@ -6,6 +6,7 @@ import type { Registration } from "../chain/registration.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
+import { explainRevert } from "./explainRevert.js";
 import { HARDHAT_ACCOUNT_1_KEY, HARDHAT_ACCOUNT_2_KEY } from "./testAccounts.js";
 
 const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
@@ -174,7 +175,11 @@ export async function runSwap({
   const [idY, mirrorY] = await read(y, to.gateway, "contractIds", [regY]);
   if (mirrorX !== idY || mirrorY !== idX) throw new DevnetError("the mirror contract ids of the two registrations disagree");
 
-  const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX, log), matched ? register(y, to.gateway, regY, log) : 0n]);
+  // Both sides are approved and tried (eth_call) before either is sent: a side its Gateway refuses (above the bond's cover, a
+  // frozen counterparty) must not leave the other side's asset locked until it expires.
+  const [approvedX, approvedY] = await Promise.all([approve(x, from.gateway, regX, log), matched ? approve(y, to.gateway, regY, log) : 0n]);
+  await Promise.all([tryRegister(x, from.gateway, regX), matched ? tryRegister(y, to.gateway, regY) : undefined]);
+  const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX).then((f) => f + approvedX), matched ? register(y, to.gateway, regY).then((f) => f + approvedY) : 0n]);
   log(`chain ${x.chainId}: registered contract ${idX} (registered by block ${registerByX}, expires at block ${expiryX})`);
   if (matched) log(`chain ${y.chainId}: registered contract ${idY} (registered by block ${registerByY}, expires at block ${expiryY})`);
   else log(`chain ${y.chainId}: contract ${idY} left unregistered on purpose`);
@@ -293,20 +298,32 @@ async function fund(c: Connection, side: SwapSide, log: (line: string) => void):
   log(`chain ${c.chainId}: minted ${formatUnits(side.give.amount - tokens, 18)} test tokens to ${payer}`);
 }
 
-/** The payer registers its side: approves the Gateway for the token, or sends the native coin. Resolves with the gas fees paid. */
-async function register(c: Connection, gateway: Address, reg: Registration, log: (line: string) => void): Promise<bigint> {
-  let fees = 0n;
-  if (reg.asset !== zeroAddress) {
-    const approved = await transact(c, "approving the Gateway", () =>
-      c.wallet.writeContract({ address: reg.asset, abi: erc20Abi, functionName: "approve", args: [gateway, reg.amount] }),
-    );
-    fees += approved.gasUsed * approved.effectiveGasPrice;
-    log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(reg.amount, 18)} tokens`);
+/** The payer approves the Gateway for the token of its side (nothing for the native coin). Resolves with the gas fees paid. */
+async function approve(c: Connection, gateway: Address, reg: Registration, log: (line: string) => void): Promise<bigint> {
+  if (reg.asset === zeroAddress) return 0n;
+  const approved = await transact(c, "approving the Gateway", () =>
+    c.wallet.writeContract({ address: reg.asset, abi: erc20Abi, functionName: "approve", args: [gateway, reg.amount] }),
+  );
+  log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(reg.amount, 18)} tokens`);
+  return approved.gasUsed * approved.effectiveGasPrice;
+}
+
+/** Throws DevnetError, the Gateway's refusal in words, when it would not take the registration now. */
+async function tryRegister(c: Connection, gateway: Address, reg: Registration): Promise<void> {
+  try {
+    await c.publicClient.simulateContract({ account: c.wallet.account, address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n });
+  } catch (error) {
+    const words = explainRevert(error, { chainId: c.chainId });
+    throw new DevnetError(`registering the contract on chain ${c.chainId} failed: ${words ?? (error instanceof Error ? error.message : String(error))}`, { cause: error });
   }
+}
+
+/** The payer registers its side (approved before), sending the native coin if that is what it gives. Resolves with the gas fees paid. */
+async function register(c: Connection, gateway: Address, reg: Registration): Promise<bigint> {
   const registered = await transact(c, "registering the contract", () =>
     c.wallet.writeContract({ address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }),
   );
-  return fees + registered.gasUsed * registered.effectiveGasPrice;
+  return registered.gasUsed * registered.effectiveGasPrice;
 }
 
 /** "100token", "1.5coin" → base units (18 decimals) of the test token or the native coin. */

@@ -4,12 +4,17 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { parseEther } from "viem";
+import { createPublicClient, http, keccak256, parseEther, stringToHex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { DashboardServer } from "../../relayer/dashboard/dashboardServer.js";
 import { Devnet, type DevnetFile } from "../../relayer/devnet/devnet.js";
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { devnetSwapSides, runSwap, type SwapResult } from "../../relayer/devnet/swap.js";
+import { registryAbi } from "../../relayer/chain/abis.js";
+import { connect, transact } from "../../relayer/devnet/connect.js";
+import { orderSignatures, signView } from "../../relayer/view/signView.js";
+import { buildView } from "../../relayer/view/view.js";
 
 const exec = promisify(execFile);
 
@@ -58,6 +63,12 @@ describe("the dashboard in a real browser (chromium, a devnet of real processes)
   });
 
   after(async function () {
+    // The page as the tests left it (a swap released, a chain frozen), or as it was when one failed.
+    if (page !== undefined) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true }).catch(() => undefined);
+      console.log(`      screenshot: ${join(ARTIFACTS, "dashboard.png")}`);
+    }
     await browser?.close();
     await dashboard?.stop();
     await devnet.down({ dir }).catch(() => undefined);
@@ -79,7 +90,7 @@ describe("the dashboard in a real browser (chromium, a devnet of real processes)
     }, undefined, { timeout: 30_000 });
   });
 
-  it("shows a swap's two sides, linked, moving to released on both chains, and keeps a screenshot", async () => {
+  it("shows a swap's two sides, linked, moving to released on both chains", async () => {
     const [a, b] = file.chains as [DevnetFile["chains"][number], DevnetFile["chains"][number]];
     const sides = devnetSwapSides(file, a.chainId, b.chainId, { asset: "token", amount: parseEther("10") }, { asset: "coin", amount: parseEther("1") });
     const swap: Promise<SwapResult> = runSwap({ ...sides, ttl: 30 });
@@ -108,9 +119,6 @@ describe("the dashboard in a real browser (chromium, a devnet of real processes)
 
     // Messages flowed: the network table shows request and answer traffic.
     await page.waitForFunction(() => [...document.querySelectorAll("#relayers tbody tr")].some((tr) => /[1-9]\d* \(/.test(tr.children[5]?.textContent ?? "")));
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
-    console.log(`      screenshot: ${join(ARTIFACTS, "dashboard.png")}`);
   });
 
   it("fibc: a swap above the bond cover is refused in words through a real hardhat node (exit code 3, --json names the error); status --json", async () => {
@@ -133,5 +141,28 @@ describe("the dashboard in a real browser (chromium, a devnet of real processes)
     assert.ok(shown.chains.every((c) => /^\d+$/.test(c.height)));
     assert.equal(shown.relayers.length, 6);
     assert.ok(shown.relayers.every((r) => r.alive && r.status.peers.connected === 5));
+  });
+
+  it("shows a fork when it appears: which chain froze which, on what evidence, and the slash split", async () => {
+    const [a, b] = file.chains as [DevnetFile["chains"][number], DevnetFile["chains"][number]];
+    // B's committee (its keys are in devnet.json) signs two views of one height: the accepted one and another branch.
+    const owner = await connect({ rpcUrl: a.url, key: file.owner.key });
+    const height = await owner.publicClient.readContract({ address: a.registry, abi: registryAbi, functionName: "latestHeight", args: [BigInt(b.chainId)] });
+    const clientB = createPublicClient({ transport: http(b.url) });
+    const blockHashes = await Promise.all(Array.from({ length: Number(height) + 1 }, (_, n) => clientB.getBlock({ blockNumber: BigInt(n) }).then((block) => block.hash!)));
+    const view = buildView({ chainId: BigInt(b.chainId), k: file.k, blockHashes });
+    const forged = { ...view, hashes: [...view.hashes.slice(0, -1), keccak256(stringToHex("the other branch"))] };
+    const signed = async (v: typeof view) => orderSignatures(await Promise.all(b.committee.map((m) => signView(privateKeyToAccount(m.key), v, b.gateway))));
+    const [sigView, sigForged] = await Promise.all([signed(view), signed(forged)]);
+    await transact(owner, "submitting fork evidence", () =>
+      owner.wallet.writeContract({ address: a.registry, abi: registryAbi, functionName: "submitForkEvidence", args: [view, sigView, forged, sigForged] }),
+    );
+
+    const freeze = page.locator(`.freeze[data-chain="${b.chainId}"]`);
+    await freeze.waitFor({ timeout: 15_000 });
+    const text = (await freeze.textContent()) ?? "";
+    assert.match(text, new RegExp(`chain ${b.chainId} frozen on chain ${a.chainId} at block \\d+, on two conflicting signed views \\(submitForkEvidence\\)`));
+    assert.match(text, /slashed 1,000 ETH: 100 ETH reward, 400 ETH pool, 500 ETH burned/);
+    await page.locator(`#chains tr[data-chain="${b.chainId}"]`).getByText(/frozen at \d+, on two conflicting signed views/).waitFor({ timeout: 5_000 });
   });
 });

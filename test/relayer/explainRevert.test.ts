@@ -75,9 +75,13 @@ describe("explainRevert: a refused transaction in words", function () {
     assert.deepEqual([...raised].map((e) => e.slice(0, e.indexOf("("))).filter((name) => !sentences.has(name)), [], "errors without a sentence");
   });
 
-  it("a swap above the counterparty's bond cover: GatewayExposureCapExceeded with the amounts in ETH, what is free, and exit code 3", async () => {
+  it("a swap above the counterparty's bond cover: GatewayExposureCapExceeded with the amounts in ETH, what is free, and exit code 3; the other side is not registered", async () => {
     const error = await failure(swap({ asset: "coin", amount: parseEther("5000") }, { asset: "token", amount: parseEther("1") }));
     assert.ok(error instanceof DevnetError);
+    // Both sides are tried before either is sent: the other user's token is not locked in a contract nobody can match (a
+    // side already under way would land within this pause on these automining chains).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(await b.gateway.read.exposureOf([a.chainId]), 0n);
     // 40 % of B's 1,000 ETH bond covers 400 ETH of open swaps with B on A; nothing else is open.
     assert.match(error.message, /^registering the contract on chain 1001 failed: GatewayExposureCapExceeded\(1002, 5000000000000000000000, 400000000000000000000\): /);
     assert.match(error.message, /would be worth 5,000 ETH, but chain 1002's bond on chain 1001 covers 400 ETH of them/);

@@ -48,7 +48,7 @@ function renderChains(snapshot) {
           "div",
           {},
           `on ${o.chainId}: bond ${eth(view.bond)}, covers ${eth(view.capacity)} of swaps (${eth(view.exposure)} used), view at ${view.latestHeight} `,
-          view.frozen ? badge(`frozen at ${view.frozenAt}`, "frozen") : badge("live", "up"),
+          view.frozen ? badge(`frozen at ${view.frozenAt}${evidenceOf(snapshot, c.chainId, o.chainId)}`, "frozen") : badge("live", "up"),
         );
       });
     return h(
@@ -62,6 +62,12 @@ function renderChains(snapshot) {
     );
   });
   $("chains").tBodies[0].replaceChildren(...rows);
+}
+
+/** ", on <evidence>" for the freeze of chain `chainId` on chain `on`, when its event has been read. */
+function evidenceOf(snapshot, chainId, on) {
+  const freeze = snapshot.freezes.find((f) => f.chainId === chainId && f.on === on);
+  return freeze === undefined ? "" : `, on ${freeze.evidence}`;
 }
 
 function gapClass(gap) {
