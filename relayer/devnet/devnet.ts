@@ -402,7 +402,10 @@ export class Devnet {
     const results = await Promise.allSettled(
       ports.map(async (port, i) => {
         const chainId = FIRST_CHAIN_ID + i;
-        const p = await ChainProcess.start({ chainId, port, host: HOST, root: this.#root, logFile: join(dir, "logs", `chain-${chainId}.log`) });
+        // Every chain starts at once, each a Node process that loads Hardhat (some seconds of CPU each): on a small machine
+        // ten of them took longer than a minute together, so the wait grows with their number.
+        const readyTimeoutMs = 60_000 + 10_000 * ports.length;
+        const p = await ChainProcess.start({ chainId, port, host: HOST, root: this.#root, logFile: join(dir, "logs", `chain-${chainId}.log`), readyTimeoutMs });
         this.#started.push(p);
         this.#log(`chain ${chainId} started on ${p.url} (pid ${p.pid}, log ${p.logFile})`);
         return p;

@@ -11,6 +11,7 @@ import { checkRegistries, type CheckResult } from "./checkRegistries.js";
 import { decodeEvidence, encodeEvidence, EvidenceFileError } from "./evidenceFile.js";
 import { describeFork, evidenceOf } from "./forkFinder.js";
 import { describeSubmission, EvidenceRefusedError, submitEvidence, type Submission } from "./submitEvidence.js";
+import { EXIT } from "../devnet/cliFailure.js";
 
 /** The environment variable that may hold the key of whoever sends evidence (`--key` wins). */
 export const EVIDENCE_KEY_ENV = "FIBC_KEY";
@@ -145,10 +146,11 @@ async function submit(args: string[]): Promise<number> {
   const account = await senderOf(values);
   const chains = await chainsOf(values);
 
+  // The exit codes of every fibc command (cliFailure's EXIT): an endpoint that does not answer is 4, a contract's refusal 3.
   const fail = (code: string, message: string): number => {
     if (values.json) console.log(JSON.stringify({ error: { code, message } }, null, 2));
     else console.error(`${prog}: ${message}`);
-    return 1;
+    return code === "endpoint-down" ? EXIT.unreachable : code === "refused-by-contract" ? EXIT.refused : EXIT.failed;
   };
   let text: string;
   try {
@@ -199,7 +201,7 @@ async function submit(args: string[]): Promise<number> {
   else for (const r of results) console.log(describeSubmission(r, forked, account.address));
   const froze = results.some((r) => r.outcome === "frozen");
   const refused = results.some((r) => r.outcome === "refused");
-  return froze && !refused ? 0 : 1;
+  return froze && !refused ? EXIT.done : EXIT.failed;
 }
 
 function checkJson({ registries, forks }: CheckResult) {

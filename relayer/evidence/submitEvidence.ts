@@ -18,6 +18,7 @@ import { SignedViewError, verifySignedView, type Committee } from "../view/verif
 import { RelayerError } from "../util/relayerError.js";
 import { shortMessage } from "../util/shortMessage.js";
 import { endpointClient, type Target } from "./chainEndpoint.js";
+import { explainRevert } from "../devnet/explainRevert.js";
 
 /** Why evidence was not sent to a chain. */
 export type RefusalCode =
@@ -139,7 +140,7 @@ export async function preflight(target: Target, evidence: Evidence, account: Add
   try {
     await client.simulateContract({ account, address: target.registry, abi: registryAbi, functionName: "submitForkEvidence", args: args(evidence), blockTag: "pending" });
   } catch (error) {
-    return (await frozenMeanwhile(client, target, forked, error)) ?? refused(revertOf(error) ? "refused-by-contract" : "endpoint-down", `chain ${target.chainId} would refuse it: ${revertWords(error)}`);
+    return (await frozenMeanwhile(client, target, forked, error)) ?? refused(revertOf(error) ? "refused-by-contract" : "endpoint-down", `chain ${target.chainId} would refuse it: ${explainRevert(error, { chainId: target.chainId }) ?? shortMessage(error)}`);
   }
   return { ready: true, target, client };
 }
@@ -160,7 +161,7 @@ export async function send({ target, client }: Ready, evidence: Evidence, accoun
         chainId: target.chainId,
         outcome: "refused",
         code: revertOf(error) ? "refused-by-contract" : "send-failed",
-        reason: `chain ${target.chainId} did not take the transaction: ${revertWords(error)}`,
+        reason: `chain ${target.chainId} did not take the transaction: ${explainRevert(error, { chainId: target.chainId }) ?? shortMessage(error)}`,
       }
     );
   }
@@ -241,43 +242,6 @@ function revertOf(error: unknown): ContractFunctionRevertedError | undefined {
   return reverted instanceof ContractFunctionRevertedError ? reverted : undefined;
 }
 
-/** A custom error of the registry in words, with its arguments; any other failure's short message. */
-function revertWords(error: unknown): string {
-  const reverted = revertOf(error);
-  const name = reverted?.data?.errorName;
-  const a = (reverted?.data?.args ?? []) as readonly unknown[];
-  switch (name) {
-    case "ViewRegistryChainFrozen":
-      return `chain ${a[0]} is frozen there already`;
-    case "ViewRegistryNotConflicting":
-      return "the views do not conflict";
-    case "ViewRegistryUnknownChain":
-      return `chain ${a[0]} is not registered there`;
-    case "ViewRegistryWrongChain":
-      return `the views are of two chains (${a[0]} and ${a[1]})`;
-    case "ViewRegistryUnknownSigner":
-      return `${a[0]} signed a view but is not in the chain's committee`;
-    case "ViewRegistryInvalidSignature":
-      return `signature ${a[0]} of a view does not hold (unreadable, or a BLS aggregate that does not sign that view)`;
-    case "ViewRegistryMalformedAggregate":
-      return "a view of a BLS committee must carry one entry, the signer bitmap and the aggregate signature";
-    case "ViewRegistrySignerOutsideCommittee":
-      return "the signer bitmap of a BLS view names members the committee does not have";
-    case "ViewRegistryInvalidPoint":
-    case "ViewRegistryInfinityPoint":
-      return "the aggregate signature of a BLS view is not a valid point";
-    case "ViewRegistryDuplicateSigner":
-      return `${a[0]} signed a view twice`;
-    case "ViewRegistrySignersNotSorted":
-      return `the signatures of a view are not in ascending signer order (at ${a[0]})`;
-    case "ViewRegistryBelowThreshold":
-      return `a view carries ${a[0]} signatures, the threshold is ${a[1]}`;
-    case "ViewRegistryMalformedView":
-      return `the view at height ${a[0]} has a window of ${a[1]} hashes, not the chain's k`;
-    default:
-      return name !== undefined ? name : shortMessage(error);
-  }
-}
 
 function coin(wei: bigint): string {
   return `${formatEther(wei)} coin`;
