@@ -10,8 +10,7 @@ import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
 import { DashboardServer } from "../relayer/dashboard/dashboardServer.js";
-import { cliFailure, EXIT_CODES_HELP } from "../relayer/devnet/cliFailure.js";
-import { decodeRevert } from "../relayer/devnet/explainRevert.js";
+import { cliFailure, EXIT, EXIT_CODES_HELP, failureJson } from "../relayer/devnet/cliFailure.js";
 import { DevnetError } from "../relayer/devnet/devnetError.js";
 import { ProgressLine } from "../relayer/devnet/progressLine.js";
 import { devnetSwapSides, formatSwapAmount, parseSwapAmount, runSwap, type SwapBalances, type SwapResult, type SwapWaitState } from "../relayer/devnet/swap.js";
@@ -42,6 +41,13 @@ const STATUS_DESCRIPTION =
   "Each chain's process and head height, and each relayer's certified height, tasks and peers: the same as `fibc devnet status`. " +
   "With --json, the same as one JSON object ({chains, relayers}).";
 
+/** The last line of the --help of a command that serves until stopped, so has no result to print and no --json. */
+const NO_RESULT = "It serves until stopped and has no result to print, so it takes no --json.";
+
+const ATTACK_DESCRIPTION =
+  `${RUN_ATTACK_DESCRIPTION}\n\nWith --json, stdout carries that summary alone and the steps go to stderr; a failure prints ` +
+  "{error, exitCode, revert} there (a bad attack.json: exit code 2).";
+
 const DASHBOARD_DESCRIPTION =
   "Serves a web page of the devnet in <dir> (devnet.json: any devnet `fibc devnet up` or `fibc deploy` started, here or elsewhere) " +
   "that updates itself every second over server-sent events: each chain's head, block time, committee (threshold, scheme, k) and, " +
@@ -50,7 +56,8 @@ const DASHBOARD_DESCRIPTION =
   "cancelled), linked to each other; each chain's waiting list by expiry; messages per second by kind, bytes and refused messages per " +
   "relayer; fork evidence (which chain froze which, on what evidence, the slash split) and compensation claims. It reads the chains' " +
   "JSON-RPC and the relayers' GET /status only. `fibc devnet up`, `fibc deploy` and `npm run demo` start one themselves and print " +
-  "its URL. Runs until Ctrl-C.";
+  "its URL. Runs until Ctrl-C.\n\n" +
+  NO_RESULT;
 
 type Command = { summary: string; usage: string; description: string; run: (args: string[]) => Promise<number> };
 
@@ -70,13 +77,13 @@ const COMMANDS: Record<string, Command> = {
   node: {
     summary: "run one relayer node from its configuration file",
     usage: "fibc node --config <node.json>",
-    description: RUN_NODE_DESCRIPTION,
+    description: `${RUN_NODE_DESCRIPTION}\n\n${NO_RESULT}`,
     run: nodeCommand,
   },
   attack: {
     summary: "the fork attack of section VI.B against running endpoints",
-    usage: "fibc attack --config <attack.json>",
-    description: RUN_ATTACK_DESCRIPTION,
+    usage: "fibc attack --config <attack.json> [--json]",
+    description: ATTACK_DESCRIPTION,
     run: attackCommand,
   },
   swap: {
@@ -94,8 +101,9 @@ const COMMANDS: Record<string, Command> = {
   watch: {
     summary: "a watchtower: finds forks in the registries' events and submits the evidence, no validator key",
     usage: WATCH_USAGE,
-    description: WATCH_DESCRIPTION,
-    run: watchMain,
+    description: `${WATCH_DESCRIPTION}\n\n${NO_RESULT}`,
+    // Its --help is this entry's, which adds NO_RESULT to watchMain's own.
+    run: (args) => (args.includes("--help") || args.includes("-h") ? Promise.resolve(printHelp("watch")) : watchMain(args)),
   },
   dashboard: {
     summary: "a live web page of a running devnet: chains, view-list gaps, swaps, messages, forks",
@@ -158,15 +166,18 @@ async function nodeCommand(args: string[]): Promise<number> {
 }
 
 async function attackCommand(args: string[]): Promise<number> {
-  const { values } = parse("attack", args, { config: { type: "string", short: "c" } });
+  const { values } = parse("attack", args, { config: { type: "string", short: "c" }, json: { type: "boolean", default: false } });
   if (values.help) return printHelp("attack");
   try {
-    console.log(JSON.stringify(await runAttack({ config: required("attack", values, "config") })));
-    return 0;
+    // With --json the steps go to stderr and the summary alone to stdout; otherwise the summary is the last line, as documented.
+    const summary = await runAttack({ config: required("attack", values, "config"), log: (line) => (values.json ? console.error : console.log)(line) });
+    console.log(values.json ? toJson(summary) : JSON.stringify(summary));
+    return EXIT.done;
   } catch (error) {
     if (!(error instanceof AttackConfigError)) throw error;
-    for (const issue of error.issues) console.error(issue);
-    return 2;
+    console.error(error.message);
+    if (values.json) console.log(failureJson({ message: error.message, exitCode: EXIT.usage }, error));
+    return EXIT.usage;
   }
 }
 
@@ -279,15 +290,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\nusage: ${command.usage}`);
-      return 2;
-    }
-    // Every other failure in words: a revert as the contract's error and what it means, never raw hex.
-    const { message, exitCode } = cliFailure(error, error instanceof RelayerError);
-    console.error(`fibc ${name}: ${message}`);
-    if (rest.includes("--json")) console.log(toJson({ error: message, exitCode, revert: decodeRevert(error) ?? null }));
-    return exitCode;
+    // A usage error, and every other failure in words: a revert as the contract's error and what it means, never raw hex.
+    const failure = error instanceof UsageError ? { message: error.message, exitCode: EXIT.usage } : cliFailure(error, error instanceof RelayerError);
+    console.error(error instanceof UsageError ? `${failure.message}\nusage: ${command.usage}` : `fibc ${name}: ${failure.message}`);
+    if (rest.includes("--json")) console.log(failureJson(failure, error));
+    return failure.exitCode;
   }
 }
 

@@ -1,5 +1,6 @@
 import { BaseError, HttpRequestError, TimeoutError } from "viem";
 import { decodeRevert, explainRevert, formatRevert } from "./explainRevert.js";
+import { toJson } from "./toJson.js";
 
 /** What `fibc` exits with; the README's table of exit codes and `fibc --help` list the same. */
 export const EXIT = {
@@ -43,6 +44,14 @@ export function cliFailure(error: unknown, known: boolean): { message: string; e
   if (unreachable(error)) return { message: known ? own : `no answer: ${shortMessage(error)}`, exitCode: EXIT.unreachable };
   if (known) return { message: own, exitCode: EXIT.failed };
   return { message: error instanceof BaseError ? error.shortMessage : error instanceof Error ? (error.stack ?? own) : own, exitCode: EXIT.failed };
+}
+
+/**
+ * The result of a failed command under --json, printed alone on stdout (the message also goes to stderr): the message, the exit
+ * code and the contract's decoded error when a revert caused it (null otherwise). Every `fibc` command and script says a failure so.
+ */
+export function failureJson({ message, exitCode }: { message: string; exitCode: number }, error: unknown): string {
+  return toJson({ error: message, exitCode, revert: decodeRevert(error) ?? null });
 }
 
 function unreachable(error: unknown): boolean {
