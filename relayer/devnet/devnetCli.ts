@@ -1,9 +1,10 @@
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Hex } from "viem";
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetFile } from "./devnet.js";
 import { DashboardServer, openDashboard } from "../dashboard/dashboardServer.js";
-import { cliFailure } from "./cliFailure.js";
+import { cliFailure, EXIT, failureJson } from "./cliFailure.js";
 import { toJson } from "./toJson.js";
 import { DevnetError } from "./devnetError.js";
 
@@ -17,7 +18,9 @@ export const DEVNET_DESCRIPTION =
   "--dashboard-port (default 8080, any free port when taken; --no-dashboard for none) and prints its URL. The Gateways' settings, in blocks: --compensation-window (a contract " +
   "terminated at most this long before its counterparty's freeze may claim compensation), --max-lifetime (the longest a " +
   "registration may run) and --claim-period (claims are filed for this long after a freeze, then paid; longer than --max-lifetime " +
-  "plus --compensation-window).";
+  "plus --compensation-window). With --json, `up` prints one JSON object on stdout once the devnet is ready (each chain's URL, " +
+  "registry, gateway and token, each relayer's status URL, the dashboard's URL; no keys: those are in devnet.json) and its log lines " +
+  "on stderr; `down` prints {dir, stopped} (how many processes it stopped); a failure prints {error, exitCode, revert}.";
 
 const GATEWAY_OPTIONS_USAGE = `[--compensation-window ${DEFAULT_GATEWAY_SETTINGS.compensationWindow}] [--max-lifetime ${DEFAULT_GATEWAY_SETTINGS.maxLifetime}] [--claim-period ${DEFAULT_GATEWAY_SETTINGS.claimPeriod}]`;
 
@@ -57,11 +60,38 @@ function blsChainsOption(text: string, chains: number): number[] {
 /** The options after `<up|down|status>`, for `usage: <prog> …`. */
 export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--base-port 8545] [--k 16] [--block-ms 500] [--dir .devnet] [--no-relayers]
           [--bls-chains 2,…] ${GATEWAY_OPTIONS_USAGE}
-          [--dashboard-port 8080] [--no-dashboard]
+          [--dashboard-port 8080] [--no-dashboard] [--json]
   status  [--dir .devnet] [--json]
-  down    [--dir .devnet]`;
+  down    [--dir .devnet] [--json]`;
 
-const say = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+/** Timestamped log lines: on stdout, or on stderr under --json, where stdout carries the result alone. */
+const sayer = (json: boolean) => (line: string) => (json ? console.error : console.log)(`${new Date().toISOString()} ${line}`);
+
+/** A failure said on stderr (then `usage`, if given) and, under --json, as {error, exitCode, revert} on stdout; returns its exit code. */
+function fail(failure: { message: string; exitCode: number }, error: unknown, json: boolean, usage?: string): number {
+  console.error(usage === undefined ? failure.message : `${failure.message}\n${usage}`);
+  if (json) console.log(failureJson(failure, error));
+  return failure.exitCode;
+}
+
+/** What `up` and `deploy --json` print once the devnet is ready: where each chain, contract, relayer and the dashboard is. No keys. */
+function devnetSummary(dir: string, file: DevnetFile, dashboard: string | undefined) {
+  return {
+    dir: resolve(dir),
+    chains: file.chains.map((c) => ({
+      chainId: c.chainId,
+      url: c.url,
+      registry: c.registry,
+      gateway: c.gateway,
+      token: c.token,
+      scheme: c.scheme ?? "ECDSA",
+      ...(c.process === undefined ? {} : { pid: c.process.pid }),
+    })),
+    relayers: file.relayers.map((r) => ({ chainId: r.chainId, address: r.address, statusUrl: r.statusUrl, pid: r.process.pid, log: r.log })),
+    nodeConfigs: file.nodeConfigs,
+    dashboard: dashboard ?? null,
+  };
+}
 
 /**
  * `<up|down|status> [options]` (args without the program name): what scripts/devnet.ts and `fibc devnet` do. `prog` names the
@@ -90,8 +120,8 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
       },
     });
   } catch (error) {
-    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
-    return 2;
+    const message = error instanceof Error ? error.message : String(error);
+    return fail({ message, exitCode: EXIT.usage }, error, args.includes("--json"), usage);
   }
   const { values, positionals } = parsed;
   const command = positionals[0];
@@ -100,10 +130,10 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
     return 0;
   }
   if (positionals.length !== 1 || !["up", "down", "status"].includes(command!)) {
-    console.error(usage);
-    return 2;
+    return fail({ message: `${prog}: say up, down or status, once`, exitCode: EXIT.usage }, undefined, values.json, usage);
   }
 
+  const say = sayer(values.json);
   const devnet = new Devnet({ log: say });
   const dir = values.dir;
   const int = (name: "chains" | "validators" | "base-port" | "k" | "block-ms"): number => {
@@ -125,15 +155,16 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
         gateway: gatewayOptions(values),
         blsChains: blsChainsOption(values["bls-chains"], int("chains")),
       };
-      await foreground(devnet, prog, dir, () => devnet.up(params), dashboardPort(values));
-    } else if (command === "down") say(`${await devnet.down({ dir })} process(es) stopped`);
-    else await printDevnetStatus(devnet, dir, values.json);
-    return 0;
+      await foreground({ devnet, prog, dir, start: () => devnet.up(params), dashboardPort: dashboardPort(values), json: values.json, say });
+    } else if (command === "down") {
+      const stopped = await devnet.down({ dir });
+      say(`${stopped} process(es) stopped`);
+      if (values.json) console.log(toJson({ dir: resolve(dir), stopped }));
+    } else await printDevnetStatus(devnet, dir, values.json);
+    return EXIT.done;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
-    const { message, exitCode } = cliFailure(error, true);
-    console.error(message);
-    return exitCode;
+    return fail(cliFailure(error, true), error, values.json);
   }
 }
 
@@ -145,11 +176,23 @@ function dashboardPort(values: { "dashboard-port": string; "no-dashboard": boole
   return Number(text);
 }
 
+type ForegroundParameters = {
+  devnet: Devnet;
+  prog: string;
+  dir: string;
+  start: () => Promise<DevnetFile>;
+  /** Undefined: no dashboard. */
+  dashboardPort: number | undefined;
+  /** Print devnetSummary on stdout once ready. */
+  json: boolean;
+  say: (line: string) => void;
+};
+
 /**
  * Starts the devnet (`start`) and, unless `dashboardPort` is undefined, its dashboard (on that port or, when taken, any free one),
  * then stays in the foreground until its processes end or a signal stops them.
  */
-async function foreground(devnet: Devnet, prog: string, dir: string, start: () => Promise<DevnetFile>, dashboardPort: number | undefined): Promise<void> {
+async function foreground({ devnet, prog, dir, start, dashboardPort, json, say }: ForegroundParameters): Promise<void> {
   let stopping = false;
   let dashboard: DashboardServer | undefined;
   const stop = async (signal: string) => {
@@ -169,6 +212,7 @@ async function foreground(devnet: Devnet, prog: string, dir: string, start: () =
     dashboard = await openDashboard({ dir, port: dashboardPort });
     say(`dashboard: ${dashboard.url}`);
   }
+  if (json) console.log(toJson(devnetSummary(dir, file, dashboard?.url)));
   if (file.relayers.length > 0) say(`${file.chains.length} chains and ${file.relayers.length} relayers up; \`${prog} status --dir ${dir}\` shows them`);
   else say(`${file.chains.length} chains ready; relayers: fibc node --config <one of ${file.nodeConfigs.length} files in ${dir}/nodes>`);
   if (devnet.chains.length === 0 && devnet.relayers.length === 0) return;
@@ -191,10 +235,11 @@ export const DEPLOY_DESCRIPTION =
   "owner key (default the test account #0 of Hardhat and Anvil) pays for everything: (chains − 1) × 1000 ETH of bonds and " +
   "10 ETH per validator on each chain. The chains must mine blocks by themselves; --block-ms tells the relayers how often to look. " +
   "The Gateways' settings are those of `fibc devnet up` (--compensation-window, --max-lifetime, --claim-period, in blocks). " +
-  "`fibc swap` and `fibc status` then work against <dir> as against a devnet `up` started.";
+  "`fibc swap` and `fibc status` then work against <dir> as against a devnet `up` started. With --json, stdout carries one JSON object " +
+  "once the relayers are up (as `fibc devnet up --json`) and the log lines go to stderr.";
 
 export const DEPLOY_USAGE =
-  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers] [--dashboard-port 8080] [--no-dashboard] " +
+  "fibc deploy --rpc <url> --rpc <url> [--rpc <url>…] [--validators 4] [--base-port 9545] [--k 16] [--block-ms 1000] [--dir .devnet] [--owner-key 0x…] [--no-relayers] [--dashboard-port 8080] [--no-dashboard] [--json] " +
   GATEWAY_OPTIONS_USAGE;
 
 /** `fibc deploy [options]`: resolves with the exit code (with relayers: once they have all stopped). */
@@ -214,12 +259,12 @@ export async function deployMain(args: string[]): Promise<number> {
         "no-relayers": { type: "boolean", default: false },
         ...GATEWAY_OPTIONS,
         ...DASHBOARD_OPTIONS,
+        json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h" },
       },
     }));
   } catch (error) {
-    console.error(`fibc deploy: ${error instanceof Error ? error.message : String(error)}\nusage: ${DEPLOY_USAGE}`);
-    return 2;
+    return fail({ message: `fibc deploy: ${error instanceof Error ? error.message : String(error)}`, exitCode: EXIT.usage }, error, args.includes("--json"), `usage: ${DEPLOY_USAGE}`);
   }
   if (values.help) {
     console.log(`usage: ${DEPLOY_USAGE}\n\n${DEPLOY_DESCRIPTION}`);
@@ -231,14 +276,10 @@ export async function deployMain(args: string[]): Promise<number> {
     return Number(text);
   };
   const ownerKey = values["owner-key"];
-  if (ownerKey !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(ownerKey)) {
-    console.error(`fibc deploy: --owner-key must be 32 bytes of hex (0x + 64 digits)\nusage: ${DEPLOY_USAGE}`);
-    return 2;
-  }
-  if (values.rpc.length < 2) {
-    console.error(`fibc deploy: give at least two chains, one --rpc <url> each\nusage: ${DEPLOY_USAGE}`);
-    return 2;
-  }
+  const usageError = (message: string) => fail({ message: `fibc deploy: ${message}`, exitCode: EXIT.usage }, undefined, values.json, `usage: ${DEPLOY_USAGE}`);
+  if (ownerKey !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(ownerKey)) return usageError("--owner-key must be 32 bytes of hex (0x + 64 digits)");
+  if (values.rpc.length < 2) return usageError("give at least two chains, one --rpc <url> each");
+  const say = sayer(values.json);
   const devnet = new Devnet({ log: say });
   try {
     const params = {
@@ -252,13 +293,11 @@ export async function deployMain(args: string[]): Promise<number> {
       gateway: gatewayOptions(values),
       ...(ownerKey === undefined ? {} : { ownerKey: ownerKey as Hex }),
     };
-    await foreground(devnet, "fibc", values.dir, () => devnet.deploy(params), dashboardPort(values));
-    return 0;
+    await foreground({ devnet, prog: "fibc", dir: values.dir, start: () => devnet.deploy(params), dashboardPort: dashboardPort(values), json: values.json, say });
+    return EXIT.done;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
-    const { message, exitCode } = cliFailure(error, true);
-    console.error(message);
-    return exitCode;
+    return fail(cliFailure(error, true), error, values.json);
   }
 }
 
