@@ -2,18 +2,23 @@ import type { WriteStream } from "node:tty";
 
 /**
  * A live status line for long waits: on a terminal it is rewritten in place (and log lines are printed above it); on
- * anything else (a pipe, a file, CI) updates are dropped and log lines come out as they are, so logs stay plain lines.
+ * anything else (a pipe, a file) and under CI (a CI job's log may be a terminal, but nobody watches it live) updates are
+ * dropped and log lines come out as they are, so logs stay plain lines.
  */
 export class ProgressLine {
   readonly #out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">>;
+  readonly #live: boolean;
   #shown = "";
 
-  constructor(out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">> = process.stdout) {
+  /** `env`: where CI is read from (CI set and not "false" or "0" means a CI job). */
+  constructor(out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">> = process.stdout, env: NodeJS.ProcessEnv = process.env) {
     this.#out = out;
+    this.#live = out.isTTY === true && (env.CI === undefined || ["", "false", "0"].includes(env.CI));
   }
 
+  /** Whether the status line is drawn: a terminal, outside CI. */
   get live(): boolean {
-    return this.#out.isTTY === true;
+    return this.#live;
   }
 
   /** Replaces the status line (on a terminal only). */

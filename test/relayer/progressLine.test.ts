@@ -28,9 +28,19 @@ describe("ProgressLine", () => {
     assert.equal(out.text(), "chain 1: registered\nchain 1: released\n");
   });
 
+  it("under CI, even on a terminal, writes plain log lines only", () => {
+    const out = stream(true);
+    const progress = new ProgressLine(out, { CI: "true" });
+    assert.equal(progress.live, false);
+    progress.update("waiting: block 1");
+    progress.log("chain 1: released");
+    progress.done();
+    assert.equal(out.text(), "chain 1: released\n");
+  });
+
   it("on a terminal rewrites one status line in place and prints log lines above it", () => {
     const out = stream(true);
-    const progress = new ProgressLine(out);
+    const progress = new ProgressLine(out, { CI: "false" });
     progress.update("waiting: block 1");
     progress.update("waiting: block 1"); // unchanged: not redrawn
     progress.log("chain 1: registered");
