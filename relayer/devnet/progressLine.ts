@@ -6,12 +6,12 @@ import type { WriteStream } from "node:tty";
  * dropped and log lines come out as they are, so logs stay plain lines.
  */
 export class ProgressLine {
-  readonly #out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">>;
+  readonly #out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY" | "columns">>;
   readonly #live: boolean;
   #shown = "";
 
   /** `env`: where CI is read from (CI set and not "false" or "0" means a CI job). */
-  constructor(out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY">> = process.stdout, env: NodeJS.ProcessEnv = process.env) {
+  constructor(out: NodeJS.WritableStream & Partial<Pick<WriteStream, "isTTY" | "columns">> = process.stdout, env: NodeJS.ProcessEnv = process.env) {
     this.#out = out;
     this.#live = out.isTTY === true && (env.CI === undefined || ["", "false", "0"].includes(env.CI));
   }
@@ -21,8 +21,10 @@ export class ProgressLine {
     return this.#live;
   }
 
-  /** Replaces the status line (on a terminal only). */
-  update(text: string): void {
+  /** Replaces the status line (on a terminal only), cut to the terminal's width: a line that wrapped could not be rewritten in place. */
+  update(line: string): void {
+    const width = this.#out.columns;
+    const text = width !== undefined && width > 1 && line.length >= width ? `${line.slice(0, width - 2)}…` : line;
     if (!this.live || text === this.#shown) return;
     this.#out.write(`\r\x1b[2K${text}`);
     this.#shown = text;

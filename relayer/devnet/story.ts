@@ -11,7 +11,7 @@ import { Devnet, type DevnetChain, type DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 import { messagesSent } from "./relayerProcess.js";
 import { gasByStep, type GasByStep } from "./gasByStep.js";
-import { runSwap, type SwapResult, type SwapSide } from "./swap.js";
+import { runSwap, type SwapResult, type SwapSide, type SwapWaitState } from "./swap.js";
 
 export type StoryParameters = {
   /** Number of chains, at least 3: the misbehaving chain shows its second branch to one honest chain, and the overlay must carry it to another. */
@@ -37,6 +37,8 @@ export type StoryParameters = {
   /** The devnet to run the story on; its `stop()` is the caller's to call on Ctrl-C. */
   devnet: Devnet;
   log: (line: string) => void;
+  /** Called at every poll of a swap the story waits for, with its name ("swap 31001 ↔ 31002", "unmatched …", "b1 swap …"): a progress line's data. */
+  progress?: (swap: string, sides: [SwapWaitState, SwapWaitState]) => void;
 };
 
 export type StoryReport = {
@@ -113,6 +115,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
       ttl: p.ttl,
       pollMs: POLL_MS,
       log: (line) => log(`  [swap ${x.chainId} ↔ ${y.chainId}] ${line}`),
+      progress: (s) => p.progress?.(`swap ${x.chainId} ↔ ${y.chainId}`, s),
     }),
   );
   const [a, b, c] = chains as [DevnetChain, DevnetChain, DevnetChain];
@@ -122,6 +125,7 @@ export async function runStory(p: StoryParameters): Promise<StoryReport> {
     pollMs: POLL_MS,
     matched: false,
     log: (line) => log(`  [unmatched ${a.chainId} → ${b.chainId}] ${line}`),
+    progress: (s) => p.progress?.(`unmatched ${a.chainId} → ${b.chainId}`, s),
   });
   log(`step 4/5: the relayers pre-commit and terminate each swap, and cancel the unmatched contract once it expires (ttl ${p.ttl} blocks)`);
   const results = await Promise.all(runs);
@@ -188,7 +192,7 @@ async function forkStory(
   });
   log(`  snapshot of chain ${b.chainId} at block ${attack.forkHeight}: branch b1 starts`);
   // The payer on a gives coin for b's tokens: b2 will erase the tokens, so the payer is the user the fork harms.
-  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`) });
+  const b1 = await runSwap({ ...sides(a, b, "fork/b1", "coin"), ttl: p.ttl, pollMs: POLL_MS, log: (line) => log(`  [b1 swap ${a.chainId} ↔ ${b.chainId}] ${line}`), progress: (s) => p.progress?.(`b1 swap ${a.chainId} ↔ ${b.chainId}`, s) });
   if (b1.from.outcome !== "released" || b1.to.outcome !== "released") throw new DevnetError(`the swap on branch b1 did not settle (${b1.from.outcome} / ${b1.to.outcome})`);
   const [, , , releasedAt] = await onA.publicClient.readContract({ address: a.gateway, abi: gatewayAbi, functionName: "recordOf", args: [b1.from.contractId] });
   const b1Top = await readRegistry(onA, a.registry, "latestHeight", b.chainId);

@@ -38,6 +38,14 @@ describe("ProgressLine", () => {
     assert.equal(out.text(), "chain 1: released\n");
   });
 
+  it("on a terminal cuts the status line to the terminal's width, so that it never wraps", () => {
+    const out = Object.assign(stream(true), { columns: 12 });
+    const progress = new ProgressLine(out, {});
+    progress.update("waiting: block 1234 of 5000");
+    progress.done();
+    assert.equal(out.text(), "\r\x1b[2Kwaiting: b…\r\x1b[2K");
+  });
+
   it("on a terminal rewrites one status line in place and prints log lines above it", () => {
     const out = stream(true);
     const progress = new ProgressLine(out, { CI: "false" });
