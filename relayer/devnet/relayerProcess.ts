@@ -8,6 +8,7 @@ import { tail } from "./chainProcess.js";
 import { EXIT_WITH_PID_ENV } from "../node/runNode.js";
 import { DevnetError } from "./devnetError.js";
 import { killOnExit, watchExit, signal, type ProcessRecord } from "./processes.js";
+import { keepAliveFetch } from "../chain/keepAliveFetch.js";
 
 /** The relayer script as tsconfig.build.json compiles it, relative to the repository root. */
 export const COMPILED_RELAYER = join("dist", "scripts", "relayer.js");
@@ -144,7 +145,8 @@ export async function compileRelayer(root: string): Promise<void> {
 /** GET `url` as JSON, or undefined when nothing (or no 200) answers within `timeoutMs`. */
 export async function fetchStatus(url: string, timeoutMs = 2_000): Promise<Record<string, unknown> | undefined> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    // Not Node's fetch: it refuses the ports browsers block (6665–6669 among them), where a devnet's metrics may listen.
+    const response = await keepAliveFetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) return undefined;
     return (await response.json()) as Record<string, unknown>;
   } catch {
