@@ -23,6 +23,7 @@ import { encodeBlockHeader, type RpcBlock } from "../../relayer/chain/blockHeade
 import { accBeforeHead, accThrough, buildView, foldAcc, ZERO_HASH, type View } from "../../relayer/view/view.js";
 import { orderSignatures } from "../../relayer/view/signView.js";
 import { VIEW_TYPES, viewDomain } from "../../relayer/view/viewDigest.js";
+import { reverts } from "../fixtures/reverts.js";
 import {
   BOND,
   CLAIM_PERIOD,
@@ -57,23 +58,7 @@ const THRESHOLD = 3;
 // Shared helpers
 // ---------------------------------------------------------------------------------------------------------------------
 
-/** The decoded custom error of a reverted viem call, found anywhere on its cause chain. */
-function revertOf(error: unknown): { errorName?: string; args?: readonly unknown[] } | undefined {
-  for (let e = error as { cause?: unknown; data?: { errorName?: string; args?: readonly unknown[] } } | undefined; e; e = e.cause as typeof e) {
-    if (e.data?.errorName) return e.data;
-  }
-  return undefined;
-}
 
-/** Asserts that `promise` reverts with the custom error `name` and, when given, exactly `args`. */
-async function reverts(promise: Promise<unknown>, name: string, args?: readonly unknown[]): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    const revert = revertOf(error);
-    assert.equal(revert?.errorName, name, `expected ${name}, got: ${String((error as Error)?.message ?? error).slice(0, 400)}`);
-    if (args) assert.deepEqual(revert?.args, args);
-    return true;
-  });
-}
 
 /**
  * Asserts that deploying a contract reverts with the custom error `name(args)`. A reverted deployment has no ABI to decode

@@ -16,6 +16,7 @@ import { accThrough, type View } from "../../relayer/view/view.js";
 import { viewDigest } from "../../relayer/view/viewDigest.js";
 import { registerBls, registrationOfBls, signBls, syntheticChain, syntheticView, type SyntheticChain } from "../fixtures/blsCommittee.js";
 import { BOND, deploySystem, type Chain } from "../fixtures/system.js";
+import { revertOf, reverts } from "../fixtures/reverts.js";
 
 /*
  * The attacker of these tests controls who submits what: any view, any signer bitmap, any bytes as the aggregate
@@ -25,22 +26,7 @@ import { BOND, deploySystem, type Chain } from "../fixtures/system.js";
 
 const { shortSignatures: scheme, G1, G2, fields } = bls12_381;
 
-/** The decoded custom error of a reverted viem call, found anywhere on its cause chain. */
-function revertOf(error: unknown): { errorName?: string; args?: readonly unknown[] } | undefined {
-  for (let e = error as { cause?: unknown; data?: { errorName?: string; args?: readonly unknown[] } } | undefined; e; e = e.cause as typeof e) {
-    if (e.data?.errorName) return e.data;
-  }
-  return undefined;
-}
 
-async function reverts(promise: Promise<unknown>, name: string, args?: readonly unknown[]): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    const revert = revertOf(error);
-    assert.equal(revert?.errorName, name, `expected ${name}, got: ${String((error as Error)?.message ?? error).slice(0, 400)}`);
-    if (args) assert.deepEqual(revert?.args, args);
-    return true;
-  });
-}
 
 /** A G1 point on the curve y² = x³ + 4 outside the prime-order subgroup (the curve's cofactor is not 1). */
 function g1OutsideSubgroup(): Hex {
