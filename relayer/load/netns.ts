@@ -102,6 +102,8 @@ export async function createNetns({ chains, log = () => {} }: { chains: number; 
   const nsLinks = names.map((_, i) => `${tag}n${i}`);
   const subnet = (i: number) => `10.${x}.${i}.0/24`;
   const own = `10.${x}.0.0/16`;
+  // The next hop a partition sends packets to: an address on namespace i's link with a MAC address no one has.
+  const nowhere = (i: number) => `10.${x}.${i}.254`;
   const run = { names, links: rootLinks, forwardBefore: undefined as string | undefined };
   open.add(run);
   installExitHook();
@@ -137,6 +139,7 @@ export async function createNetns({ chains, log = () => {} }: { chains: number; 
       await cmd("ip", ["-n", name, "addr", "add", `10.${x}.${i}.2/24`, "dev", nsLinks[i]!]);
       await cmd("ip", ["-n", name, "link", "set", nsLinks[i]!, "up"]);
       await cmd("ip", ["-n", name, "route", "add", "default", "via", `10.${x}.${i}.1`]);
+      await cmd("ip", ["-n", name, "neigh", "add", nowhere(i), "lladdr", "02:00:00:00:00:00", "dev", nsLinks[i]!, "nud", "permanent"]);
     }
   } catch (e) {
     await close().catch(() => {});
@@ -154,21 +157,22 @@ export async function createNetns({ chains, log = () => {} }: { chains: number; 
     names,
     host: (i) => `10.${x}.${chain(i)}.2`,
     prefix: (i) => ["ip", "netns", "exec", names[chain(i)]!],
-    // One blackhole route for the whole 10.X/16 inside namespace i: its own /24 is more specific, so its link (and the
-    // root's end, 10.X.i.1) stays reachable. Every other namespace gets a blackhole for subnet i. Packets vanish as in a
-    // real split (no error comes back); adding a route invalidates the routes cached on open sockets, so established
-    // connections stop carrying data too, and resume (TCP retransmits) after heal.
+    // Inside namespace i, the whole 10.X/16 goes to a next hop that is not there; its own /24 is more specific, so its
+    // link and the root's end (10.X.i.1) stay reachable. Every other namespace sends subnet i to its own missing next
+    // hop. The packets leave with a MAC address no one has and the root's end of the link drops them without a word, as
+    // in a real split: a new connection times out (a blackhole route would fail it at once with EINVAL), and adding the
+    // routes drops the routes cached on open sockets, so established connections stall too and resume after heal.
     partition: async (i) => {
       if (partitioned.has(chain(i))) return;
       partitioned.add(i);
-      await cmd("ip", ["-n", names[i]!, "route", "add", "blackhole", own]);
-      for (const [j, name] of names.entries()) if (j !== i) await cmd("ip", ["-n", name, "route", "add", "blackhole", subnet(i)]);
+      await cmd("ip", ["-n", names[i]!, "route", "add", own, "via", nowhere(i)]);
+      for (const [j, name] of names.entries()) if (j !== i) await cmd("ip", ["-n", name, "route", "add", subnet(i), "via", nowhere(j)]);
       log(`netns: chain ${i} partitioned`);
     },
     heal: async (i) => {
       if (!partitioned.has(chain(i))) return;
-      await cmd("ip", ["-n", names[i]!, "route", "del", "blackhole", own], { absentOk: true });
-      for (const [j, name] of names.entries()) if (j !== i) await cmd("ip", ["-n", name, "route", "del", "blackhole", subnet(i)], { absentOk: true });
+      await cmd("ip", ["-n", names[i]!, "route", "del", own, "via", nowhere(i)], { absentOk: true });
+      for (const [j, name] of names.entries()) if (j !== i) await cmd("ip", ["-n", name, "route", "del", subnet(i), "via", nowhere(j)], { absentOk: true });
       partitioned.delete(i);
       log(`netns: chain ${i} healed`);
     },
@@ -211,7 +215,6 @@ function impairment({ delayMs, lossPercent }: { delayMs: number; lossPercent: nu
     ["qdisc", "add", "dev", LINK, "root", "handle", "1:", "htb", "default", "1"],
     ["class", "add", "dev", LINK, "parent", "1:", "classid", "1:1", ...rate],
   ];
-  if (delayMs > 0) commands.push(["qdisc", "add", "dev", LINK, "parent", "1:1", "handle", "10:", "netem", "delay", `${delayMs}ms`, "limit", "100000"]);
   if (lossPercent > 0) {
     // A random 32-bit number (the ancillary load SKF_AD_RANDOM) below the threshold means "lost": return -1 picks the
     // filter's class, 1:2; 0 leaves the packet to the default class.
@@ -223,6 +226,7 @@ function impairment({ delayMs, lossPercent }: { delayMs: number; lossPercent: nu
       ["filter", "add", "dev", LINK, "parent", "1:", "protocol", "all", "prio", "1", "bpf", "bytecode", program, "classid", "1:2"],
     );
   }
+  if (delayMs > 0) commands.push(["qdisc", "add", "dev", LINK, "parent", "1:1", "handle", "10:", "netem", "delay", `${delayMs}ms`, "limit", "100000"]);
   return commands;
 }
 
