@@ -12,6 +12,8 @@ export type StartChainProcessParameters = {
   port: number;
   /** Interface to listen on; default 127.0.0.1. */
   host?: string;
+  /** A command that runs the node somewhere else (e.g. `ip netns exec <namespace>`); default none. */
+  prefix?: string[];
   /** The repository root: the node runs there, with its node_modules/.bin first on PATH (Hardhat needs its Node 24). */
   root: string;
   /** The node's stdout and stderr go here (appended). */
@@ -47,8 +49,9 @@ export class ChainProcess {
   }
 
   /** Starts the node and resolves once it answers eth_chainId with `chainId`; throws DevnetError otherwise (and leaves nothing running). */
-  static async start({ chainId, port, host = "127.0.0.1", root, logFile, readyTimeoutMs = 60_000 }: StartChainProcessParameters): Promise<ChainProcess> {
-    if (await portInUse(host, port)) {
+  static async start({ chainId, port, host = "127.0.0.1", prefix = [], root, logFile, readyTimeoutMs = 60_000 }: StartChainProcessParameters): Promise<ChainProcess> {
+    // Elsewhere (another network namespace) the port is not this host's to check.
+    if (prefix.length === 0 && (await portInUse(host, port))) {
       throw new DevnetError(`port ${port} on ${host} is already in use, so chain ${chainId} cannot listen there: stop what listens on it or choose another base port`);
     }
     const bin = join(root, "node_modules", ".bin");
@@ -57,7 +60,8 @@ export class ChainProcess {
     const fd = openSync(logFile, "a");
     let child: ChildProcess;
     try {
-      child = spawn(join(bin, "hardhat"), args, {
+      const [command, ...before] = [...prefix, join(bin, "hardhat")];
+      child = spawn(command!, [...before, ...args], {
         cwd: root,
         env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}` },
         stdio: ["ignore", fd, fd],

@@ -26,10 +26,13 @@ export type Connection = {
   wallet: WalletClient<Transport, Chain, PrivateKeyAccount>;
 };
 
-/** Connects `key` to the endpoint at `rpcUrl`, whatever chain it serves. */
-export async function connect({ rpcUrl, key }: { rpcUrl: string; key: Hex }): Promise<Connection> {
+/**
+ * Connects `key` to the endpoint at `rpcUrl`, whatever chain it serves. With `timeoutMs`, each request gives up after that
+ * long and is not retried (viem's default: 10 s and three retries), for callers that must not hang on a stopped chain.
+ */
+export async function connect({ rpcUrl, key, timeoutMs }: { rpcUrl: string; key: Hex; timeoutMs?: number }): Promise<Connection> {
   // A swap polls both of its records every pollMs while it waits: kept-alive connections make each call cheap (keepAliveFetch).
-  const transport = http(rpcUrl, { fetchFn: keepAliveFetch });
+  const transport = http(rpcUrl, { fetchFn: keepAliveFetch, ...(timeoutMs === undefined ? {} : { timeout: timeoutMs, retryCount: 0 }) });
   let id: number;
   try {
     id = await createPublicClient({ transport }).getChainId();

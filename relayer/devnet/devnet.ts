@@ -9,7 +9,7 @@ import { ChainProcess } from "./chainProcess.js";
 import { connect, transact } from "./connect.js";
 import { assertGatewaySettings, DEFAULT_GATEWAY_SETTINGS, deployChain, type DeployedChain, type GatewaySettings } from "./deployChain.js";
 import { DevnetError } from "./devnetError.js";
-import { isRunning, portInUse, terminate, type ProcessRecord } from "./processes.js";
+import { isRunning, portInUse, signal, terminate, type ProcessRecord } from "./processes.js";
 import { registerChains } from "./registerChains.js";
 import { compileRelayer, fetchStatus, RelayerProcess, summarize, type RelayerSummary } from "./relayerProcess.js";
 import { HARDHAT_ACCOUNT_0_KEY } from "./testAccounts.js";
@@ -25,6 +25,8 @@ export const DEVNET_SLASH_REWARD_BPS = 1_000n;
 /** Share of a slashed bond kept for the users the fork harmed; also the share of a bond that contracts may be worth. */
 export const DEVNET_POOL_BPS = 4_000n;
 const HOST = "127.0.0.1";
+/** Every process on this host's loopback, started as it is. */
+const LOOPBACK: DevnetPlacement = { host: () => HOST, prefix: () => [] };
 const OWNER_BALANCE = parseEther("1000000");
 /** Native coin each validator gets for the gas of its relayer's transactions. */
 const VALIDATOR_FUNDS = parseEther("10");
@@ -54,6 +56,25 @@ export type DevnetUpParameters = {
   gateway?: Partial<GatewaySettings>;
   /** Indices of the chains whose committees sign with BLS12-381 aggregates (the others sign with ECDSA); default none. */
   blsChains?: readonly number[];
+  /** Where each chain and its relayers run; default every process on 127.0.0.1 of this host. */
+  placement?: DevnetPlacement;
+  /** The URLs the relayers use to reach their chains and one another; default the addresses they listen on. */
+  links?: DevnetLinks;
+};
+
+/**
+ * Hosts of their own for the chains: chain i's process and its relayers listen on `host(i)` and are started through
+ * `prefix(i)` (e.g. `ip netns exec <namespace>`), so that a network between hosts can be cut for real.
+ */
+export type DevnetPlacement = { host(chain: number): string; prefix(chain: number): string[] };
+
+/**
+ * Links between processes that something in between may carry (a proxy that can cut them): the URL relayer `relayer` of
+ * chain `chain` uses for its chain's JSON-RPC at `url`, and the URL relayer `from` dials to reach its peer `to` listening at `url`.
+ */
+export type DevnetLinks = {
+  rpc(p: { relayer: Address; chain: number; url: string }): Promise<string>;
+  peer(p: { from: Address; to: Address; url: string }): Promise<string>;
 };
 
 export type DevnetDeployParameters = {
@@ -145,6 +166,8 @@ export class Devnet {
   readonly #root: string;
   #started: ChainProcess[] = [];
   #relayers: RelayerProcess[] = [];
+  /** Where `up` put the devnet, and how its relayers are started: what a restart needs. */
+  #home: { dir: string; prefixOf: (chainId: string) => string[] } | undefined;
 
   constructor({ log = () => {}, root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..") }: DevnetOptions = {}) {
     this.#log = log;
@@ -166,7 +189,7 @@ export class Devnet {
    * `relayers: false`) starts one relayer process per validator and waits until each answers GET /status.
    * On failure stops what it started.
    */
-  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {}, gateway = {}, blsChains = [] }: DevnetUpParameters): Promise<DevnetFile> {
+  async up({ chains: n, validatorsPerChain: q, basePort, k, blockMs, dir, bond = DEVNET_BOND, relayers = true, relayerReadyTimeoutMs = 60_000, gossip = {}, gateway = {}, blsChains = [], placement = LOOPBACK, links }: DevnetUpParameters): Promise<DevnetFile> {
     const settings = gatewaySettings(gateway);
     assertInt("chains", n, 1, 1_000);
     assertInt("validatorsPerChain", q, 1, 256);
@@ -176,11 +199,13 @@ export class Devnet {
     dir = resolve(dir);
     await this.#refuseIfRunning(dir);
     const chainPorts = range(n).map((i) => basePort + i);
-    await assertPortsFree(chainPorts, `${basePort}..${basePort + n + 2 * n * q - 1}`);
-    const relayerPorts = await this.#relayerPorts(basePort + n, n * q);
+    // Hosts of their own start with every port free; this host's loopback may not.
+    const loopback = placement === LOOPBACK;
+    if (loopback) await assertPortsFree(chainPorts, `${basePort}..${basePort + n + 2 * n * q - 1}`);
+    const relayerPorts = await this.#relayerPorts(basePort + n, n * q, loopback);
 
     try {
-      const processes = await this.#startChains(chainPorts, dir);
+      const processes = await this.#startChains(chainPorts, dir, placement);
       const owner = member(keccak256(stringToHex("devnet/owner")));
       await Promise.all(
         processes.map((p) => createTestClient({ mode: "hardhat", transport: http(p.url) }).setBalance({ address: owner.address, value: OWNER_BALANCE })),
@@ -196,7 +221,7 @@ export class Devnet {
         await test.setAutomine(false);
       }
       this.#log(`interval mining: a block every ${blockMs} ms on each chain, transactions wait for it`);
-      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip, placement, links });
     } catch (error) {
       await this.stop();
       throw error;
@@ -231,11 +256,11 @@ export class Devnet {
     assertInt("basePort", basePort, 1, 65_535 - 2 * rpcUrls.length * q + 1);
     dir = resolve(dir);
     await this.#refuseIfRunning(dir);
-    const relayerPorts = await this.#relayerPorts(basePort, rpcUrls.length * q);
+    const relayerPorts = await this.#relayerPorts(basePort, rpcUrls.length * q, true);
     try {
       const owner = member(ownerKey);
       const chains = await this.#deployAndRegister({ endpoints: rpcUrls.map((url) => ({ url })), owner, q, k, bond, settings });
-      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip: {} });
+      return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip: {}, placement: LOOPBACK, links: undefined });
     } catch (error) {
       await this.stop();
       throw error;
@@ -258,6 +283,34 @@ export class Devnet {
     this.#relayers = this.#relayers.filter((r) => r.chainId !== chainId);
     await Promise.all(ofChain.map((r) => r.stop()));
     return ofChain.length;
+  }
+
+  /** A crash of relayer `config` (a process this instance started): SIGKILL to its process group, so no shutdown code runs. */
+  async crashRelayer(config: string): Promise<void> {
+    const relayer = this.#relayers.find((r) => r.config === config);
+    if (relayer === undefined) throw new DevnetError(`no relayer of ${config} runs here`);
+    this.#relayers = this.#relayers.filter((r) => r !== relayer);
+    signal(-relayer.pid, "SIGKILL");
+    await relayer.exited;
+  }
+
+  /**
+   * Starts relayer `config` again after a crash (its store, ports and log as before), records its new pid in devnet.json
+   * and waits until it answers GET /status.
+   */
+  async restartRelayer(config: string, readyTimeoutMs = 60_000): Promise<RelayerProcess> {
+    if (this.#home === undefined) throw new DevnetError("only a devnet this instance started can restart its relayers");
+    if (this.#relayers.some((r) => r.config === config)) throw new DevnetError(`relayer ${config} is running`);
+    const file = await readDevnetFile(this.#home.dir);
+    const record = file.relayers.find((r) => r.config === config);
+    if (record === undefined) throw new DevnetError(`${config} is no relayer of the devnet in ${this.#home.dir}`);
+    const node = parseNodeConfig(JSON.parse(await readFile(config, "utf8")), { source: config });
+    const p = await RelayerProcess.spawn({ config, chainId: record.chainId, metrics: node.metrics!, root: this.#root, logFile: record.log, prefix: this.#home.prefixOf(record.chainId) });
+    this.#relayers.push(p);
+    record.process = p.record;
+    await writeDevnetFile(this.#home.dir, file);
+    await p.ready(readyTimeoutMs);
+    return p;
   }
 
   /** Stops every process recorded in dir/devnet.json, relayers first; returns how many were running. */
@@ -301,11 +354,11 @@ export class Devnet {
     return { chains, relayers };
   }
 
-  /** Listen and metrics ports of `count` relayers from `first` on, checked free before anything starts. */
-  async #relayerPorts(first: number, count: number): Promise<{ listen: number[]; metrics: number[] }> {
+  /** Listen and metrics ports of `count` relayers from `first` on, checked free (on this host's loopback) before anything starts. */
+  async #relayerPorts(first: number, count: number, check: boolean): Promise<{ listen: number[]; metrics: number[] }> {
     const listen = range(count).map((j) => first + j);
     const metrics = range(count).map((j) => first + count + j);
-    await assertPortsFree([...listen, ...metrics], `${first}..${first + 2 * count - 1}`);
+    if (check) await assertPortsFree([...listen, ...metrics], `${first}..${first + 2 * count - 1}`);
     return { listen, metrics };
   }
 
@@ -363,11 +416,13 @@ export class Devnet {
     relayers: boolean;
     relayerReadyTimeoutMs: number;
     gossip: Partial<GossipConfig>;
+    placement: DevnetPlacement;
+    links: DevnetLinks | undefined;
   }): Promise<DevnetFile> {
     for (const sub of ["nodes", "stores", "logs"]) await rm(join(p.dir, sub), { recursive: true, force: true });
     await mkdir(join(p.dir, "nodes"), { recursive: true });
     await mkdir(join(p.dir, "stores"), { recursive: true });
-    const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics, gossip: p.gossip });
+    const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics, gossip: p.gossip, placement: p.placement, links: p.links });
     this.#log(`wrote ${nodeConfigs.length} relayer configurations under ${join(p.dir, "nodes")}`);
     const file: DevnetFile = {
       createdAt: new Date().toISOString(),
@@ -389,7 +444,9 @@ export class Devnet {
     await writeDevnetFile(p.dir, file);
     if (p.relayers) {
       // Recorded as soon as spawned, so `down` from another shell finds them even while they start.
-      file.relayers = await this.#startRelayers(nodeConfigs, p.dir);
+      const prefixOf = (chainId: string) => p.placement.prefix(p.chains.findIndex((c) => c.chainId === chainId));
+      this.#home = { dir: p.dir, prefixOf };
+      file.relayers = await this.#startRelayers(nodeConfigs, p.dir, prefixOf);
       await writeDevnetFile(p.dir, file);
       await Promise.all(this.#relayers.map((r) => r.ready(p.relayerReadyTimeoutMs)));
       this.#log(`${this.#relayers.length} relayers answer on their /status`);
@@ -398,14 +455,14 @@ export class Devnet {
     return file;
   }
 
-  async #startChains(ports: number[], dir: string): Promise<ChainProcess[]> {
+  async #startChains(ports: number[], dir: string, placement: DevnetPlacement): Promise<ChainProcess[]> {
     const results = await Promise.allSettled(
       ports.map(async (port, i) => {
         const chainId = FIRST_CHAIN_ID + i;
         // Every chain starts at once, each a Node process that loads Hardhat (some seconds of CPU each): on a small machine
         // ten of them took longer than a minute together, so the wait grows with their number.
         const readyTimeoutMs = 60_000 + 10_000 * ports.length;
-        const p = await ChainProcess.start({ chainId, port, host: HOST, root: this.#root, logFile: join(dir, "logs", `chain-${chainId}.log`), readyTimeoutMs });
+        const p = await ChainProcess.start({ chainId, port, host: placement.host(i), prefix: placement.prefix(i), root: this.#root, logFile: join(dir, "logs", `chain-${chainId}.log`), readyTimeoutMs });
         this.#started.push(p);
         this.#log(`chain ${chainId} started on ${p.url} (pid ${p.pid}, log ${p.logFile})`);
         return p;
@@ -416,8 +473,11 @@ export class Devnet {
     return results.map((r) => (r as PromiseFulfilledResult<ChainProcess>).value);
   }
 
-  /** Compiles the relayer where its sources changed, then spawns one relayer per configuration (without waiting for them); returns their devnet.json records. */
-  async #startRelayers(nodeConfigs: string[], dir: string): Promise<DevnetRelayer[]> {
+  /**
+   * Compiles the relayer where its sources changed, then spawns one relayer per configuration (without waiting for them),
+   * each through the command prefix of its chain's host; returns their devnet.json records.
+   */
+  async #startRelayers(nodeConfigs: string[], dir: string, prefixOf: (chainId: string) => string[]): Promise<DevnetRelayer[]> {
     await compileRelayer(this.#root);
     const records: DevnetRelayer[] = [];
     for (const config of nodeConfigs) {
@@ -426,7 +486,7 @@ export class Devnet {
       const metrics = node.metrics;
       if (metrics === undefined) throw new DevnetError(`${config} has no metrics {host, port}: the devnet needs each relayer's GET /status`);
       const log = join(dir, "logs", `relayer-${node.chainId}-${address}.log`);
-      const p = await RelayerProcess.spawn({ config, chainId: node.chainId.toString(), metrics, root: this.#root, logFile: log });
+      const p = await RelayerProcess.spawn({ config, chainId: node.chainId.toString(), metrics, root: this.#root, logFile: log, prefix: prefixOf(node.chainId.toString()) });
       this.#relayers.push(p);
       this.#log(`relayer ${address} of chain ${node.chainId} started (pid ${p.pid}, log ${log})`);
       records.push({ config, chainId: node.chainId.toString(), address, statusUrl: p.statusUrl, peers: node.peers.length, log, process: p.record });
@@ -472,12 +532,17 @@ type WriteNodeConfigsParameters = {
   listenPorts: number[];
   metricsPorts: number[];
   gossip: Partial<GossipConfig>;
+  placement: DevnetPlacement;
+  links: DevnetLinks | undefined;
 };
 
-/** One configuration per validator, every validator a peer of every other; each is validated before it is written. */
-async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts, gossip }: WriteNodeConfigsParameters): Promise<string[]> {
-  const validators = chains.flatMap((chain) => chain.committee.map((m) => ({ chain, ...m })));
-  const peers = validators.map((v, j) => ({ address: v.address, url: `ws://${HOST}:${listenPorts[j]}` }));
+/**
+ * One configuration per validator, every validator a peer of every other; each is validated before it is written. A
+ * validator listens on its chain's host; `links` may put something between it and its chain or its peers.
+ */
+async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsPorts, gossip, placement, links }: WriteNodeConfigsParameters): Promise<string[]> {
+  const validators = chains.flatMap((chain, i) => chain.committee.map((m) => ({ chain, index: i, host: placement.host(i), ...m })));
+  const listeners = validators.map((v, j) => ({ address: v.address, url: `ws://${v.host}:${listenPorts[j]}` }));
   const chainConfigs = chains.map((c) => ({
     chainId: c.chainId,
     gateway: c.gateway,
@@ -489,17 +554,20 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
   const paths: string[] = [];
   for (const [j, v] of validators.entries()) {
     const path = join(dir, "nodes", `${v.address}.json`);
+    const peers = await Promise.all(
+      listeners.filter((p) => p.address !== v.address).map(async (p) => ({ address: p.address, url: links === undefined ? p.url : await links.peer({ from: v.address, to: p.address, url: p.url }) })),
+    );
     const config: NodeConfigFile = {
       chainId: v.chain.chainId,
       key: v.key,
-      rpcUrl: v.chain.url,
-      listen: { host: HOST, port: listenPorts[j]! },
-      metrics: { host: HOST, port: metricsPorts[j]! },
+      rpcUrl: links === undefined ? v.chain.url : await links.rpc({ relayer: v.address, chain: v.index, url: v.chain.url }),
+      listen: { host: v.host, port: listenPorts[j]! },
+      metrics: { host: v.host, port: metricsPorts[j]! },
       store: join(dir, "stores", `${v.address}.sqlite`),
       k,
       r: { ...DEVNET_R },
       chains: chainConfigs,
-      peers: peers.filter((p) => p.address !== v.address),
+      peers,
       // Poll once per block: a poll is one request for the newest block (its logs are read only when its bloom names
       // this chain's contracts), so an idle node costs its endpoint one request a block. A takeover waits a number of
       // blocks rather than seconds, so that on fast devnet chains a silent designated node still leaves a swap time to settle.

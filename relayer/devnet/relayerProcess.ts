@@ -31,6 +31,8 @@ export type StartRelayerProcessParameters = {
   root: string;
   /** The node's stdout and stderr go here (appended). */
   logFile: string;
+  /** A command that runs the node somewhere else (e.g. `ip netns exec <namespace>`); default none. */
+  prefix?: string[];
 };
 
 /** What `status` shows of a relayer's GET /status. */
@@ -72,14 +74,15 @@ export class RelayerProcess {
   }
 
   /** Spawns the node from dist/ (see `compileRelayer`); does not wait for it (see `ready`). */
-  static async spawn({ config, chainId, metrics, root, logFile }: StartRelayerProcessParameters): Promise<RelayerProcess> {
+  static async spawn({ config, chainId, metrics, root, logFile, prefix = [] }: StartRelayerProcessParameters): Promise<RelayerProcess> {
     const bin = join(root, "node_modules", ".bin");
     const args = [...RELAYER_NODE_OPTIONS, COMPILED_RELAYER, "--config", config];
     mkdirSync(dirname(logFile), { recursive: true });
     const fd = openSync(logFile, "a");
     let child: ChildProcess;
     try {
-      child = spawn(join(bin, "node"), args, {
+      const [command, ...before] = [...prefix, join(bin, "node")];
+      child = spawn(command!, [...before, ...args], {
         cwd: root,
         env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ""}`, [EXIT_WITH_PID_ENV]: String(process.pid) },
         stdio: ["ignore", fd, fd],

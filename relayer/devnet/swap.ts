@@ -146,34 +146,14 @@ export async function runSwap({
     if (!waited) log(`${problem.message}: waiting up to ${registryWaitMs / 1000} s for the relayers to post a newer view`);
     await sleep(pollMs);
   }
-  const expiryX = headX + BigInt(ttl);
-  const expiryY = headY + BigInt(ttl);
-  // Each side is registered within half its lifetime, or refused: the other user cannot hold a free option for long.
-  const registerByX = headX + BigInt(Math.max(1, Math.floor(ttl / 2)));
-  const registerByY = headY + BigInt(Math.max(1, Math.floor(ttl / 2)));
-  const draft = (side: SwapSide, beneficiary: Address, refundTo: Address, counterparty: bigint, h1: bigint, h2: bigint, registerBy: bigint, mirrorBy: bigint): Registration => ({
-    asset: assetOf(side),
-    amount: side.give.amount,
-    beneficiary,
-    refundTo,
+  const { regX, regY, idX, idY } = await mirrorRegistrations({
+    x: { c: x, gateway: from.gateway, asset: assetOf(from), amount: from.give.amount, payer: payerX, head: headX },
+    y: { c: y, gateway: to.gateway, asset: assetOf(to), amount: to.give.amount, payer: payerY, head: headY },
+    ttl,
     salt,
-    tx2: zeroHash,
-    tx2r: zeroHash,
-    counterparty,
-    h1,
-    h2,
-    registerBy,
-    mirrorBy,
   });
-  const draftX = draft(from, payerY, payerX, y.chainId, expiryX, expiryY, registerByX, registerByY);
-  const draftY = draft(to, payerX, payerY, x.chainId, expiryY, expiryX, registerByY, registerByX);
-  const [tx1, tx1r] = await read(x, from.gateway, "txHashes", [draftX]);
-  const [tx2, tx2r] = await read(y, to.gateway, "txHashes", [draftY]);
-  const regX: Registration = { ...draftX, tx2, tx2r };
-  const regY: Registration = { ...draftY, tx2: tx1, tx2r: tx1r };
-  const [idX, mirrorX] = await read(x, from.gateway, "contractIds", [regX]);
-  const [idY, mirrorY] = await read(y, to.gateway, "contractIds", [regY]);
-  if (mirrorX !== idY || mirrorY !== idX) throw new DevnetError("the mirror contract ids of the two registrations disagree");
+  const { h1: expiryX, registerBy: registerByX } = regX;
+  const { h1: expiryY, registerBy: registerByY } = regY;
 
   // Both sides are approved and tried (eth_call) before either is sent: a side its Gateway refuses (above the bond's cover, a
   // frozen counterparty) must not leave the other side's asset locked until it expires.
@@ -219,6 +199,44 @@ export async function runSwap({
   result.to.outcome = outcomeOf(last[1]);
   result.after = await balances();
   return result;
+}
+
+/** One side of a swap before its registration is bound to the other's: its chain, Gateway, what its payer gives, and its chain's head. */
+export type SwapTerms = { c: Connection; gateway: Address; asset: Address; amount: bigint; payer: Address; head: bigint };
+
+/**
+ * The two mirror registrations of a swap whose payers give each other what `x` and `y` say: each side expires `ttl` blocks
+ * after its chain's `head` and must be registered within half of them; each names the other's transaction hashes and
+ * contract id, read from the Gateways (eth_call), so that each Gateway can check its mirror.
+ */
+export async function mirrorRegistrations({ x, y, ttl, salt }: { x: SwapTerms; y: SwapTerms; ttl: number; salt: Hex }): Promise<{ regX: Registration; regY: Registration; idX: Hex; idY: Hex }> {
+  const expiryX = x.head + BigInt(ttl);
+  const expiryY = y.head + BigInt(ttl);
+  // Each side is registered within half its lifetime, or refused: the other user cannot hold a free option for long.
+  const registerByX = x.head + BigInt(Math.max(1, Math.floor(ttl / 2)));
+  const registerByY = y.head + BigInt(Math.max(1, Math.floor(ttl / 2)));
+  const draft = (side: SwapTerms, other: SwapTerms, h1: bigint, h2: bigint, registerBy: bigint, mirrorBy: bigint): Registration => ({
+    asset: side.asset,
+    amount: side.amount,
+    beneficiary: other.payer,
+    refundTo: side.payer,
+    salt,
+    tx2: zeroHash,
+    tx2r: zeroHash,
+    counterparty: other.c.chainId,
+    h1,
+    h2,
+    registerBy,
+    mirrorBy,
+  });
+  const draftX = draft(x, y, expiryX, expiryY, registerByX, registerByY);
+  const draftY = draft(y, x, expiryY, expiryX, registerByY, registerByX);
+  const [[tx1, tx1r], [tx2, tx2r]] = await Promise.all([read(x.c, x.gateway, "txHashes", [draftX]), read(y.c, y.gateway, "txHashes", [draftY])]);
+  const regX: Registration = { ...draftX, tx2, tx2r };
+  const regY: Registration = { ...draftY, tx2: tx1, tx2r: tx1r };
+  const [[idX, mirrorX], [idY, mirrorY]] = await Promise.all([read(x.c, x.gateway, "contractIds", [regX]), read(y.c, y.gateway, "contractIds", [regY])]);
+  if (mirrorX !== idY || mirrorY !== idX) throw new DevnetError("the mirror contract ids of the two registrations disagree");
+  return { regX, regY, idX, idY };
 }
 
 function outcomeOf(status: number): SwapOutcome {
@@ -309,7 +327,7 @@ async function approve(c: Connection, gateway: Address, reg: Registration, log: 
 }
 
 /** Throws DevnetError, the Gateway's refusal in words, when it would not take the registration now. */
-async function tryRegister(c: Connection, gateway: Address, reg: Registration): Promise<void> {
+export async function tryRegister(c: Connection, gateway: Address, reg: Registration): Promise<void> {
   try {
     await c.publicClient.simulateContract({ account: c.wallet.account, address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n });
   } catch (error) {

@@ -1,10 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { basename, isAbsolute } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Devnet, type DevnetFile, type DevnetStatus } from "../../relayer/devnet/devnet.js";
-import { childrenOf } from "../../relayer/devnet/processes.js";
+import { CLOCK_TICKS, cpuTicks, memoryKB, processTree, startedAtSeconds, uptimeSeconds } from "../../relayer/devnet/processUsage.js";
 
 export type RelayerIdleParameters = {
   chains: number;
@@ -118,55 +117,10 @@ async function settled(devnet: Devnet, dir: string, file: DevnetFile): Promise<v
   }
 }
 
-/** `pid` and all its descendants that run; empty when `pid` is gone. */
-function processTree(pid: number): number[] {
-  if (cpuTicks(pid) < 0) return [];
-  return [pid, ...childrenOf(pid).flatMap(processTree)];
-}
-
-/** The fields of /proc/<pid>/stat after the command name (the third field of the man page is the first here); undefined when gone. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
-/** utime + stime of `pid` in clock ticks, or −1 when it is gone. */
-function cpuTicks(pid: number): number {
-  const f = statFields(pid);
-  return f === undefined ? -1 : Number(f[11]) + Number(f[12]);
-}
-
-/** When `pid` started, in seconds since boot. */
-function startedAtSeconds(pid: number): number {
-  const f = statFields(pid);
-  if (f === undefined) throw new Error(`relayer process ${pid} is gone`);
-  return Number(f[19]) / CLOCK_TICKS;
-}
-
-/** The `field` line of a /proc file that counts kB (VmRSS in status, Pss in smaps_rollup); 0 when its process is gone. */
-function memoryKB(path: string, field: string): number {
-  try {
-    return Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(readFileSync(path, "utf8"))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
 /** The command line of `pid` up to --config, absolute paths shortened to their file names ("node dist/scripts/relayer.js"). */
 function commandOf(pid: number): string {
   const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
   return args.slice(0, args.indexOf("--config")).map((a) => (isAbsolute(a) ? basename(a) : a)).join(" ");
 }
-
-function uptimeSeconds(): number {
-  return Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
-}
-
-/** The kernel's clock ticks per second, in which /proc/<pid>/stat counts CPU time and start time. */
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 const round = (x: number) => Math.round(x * 100) / 100;
