@@ -75,7 +75,8 @@ export class GossipOverlay {
   readonly #seen: LRUCache<string, true>; // message id
   readonly #rate: PeerRate;
   readonly #strikes: LRUCache<string, Strikes>;
-  readonly #reported = new Set<bigint>();
+  /** The evidence message of every chain this node reported, by chainId: the pacemaker sends it again (see onBlock). */
+  readonly #reported = new Map<bigint, Message>();
   /**
    * other system → chainId → the height of the newest view of that chain that system holds as far as this node knows:
    * the newest this node sent to it, or one of its nodes sent to this node.
@@ -127,7 +128,9 @@ export class GossipOverlay {
    * yet (newer than the newest of that chain it sent there), when there are any. Pacemaker: at every multiple of
    * `pacemakerBlocks` the whole list goes to the next other system in turn, so that views which stopped changing (a
    * silent chain's) still meet the others: every system hears from this system's full list at least once every
-   * (n − 1)·pacemakerBlocks blocks, which bounds how long a fork can stay hidden.
+   * (n − 1)·pacemakerBlocks blocks, which bounds how long a fork can stay hidden. The pacemaker's turn also carries
+   * the evidence of every chain this node reported: `report` broadcasts it once, and a system cut off then (section
+   * VI.B's isolation) would otherwise never hear it, since the lists pushed to it hold only the branch it already has.
    */
   onBlock(height: bigint): void {
     const others = [...this.#o.systems.keys()].filter((id) => id !== this.#o.chainId);
@@ -136,6 +139,7 @@ export class GossipOverlay {
     if (height % pacemaker === 0n) {
       const target = others[Number((height / pacemaker) % BigInt(others.length))]!;
       this.#push(target, this.#o.viewList.entries());
+      for (const evidence of this.#reported.values()) this.#toSystem(target, evidence);
       return;
     }
     for (const target of others.filter(() => this.#random() < this.#o.sendRate)) {
@@ -162,10 +166,10 @@ export class GossipOverlay {
   report(evidence: Evidence): void {
     const chainId = evidence.a.view.chainId;
     if (this.#reported.has(chainId)) return;
-    this.#reported.add(chainId);
+    const message: Message = { kind: "evidence", a: toWireSignedView(evidence.a), b: toWireSignedView(evidence.b) };
+    this.#reported.set(chainId, message);
     this.#o.viewList.freeze(chainId);
     this.#o.onEvidence(evidence);
-    const message: Message = { kind: "evidence", a: toWireSignedView(evidence.a), b: toWireSignedView(evidence.b) };
     for (const id of this.#o.systems.keys()) this.#toSystem(id, message, true);
   }
 

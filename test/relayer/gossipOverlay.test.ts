@@ -444,6 +444,36 @@ describe("GossipOverlay", () => {
       await net.settle();
       assert.equal(witness.evidence.length, 1);
     });
+
+    it("attack: a system cut off while the fork evidence went round hears it from the pacemaker within (n − 1)·pacemakerBlocks blocks of its links returning (isolation, section VI.B)", async () => {
+      // The attacker cuts C's nodes off from every other system while A's fork is caught in B; C's lists hold no
+      // branch of A that the views pushed later could contradict, so only the evidence itself can tell C.
+      const PACEMAKER = 5;
+      const net = await network({ sendRate: 0, pacemakerBlocks: PACEMAKER });
+      const cOff = net.nodes.filter((n) => n.chainId === C.chainId);
+      const links = (down: boolean) => {
+        for (const c of cOff) for (const other of net.nodes) if (other.chainId !== C.chainId) net.hub.setLinkDown(c.address, other.address, down);
+      };
+      links(true);
+      const witness = net.node(B, 0);
+      await witness.overlay.learn(A7());
+      await witness.overlay.learn(fork7);
+      await net.settle();
+      assert.equal(witness.evidence.length, 1);
+      for (const n of net.nodes) assert.equal(n.list.isFrozen(A.chainId), n.chainId !== C.chainId, `${n.address} froze A unless cut off`);
+
+      links(false);
+      const bound = (CHAINS.length - 1) * PACEMAKER;
+      for (let h = 1n; h <= BigInt(bound); h++) {
+        for (const n of net.nodes) n.overlay.onBlock(h);
+        await net.settle();
+      }
+      for (const c of cOff) {
+        assert.ok(c.list.isFrozen(A.chainId), `${c.address} froze A within ${bound} blocks`);
+        assert.equal(c.evidence.length, 1, `${c.address} called onEvidence once`);
+        assert.equal(relate(c.evidence[0]!.a.view, c.evidence[0]!.b.view), "conflicting");
+      }
+    });
   });
 
   describe("evidence", () => {
