@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AttackConfigError, RUN_ATTACK_DESCRIPTION, runAttack } from "../relayer/attack/runAttack.js";
 import { NodeConfigError } from "../relayer/config/nodeConfig.js";
 import { Devnet, readDevnetFile } from "../relayer/devnet/devnet.js";
+import { LOAD_DESCRIPTION, LOAD_USAGE, loadMain } from "../relayer/load/loadCli.js";
 import { DEPLOY_DESCRIPTION, DEPLOY_USAGE, deployMain, DEVNET_DESCRIPTION, DEVNET_OPTIONS_USAGE, devnetMain, printDevnetStatus } from "../relayer/devnet/devnetCli.js";
 import { DashboardServer } from "../relayer/dashboard/dashboardServer.js";
 import { cliFailure, EXIT, EXIT_CODES_HELP, failureJson } from "../relayer/devnet/cliFailure.js";
@@ -110,6 +111,12 @@ const COMMANDS: Record<string, Command> = {
     usage: "fibc dashboard [--dir .devnet] [--port 8080] [--host 127.0.0.1]",
     description: DASHBOARD_DESCRIPTION,
     run: dashboardCommand,
+  },
+  load: {
+    summary: "sustained swaps between every pair of chains, with faults injected (--chaos), and the history checked",
+    usage: LOAD_USAGE,
+    description: LOAD_DESCRIPTION,
+    run: (args) => loadMain(args, "fibc load"),
   },
   status: {
     summary: "the devnet's chains and relayers (= devnet status)",
