@@ -96,15 +96,7 @@ export async function runIsolationScenario(p: IsolationParameters): Promise<Isol
   await hosts.partition(p.isolated);
   const partitionedAt = Date.now();
   mark(`chain ${isolated.chainId} cut off from the overlay`);
-  let healed = false;
-  let healHead: bigint | undefined;
-  const heal = async () => {
-    if (healed) return;
-    healed = true;
-    healHead = await head(isolated.chainId);
-    await hosts.heal(p.isolated);
-    mark(`chain ${isolated.chainId}'s links are back at its block ${healHead}`);
-  };
+  let healHead: bigint;
   try {
     // The attacker has the whole committee of the forked chain: its relayers fall silent rather than tell anyone of b1.
     const silenced = file.relayers.filter((r) => r.chainId === forked.chainId);
@@ -143,16 +135,21 @@ export async function runIsolationScenario(p: IsolationParameters): Promise<Isol
     const left = partitionedAt + p.partitionSeconds * 1000 - Date.now();
     if (left > 0) await sleep(left);
   } finally {
-    await heal();
+    try {
+      healHead = await head(isolated.chainId);
+    } finally {
+      await hosts.heal(p.isolated);
+    }
+    mark(`chain ${isolated.chainId}'s links are back at its block ${healHead}`);
   }
 
   // Polled twice a block, so the freeze is seen in the block it happened in or the next; frozenAt says which.
-  const giveUpAt = healHead! + BigInt(3 * boundBlocks);
+  const giveUpAt = healHead + BigInt(3 * boundBlocks);
   let detectionBlocks: number | null = null;
   for (;;) {
     if (await isFrozenOn(isolated.chainId)) {
       const frozenAt = await (await on(isolated.chainId)).publicClient.readContract({ address: isolated.registry, abi: registryAbi, functionName: "frozenAt", args: [forkedId] });
-      detectionBlocks = Number(frozenAt - healHead!);
+      detectionBlocks = Number(frozenAt - healHead);
       mark(`chain ${isolated.chainId} froze chain ${forked.chainId} at its block ${frozenAt}: ${detectionBlocks} blocks after the links returned (bound ${boundBlocks})`);
       break;
     }
