@@ -88,6 +88,7 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
   process.on("SIGINT", interrupt);
   process.on("SIGTERM", interrupt);
   const line = new ProgressLine(json ? process.stderr : process.stdout);
+  let lastPlain = Date.now();
   const say = (text: string) => (json ? console.error(`${new Date().toISOString()} ${text}`) : line.log(`${new Date().toISOString()} ${text}`));
   try {
     const report = await runLoad({
@@ -103,7 +104,14 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
       partitionMs: numbers.partition * 1000,
       report: values.report,
       log: say,
-      progress: (text) => line.update(text),
+      // On a terminal the status line is rewritten in place; in a pipe or CI it comes as a log line every 30 s.
+      progress: (text) => {
+        if (line.live) line.update(text);
+        else if (Date.now() - lastPlain >= 30_000) {
+          lastPlain = Date.now();
+          say(text);
+        }
+      },
       signal: abort.signal,
     });
     line.done();
@@ -142,7 +150,17 @@ function summary(r: LoadReport, path: string): string {
     `${r.offered} swaps offered (${r.offeredPerMinute}/min): ${r.settled} settled (${(100 * r.settledShare).toFixed(1)} % of the ${r.matchedRegistered} matched swaps registered on both sides), ${r.refunded} refunded, ${r.notStarted} never registered, ${r.unended} not ended`,
     `${r.swapsPerMinute} swaps settled a minute; latency p50/p95/max ${r.latency === null ? "-" : `${r.latency.blocks.p50}/${r.latency.blocks.p95}/${r.latency.blocks.max} blocks, ${r.latency.seconds.p50}/${r.latency.seconds.p95}/${r.latency.seconds.max} s`}`,
     `split: ${r.split}; lost wei: ${lost.length === 0 ? "none" : lost.map(([k, v]) => `${k} ${v}`).join(", ")}; misplaced wei: ${misplaced.length === 0 ? "none" : misplaced.map(([k, v]) => `${k} ${v}`).join(", ")}; ended more than 50 blocks past expiry: ${r.endedLate}`,
+    ...(r.relayerCpuPercent === null ? [] : [`relayers: ${r.relayerCpuPercent.mean} % of a core each on average (at most ${r.relayerCpuPercent.max} %), at most ${r.relayerRssMB!.max} MB resident`]),
+    ...isolationLines(r),
     ...(r.faults.length > 0 ? [`${r.faults.filter((f) => f.phase === "begin").length} faults injected (${[...new Set(r.faults.map((f) => f.kind))].join(", ")})`] : []),
     r.ok ? `history checked: nothing split, nothing lost. Report: ${path}` : `HISTORY BROKEN: see failures in ${path}`,
   ].join("\n");
+}
+
+function isolationLines(r: LoadReport): string[] {
+  const i = r.isolation;
+  if (i === undefined || i === null) return [];
+  if ("error" in i) return [`isolation scenario failed: ${i.error}`];
+  const when = i.detectionBlocks === null ? "never froze" : `froze ${i.detectionBlocks} blocks after its links returned`;
+  return [`isolation: chain ${i.isolated} cut off while chain ${i.forked} forked ${when} (bound (n − 1) × pacemaker = ${i.boundBlocks} blocks); frozen on ${i.frozenOn.join(", ")}`];
 }

@@ -12,6 +12,7 @@ import { checkHistory, isFinal, readFees, readFinalStates, readHoldings, timelin
 import { prepareUsers } from "./loadUsers.js";
 import { createNetns, netnsUnavailable, type NetnsHosts } from "./netns.js";
 import { OutcomeWatcher } from "./outcomeWatcher.js";
+import { runIsolationScenario, type IsolationResult } from "./isolationScenario.js";
 import { RelayerUsageSampler, type RelayerUsage } from "./relayerUsage.js";
 import { SwapTraffic, type LoadSwap } from "./swapTraffic.js";
 
@@ -74,11 +75,16 @@ export type LoadReport = {
   swapsPerMinute: number;
   offeredPerMinute: number;
   wallSeconds: number;
+  /** Each relayer's CPU (percent of one core over the run) and highest resident memory, and their mean and highest. */
   relayers: RelayerUsage[];
+  relayerCpuPercent: { mean: number; max: number } | null;
+  relayerRssMB: { max: number } | null;
   faults: FaultEvent[];
   /** Every swap that broke an invariant or did not end, with its timeline. */
   failures: { split: SwapTimeline[]; lateAccepted: SwapTimeline[]; unended: SwapTimeline[]; endedLate: SwapTimeline[]; notStarted: SwapTimeline[] };
   interrupted: boolean;
+  /** With --netns: section VI.B's isolation scenario, run after the load on the same hosts; null otherwise. */
+  isolation?: IsolationResult | { error: string } | null;
   /** No split, nothing lost or misplaced, no late registration accepted. */
   ok: boolean;
 };
@@ -118,7 +124,7 @@ export async function runLoad(p: LoadRunParameters): Promise<LoadReport> {
       if (due >= t0 + p.durationSeconds * 1000) break;
       while (Date.now() < due && !p.signal.aborted) {
         p.progress(status());
-        await sleep(Math.min(500, due - Date.now()), undefined, { signal: p.signal }).catch(() => {});
+        await sleep(Math.max(0, Math.min(500, due - Date.now())), undefined, { signal: p.signal }).catch(() => {});
       }
       if (p.signal.aborted) break;
       traffic.offer();
@@ -140,7 +146,10 @@ export async function runLoad(p: LoadRunParameters): Promise<LoadReport> {
     }
     const [after, fees] = await Promise.all([readHoldings(chains, users), readFees(chains, users)]);
     const verdict = checkHistory({ swaps: traffic.swaps, before, after, fees, graceBlocks: BigInt(graceBlocks) });
-    const report = reportOf({ p, startedAt, swaps: traffic.swaps, verdict, offeringSeconds, relayers: usage?.stop() ?? [], faults: chaos?.events ?? [], ownDevnet: p.dir === undefined });
+    const relayers = usage?.stop() ?? [];
+    // Last, as it leaves a chain frozen everywhere: section VI.B's isolation on the same hosts.
+    const isolation = hosts !== undefined && chains.length >= 3 && !p.signal.aborted ? await isolationOf(file, hosts, p) : null;
+    const report = { ...reportOf({ p, startedAt, swaps: traffic.swaps, verdict, offeringSeconds, relayers, faults: chaos?.events ?? [], ownDevnet: p.dir === undefined }), isolation };
     await writeFile(p.report, JSON.stringify(report, null, 2) + "\n");
     return report;
   } finally {
@@ -205,6 +214,19 @@ async function devnetFor(p: LoadRunParameters, cleanups: (() => Promise<void>)[]
     ...(faultNet === undefined ? {} : { links: faultNet }),
   });
   return { file, devnet, ...(faultNet === undefined ? {} : { faultNet }), ...(hosts === undefined ? {} : { hosts }) };
+}
+
+/** Runs the isolation scenario (chain 0 cut off while chain 1 shows a fork to chain 2); its failure is reported, not thrown. */
+async function isolationOf(file: DevnetFile, hosts: NetnsHosts, p: LoadRunParameters): Promise<IsolationResult | { error: string }> {
+  p.log("isolation (section VI.B): cutting chain 0 off while chain 1 shows a second branch to chain 2, then measuring how soon chain 0 freezes chain 1 once its links return");
+  try {
+    const result = await runIsolationScenario({ file, hosts, isolated: 0, forked: 1, victim: 2, partitionSeconds: (p.partitionMs ?? 60_000) / 1000, log: p.log });
+    p.log(`isolation: chain ${result.isolated} froze chain ${result.forked} ${result.detectionBlocks ?? "never"} blocks after its links returned (bound ${result.boundBlocks})`);
+    return result;
+  } catch (error) {
+    p.log(`isolation scenario failed: ${error instanceof Error ? error.message : String(error)}`);
+    return { error: error instanceof Error ? error.message : String(error) };
+  }
 }
 
 /** Waits until every registered side has ended, or every chain is `graceBlocks` (+ 10) past the expiries of its open sides. */
@@ -283,6 +305,8 @@ function reportOf(a: { p: LoadRunParameters; startedAt: Date; swaps: LoadSwap[];
     offeredPerMinute: round((60 * swaps.length) / Math.max(1, a.offeringSeconds)),
     wallSeconds: round((Date.now() - a.startedAt.getTime()) / 1000),
     relayers: a.relayers,
+    relayerCpuPercent: a.relayers.length === 0 ? null : { mean: round(a.relayers.reduce((sum, r) => sum + r.cpuPercent, 0) / a.relayers.length), max: Math.max(...a.relayers.map((r) => r.cpuPercent)) },
+    relayerRssMB: a.relayers.length === 0 ? null : { max: Math.max(...a.relayers.map((r) => r.rssMB)) },
     faults: a.faults,
     failures: { split: verdict.split, lateAccepted: verdict.lateAccepted, unended: verdict.unended, endedLate: verdict.endedLate, notStarted: notStarted.map(timeline) },
     interrupted: p.signal.aborted,
