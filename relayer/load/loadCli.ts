@@ -8,7 +8,7 @@ import { FAULT_KINDS, type FaultKind } from "./chaos.js";
 import { runLoad, type LoadReport } from "./loadRun.js";
 
 export const LOAD_USAGE =
-  "fibc load [--rate 100] [--duration 600] [--ttl 60] [--users 24] [--seed 1] [--chaos | --faults kill,stall,refuse,cut] [--netns [--partition 60]]\n" +
+  "fibc load [--rate 100] [--duration 600] [--ttl 60] [--users 24] [--seed 1] [--chaos | --faults kill,stall,refuse,cut] [--fault-gap 5] [--netns [--partition 60]]\n" +
   "          [--dir <running devnet>] [--chains 3] [--validators 4] [--block-ms 500] [--base-port 9300] [--devnet-dir .load-devnet]\n" +
   "          [--report load-report.json] [--json]";
 
@@ -19,7 +19,7 @@ export const LOAD_DESCRIPTION =
   "no swap released on one side only (split), and every wei of every asset with its user or in a Gateway's escrow as the " +
   "outcomes say (lostWei, misplacedWei). Without --dir it starts a devnet of its own (--chains × --validators relayers, " +
   "--block-ms blocks) and stops it at the end; with --dir it loads a running one. --chaos (a devnet of its own only) injects, one " +
-  "at a time and drawn from --seed, the four kinds of fault, or those --faults names (each kind also alone): kill (kill -9 of a relayer, restarted), stall (a " +
+  "at a time and drawn from --seed, each lasting 8 to 16 s with --fault-gap seconds (default 5) of quiet between two, the four kinds of fault, or those --faults names (each kind also alone): kill (kill -9 of a relayer, restarted), stall (a " +
   "chain's process stopped and continued), refuse (a chain's JSON-RPC refusing its relayers), cut (every link of a relayer cut " +
   "and restored); every fault is logged with its timestamps. --netns (root, iproute2) runs each chain and its relayers in a " +
   "network namespace of their own and partitions one chain at a time for --partition seconds, with kill and stall under --chaos (falls back to loopback with a " +
@@ -44,6 +44,7 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
         faults: { type: "string" },
         netns: { type: "boolean", default: false },
         partition: { type: "string", default: "60" },
+        "fault-gap": { type: "string", default: "5" },
         dir: { type: "string" },
         chains: { type: "string", default: "3" },
         validators: { type: "string", default: "4" },
@@ -63,10 +64,10 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
     return EXIT.done;
   }
   let chaos: FaultKind[];
-  let numbers: Record<"rate" | "duration" | "ttl" | "users" | "seed" | "partition" | "chains" | "validators" | "block-ms" | "base-port", number>;
+  let numbers: Record<"rate" | "duration" | "ttl" | "users" | "seed" | "partition" | "fault-gap" | "chains" | "validators" | "block-ms" | "base-port", number>;
   try {
     numbers = Object.fromEntries(
-      (["rate", "duration", "ttl", "users", "seed", "partition", "chains", "validators", "block-ms", "base-port"] as const).map((name) => {
+      (["rate", "duration", "ttl", "users", "seed", "partition", "fault-gap", "chains", "validators", "block-ms", "base-port"] as const).map((name) => {
         const text = values[name];
         const value = Number(text);
         if (text.trim() === "" || !Number.isFinite(value) || value <= 0) throw new DevnetError(`--${name} must be a positive number, got ${JSON.stringify(text)}`);
@@ -102,6 +103,7 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
       chaos,
       netns: values.netns,
       partitionMs: numbers.partition * 1000,
+      faultTiming: { gapMs: numbers["fault-gap"] * 1000 },
       report: values.report,
       log: say,
       // On a terminal the status line is rewritten in place; in a pipe or CI it comes as a log line every 30 s.

@@ -39,7 +39,7 @@ export type LoadRunParameters = {
   /** How long a `partition` fault cuts its chain off; default 60 s. */
   partitionMs?: number;
   /** How long the other faults last and the quiet time between two (Chaos's defaults: 8–16 s and 5 s). */
-  faultTiming?: { holdMs: readonly [number, number]; gapMs: number };
+  faultTiming?: { holdMs?: readonly [number, number]; gapMs?: number };
   /** A side ended more than this many blocks past its expiry counts as ended late; default 50. */
   graceBlocks?: number;
   /** Where the report goes; default load-report.json. */
