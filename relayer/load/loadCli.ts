@@ -5,7 +5,7 @@ import { DevnetError } from "../devnet/devnetError.js";
 import { ProgressLine } from "../devnet/progressLine.js";
 import { toJson } from "../devnet/toJson.js";
 import { FAULT_KINDS, type FaultKind } from "./chaos.js";
-import { runLoad, type LoadReport } from "./loadRun.js";
+import { LoadError, runLoad, type LoadReport } from "./loadRun.js";
 
 export const LOAD_USAGE =
   "fibc load [--rate 100] [--duration 600] [--ttl 60] [--users 24] [--seed 1] [--chaos | --faults kill,stall,refuse,cut] [--fault-gap 5] [--netns [--partition 60]]\n" +
@@ -122,8 +122,10 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
     return report.ok ? EXIT.done : EXIT.failed;
   } catch (error) {
     line.done();
-    const known = error instanceof DevnetError;
-    return fail(cliFailure(error, known), error, json);
+    const failure = cliFailure(error, error instanceof DevnetError);
+    // A run refused before it started anything is a usage error (an endpoint that does not answer stays 4).
+    if (error instanceof LoadError && failure.exitCode === EXIT.failed) failure.exitCode = EXIT.usage;
+    return fail(failure, error, json);
   } finally {
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);

@@ -66,12 +66,15 @@ describe("fibc load", function () {
       assert.equal(await loadMain(["--duration=-5"], "fibc load"), 2);
       assert.equal(await loadMain(["--duration", "-5"], "fibc load"), 2); // node:util's parser takes -5 for an option
       assert.equal(await loadMain(["--faults", "kill,meteor"], "fibc load"), 2);
+      assert.equal(await loadMain(["--dir", join(dir, "nothing-here")], "fibc load"), 2);
+      assert.equal(await loadMain(["--dir", dead], "fibc load"), 4);
     } finally {
       console.error = error;
     }
     assert.match(errors.join("\n"), /--rate must be a positive number, got "0"/);
     assert.match(errors.join("\n"), /--duration must be a positive number, got "-5"/);
     assert.match(errors.join("\n"), /"meteor" is none of them/);
+    assert.match(errors.join("\n"), /chain 31001 of the devnet in .* does not answer/);
   });
 
   it("under load with every kind of fault, one at a time, splits no swap, loses no wei and ends every swap by its expiry plus 50 blocks", async () => {
