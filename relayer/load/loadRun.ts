@@ -9,7 +9,7 @@ import { deriveSeed, seededRandom } from "../sim/seededRandom.js";
 import { Chaos, type FaultEvent, type FaultKind } from "./chaos.js";
 import { FaultNet } from "./faultNet.js";
 import { checkHistory, isFinal, readFees, readFinalStates, readHoldings, timeline, type HistoryVerdict, type SwapTimeline } from "./loadHistory.js";
-import { prepareUsers } from "./loadUsers.js";
+import { prepareUsers, type LoadChain } from "./loadUsers.js";
 import { createNetns, netnsUnavailable, type NetnsHosts } from "./netns.js";
 import { OutcomeWatcher } from "./outcomeWatcher.js";
 import { runIsolationScenario, type IsolationResult } from "./isolationScenario.js";
@@ -112,7 +112,7 @@ export async function runLoad(p: LoadRunParameters): Promise<LoadReport> {
       p.chaos.length === 0 || devnet === undefined
         ? undefined
         : new Chaos({ kinds: p.chaos, seed: deriveSeed(p.seed, "chaos"), devnet, file, ...(p.partitionMs === undefined ? {} : { partitionMs: p.partitionMs }), ...(p.faultTiming ?? {}), ...(faultNet === undefined ? {} : { faultNet }), ...(hosts === undefined ? {} : { hosts }), log: p.log });
-    const traffic = new SwapTraffic({ chains, users, ttl: p.ttl, random: seededRandom(deriveSeed(p.seed, "traffic")), log: p.log });
+    const traffic = new SwapTraffic({ chains, users, ttl: p.ttl, random: seededRandom(deriveSeed(p.seed, "traffic")) });
 
     p.log(`offering ${p.rate} swaps a minute between ${chains.length} chains for ${p.durationSeconds} s (ttl ${p.ttl} blocks, seed ${p.seed}${p.chaos.length > 0 ? `, faults: ${p.chaos.join(", ")}` : ""})`);
     chaos?.start();
@@ -230,7 +230,7 @@ async function isolationOf(file: DevnetFile, hosts: NetnsHosts, p: LoadRunParame
 }
 
 /** Waits until every registered side has ended, or every chain is `graceBlocks` (+ 10) past the expiries of its open sides. */
-async function drain(p: { swaps: LoadSwap[]; watcher: OutcomeWatcher; chains: { chainId: bigint; reader: { publicClient: { getBlockNumber: (o: { cacheTime: number }) => Promise<bigint> } } }[]; graceBlocks: number; signal: AbortSignal; progress: () => void }): Promise<void> {
+async function drain(p: { swaps: LoadSwap[]; watcher: OutcomeWatcher; chains: LoadChain[]; graceBlocks: number; signal: AbortSignal; progress: () => void }): Promise<void> {
   const open = () => p.swaps.flatMap((s) => (s.sides ?? []).filter((side) => side.registeredBlock !== undefined && p.watcher.outcome(side.contractId) === undefined));
   while (!p.signal.aborted) {
     p.progress();

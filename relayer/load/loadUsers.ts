@@ -11,7 +11,7 @@ export const USER_COINS = parseEther("100");
 export const USER_TOKENS = parseEther("1000");
 
 /** A chain of a load run as its users see it: one endpoint, its Gateway and test token. */
-export type LoadChain = { index: number; chainId: bigint; gateway: Address; registry: Address; token: Address; reader: Connection };
+export type LoadChain = { index: number; chainId: bigint; gateway: Address; token: Address; reader: Connection };
 
 /** A user of a load run: the same key on every chain, one connection per chain, and the transactions it sent. */
 export type LoadUser = {
@@ -38,7 +38,7 @@ export async function prepareUsers({ chains, owner, count, log }: { chains: Devn
   const loadChains = await Promise.all(
     chains.map(async (c, index) => {
       const reader = await connect({ rpcUrl: c.url, key: owner.key, timeoutMs: USER_RPC_TIMEOUT_MS });
-      return { index, chainId: reader.chainId, gateway: c.gateway, registry: c.registry, token: c.token, reader };
+      return { index, chainId: reader.chainId, gateway: c.gateway, token: c.token, reader };
     }),
   );
   const users: LoadUser[] = keys.map((key, index) => {

@@ -45,11 +45,11 @@ export type SwapTrafficParameters = {
   ttl: number;
   /** Draws every choice (chains, users, assets, amounts, kinds), so that a run is replayed from its seed. */
   random: () => number;
-  /** Shares of unmatched and late swaps; default 0.05 each. */
-  unmatchedShare?: number;
-  lateShare?: number;
-  log: (line: string) => void;
 };
+
+/** Shares of the swaps offered unmatched and late: both must end cancelled, never split. */
+const UNMATCHED_SHARE = 0.05;
+const LATE_SHARE = 0.05;
 
 /** How long a swap waits for a free user on its chains before it gives up (the chain's users are all registering). */
 const USER_WAIT_MS = 30_000;
@@ -72,9 +72,8 @@ export class SwapTraffic {
 
   /** Offers one swap now; its registrations go on in the background (see `settled`). */
   offer(): LoadSwap {
-    const { random, unmatchedShare = 0.05, lateShare = 0.05 } = this.#p;
-    const draw = random();
-    const kind: LoadSwapKind = draw < unmatchedShare ? "unmatched" : draw < unmatchedShare + lateShare ? "late" : "matched";
+    const draw = this.#p.random();
+    const kind: LoadSwapKind = draw < UNMATCHED_SHARE ? "unmatched" : draw < UNMATCHED_SHARE + LATE_SHARE ? "late" : "matched";
     const swap: LoadSwap = { id: this.swaps.length, kind, offeredAtMs: Date.now(), sides: undefined };
     this.swaps.push(swap);
     const run = this.#run(swap).catch((error: unknown) => {
