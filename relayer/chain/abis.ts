@@ -114,5 +114,8 @@ export const registryAbi = parseAbi([
 /** What ViewRegistry.submitView returns (IViewRegistry.UpdateResult). */
 export const UpdateResult = { Accepted: 0, NoOp: 1, Misbehaviour: 2 } as const;
 
+/** The test token's open mint (contracts/test/TestToken.sol): devnet users mint what they swap. */
+export const testTokenMintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
+
 /** Gateway statuses, as contracts/libraries/ContractRecord.sol numbers them. */
 export const Status = { None: 0, Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;

@@ -54,6 +54,13 @@ export function failureJson({ message, exitCode }: { message: string; exitCode: 
   return toJson({ error: message, exitCode, revert: decodeRevert(error) ?? null });
 }
 
+/** A failure said on stderr (then `usage`, if given) and, under --json, as {error, exitCode, revert} on stdout; returns its exit code. */
+export function sayFailure(failure: { message: string; exitCode: number }, error: unknown, json: boolean, usage?: string): number {
+  console.error(usage === undefined ? failure.message : `${failure.message}\n${usage}`);
+  if (json) console.log(failureJson(failure, error));
+  return failure.exitCode;
+}
+
 function unreachable(error: unknown): boolean {
   for (let e = error, depth = 0; e !== undefined && e !== null && depth < 16; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof HttpRequestError || e instanceof TimeoutError) return true;

@@ -4,7 +4,7 @@ import type { Hex } from "viem";
 import { DEFAULT_GATEWAY_SETTINGS, type GatewaySettings } from "./deployChain.js";
 import { Devnet, type DevnetFile } from "./devnet.js";
 import { DashboardServer, openDashboard } from "../dashboard/dashboardServer.js";
-import { cliFailure, EXIT, failureJson } from "./cliFailure.js";
+import { cliFailure, EXIT, sayFailure } from "./cliFailure.js";
 import { toJson } from "./toJson.js";
 import { DevnetError } from "./devnetError.js";
 
@@ -67,12 +67,6 @@ export const DEVNET_OPTIONS_USAGE = `  up      [--chains 3] [--validators 4] [--
 /** Timestamped log lines: on stdout, or on stderr under --json, where stdout carries the result alone. */
 const sayer = (json: boolean) => (line: string) => (json ? console.error : console.log)(`${new Date().toISOString()} ${line}`);
 
-/** A failure said on stderr (then `usage`, if given) and, under --json, as {error, exitCode, revert} on stdout; returns its exit code. */
-function fail(failure: { message: string; exitCode: number }, error: unknown, json: boolean, usage?: string): number {
-  console.error(usage === undefined ? failure.message : `${failure.message}\n${usage}`);
-  if (json) console.log(failureJson(failure, error));
-  return failure.exitCode;
-}
 
 /** What `up` and `deploy --json` print once the devnet is ready: where each chain, contract, relayer and the dashboard is. No keys. */
 function devnetSummary(dir: string, file: DevnetFile, dashboard: string | undefined) {
@@ -121,7 +115,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
     });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return fail({ message, exitCode: EXIT.usage }, error, args.includes("--json"), usage);
+    return sayFailure({ message, exitCode: EXIT.usage }, error, args.includes("--json"), usage);
   }
   const { values, positionals } = parsed;
   const command = positionals[0];
@@ -130,7 +124,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
     return 0;
   }
   if (positionals.length !== 1 || !["up", "down", "status"].includes(command!)) {
-    return fail({ message: `${prog}: say up, down or status, once`, exitCode: EXIT.usage }, undefined, values.json, usage);
+    return sayFailure({ message: `${prog}: say up, down or status, once`, exitCode: EXIT.usage }, undefined, values.json, usage);
   }
 
   const say = sayer(values.json);
@@ -164,7 +158,7 @@ export async function devnetMain(args: string[], prog: string): Promise<number> 
     return EXIT.done;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
-    return fail(cliFailure(error, true), error, values.json);
+    return sayFailure(cliFailure(error, true), error, values.json);
   }
 }
 
@@ -264,7 +258,7 @@ export async function deployMain(args: string[]): Promise<number> {
       },
     }));
   } catch (error) {
-    return fail({ message: `fibc deploy: ${error instanceof Error ? error.message : String(error)}`, exitCode: EXIT.usage }, error, args.includes("--json"), `usage: ${DEPLOY_USAGE}`);
+    return sayFailure({ message: `fibc deploy: ${error instanceof Error ? error.message : String(error)}`, exitCode: EXIT.usage }, error, args.includes("--json"), `usage: ${DEPLOY_USAGE}`);
   }
   if (values.help) {
     console.log(`usage: ${DEPLOY_USAGE}\n\n${DEPLOY_DESCRIPTION}`);
@@ -276,7 +270,7 @@ export async function deployMain(args: string[]): Promise<number> {
     return Number(text);
   };
   const ownerKey = values["owner-key"];
-  const usageError = (message: string) => fail({ message: `fibc deploy: ${message}`, exitCode: EXIT.usage }, undefined, values.json, `usage: ${DEPLOY_USAGE}`);
+  const usageError = (message: string) => sayFailure({ message: `fibc deploy: ${message}`, exitCode: EXIT.usage }, undefined, values.json, `usage: ${DEPLOY_USAGE}`);
   if (ownerKey !== undefined && !/^0x[0-9a-fA-F]{64}$/.test(ownerKey)) return usageError("--owner-key must be 32 bytes of hex (0x + 64 digits)");
   if (values.rpc.length < 2) return usageError("give at least two chains, one --rpc <url> each");
   const say = sayer(values.json);
@@ -297,7 +291,7 @@ export async function deployMain(args: string[]): Promise<number> {
     return EXIT.done;
   } catch (error) {
     if (!(error instanceof DevnetError)) throw error;
-    return fail(cliFailure(error, true), error, values.json);
+    return sayFailure(cliFailure(error, true), error, values.json);
   }
 }
 

@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hex } from "viem";
-import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
+import { gatewayAbi, registryAbi, Status, testTokenMintAbi } from "../chain/abis.js";
 import type { Registration } from "../chain/registration.js";
 import { connect, transact, type Connection } from "./connect.js";
 import type { DevnetFile } from "./devnet.js";
 import { DevnetError } from "./devnetError.js";
 import { explainRevert } from "./explainRevert.js";
 import { HARDHAT_ACCOUNT_1_KEY, HARDHAT_ACCOUNT_2_KEY } from "./testAccounts.js";
-
-const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
 
 /** What one side pays: `amount` base units (18 decimals) of the chain's test token or of its native coin. */
 export type SwapAmount = { asset: "token" | "coin"; amount: bigint };
@@ -80,6 +78,9 @@ export type RunSwapParameters = {
 export type SwapWaitState = { chainId: bigint; outcome: SwapOutcome; head: bigint; expiry: bigint };
 
 const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
+
+/** Whether a contract with this status has ended (released, refunded or cancelled); undefined (not read) has not. */
+export const isFinal = (status: number | undefined): boolean => status !== undefined && FINAL.includes(status);
 const GAS_RESERVE = parseEther("1");
 
 /**
@@ -188,7 +189,7 @@ export async function runSwap({
       if (sy !== last[1]) log(`chain ${y.chainId}: contract ${idY.slice(0, 10)}… ${outcomeOf(sy)} at block ${hy}`);
       last = [sx, sy];
     }
-    if (FINAL.includes(sx) && (FINAL.includes(sy) || !matched)) break;
+    if (isFinal(sx) && (isFinal(sy) || !matched)) break;
     if (hx > expiryX + BigInt(graceBlocks) && hy > expiryY + BigInt(graceBlocks)) {
       log(`gave up waiting: both chains are ${graceBlocks} blocks past expiry (are the relayers running?)`);
       break;
@@ -239,7 +240,8 @@ export async function mirrorRegistrations({ x, y, ttl, salt }: { x: SwapTerms; y
   return { regX, regY, idX, idY };
 }
 
-function outcomeOf(status: number): SwapOutcome {
+/** A Gateway status (Status) in words. */
+export function outcomeOf(status: number): SwapOutcome {
   const names: Record<number, SwapOutcome> = {
     [Status.None]: "none",
     [Status.Registered]: "registered",
@@ -311,7 +313,7 @@ async function fund(c: Connection, side: SwapSide, log: (line: string) => void):
   const tokens = await c.publicClient.readContract({ address: side.token, abi: erc20Abi, functionName: "balanceOf", args: [payer] });
   if (tokens >= side.give.amount) return;
   await transact(c, "minting test tokens", () =>
-    c.wallet.writeContract({ address: side.token, abi: mintAbi, functionName: "mint", args: [payer, side.give.amount - tokens] }),
+    c.wallet.writeContract({ address: side.token, abi: testTokenMintAbi, functionName: "mint", args: [payer, side.give.amount - tokens] }),
   );
   log(`chain ${c.chainId}: minted ${formatUnits(side.give.amount - tokens, 18)} test tokens to ${payer}`);
 }

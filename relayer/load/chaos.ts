@@ -108,7 +108,8 @@ export class Chaos {
       case "kill":
         return { target: relayerName, begin: () => devnet.crashRelayer(relayer.config), end: async () => void (await devnet.restartRelayer(relayer.config)) };
       case "stall": {
-        const pid = devnet.chains[chain]!.pid;
+        // Chains started in parallel are listed in the order they answered: find this one by its id.
+        const pid = devnet.chains.find((c) => String(c.chainId) === file.chains[chain]!.chainId)!.pid;
         // The node and whatever it started: a stopped chain answers nothing, and its blocks stop.
         const tree = () => processTree(pid);
         return {

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { cliFailure, EXIT, failureJson } from "../devnet/cliFailure.js";
+import { cliFailure, EXIT, sayFailure } from "../devnet/cliFailure.js";
 import { DevnetError } from "../devnet/devnetError.js";
 import { ProgressLine } from "../devnet/progressLine.js";
 import { toJson } from "../devnet/toJson.js";
@@ -57,7 +57,7 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
       },
     }));
   } catch (error) {
-    return fail({ message: `${error instanceof Error ? error.message : String(error)}\nusage: ${LOAD_USAGE}`, exitCode: EXIT.usage }, error, json);
+    return sayFailure({ message: `${error instanceof Error ? error.message : String(error)}\nusage: ${LOAD_USAGE}`, exitCode: EXIT.usage }, error, json);
   }
   if (values.help) {
     console.log(`usage: ${LOAD_USAGE}\n\n${LOAD_DESCRIPTION}`);
@@ -77,7 +77,7 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
     chaos = values.faults !== undefined ? faultKinds(values.faults) : values.chaos ? (values.netns ? ["kill", "stall"] : ["kill", "stall", "refuse", "cut"]) : [];
     if (values.netns && !chaos.includes("partition")) chaos.push("partition");
   } catch (error) {
-    return fail({ message: `${prog}: ${(error as Error).message}\nusage: ${LOAD_USAGE}`, exitCode: EXIT.usage }, error, json);
+    return sayFailure({ message: `${prog}: ${(error as Error).message}\nusage: ${LOAD_USAGE}`, exitCode: EXIT.usage }, error, json);
   }
 
   // Ctrl-C ends the offering, stops what the run started, and the report of what happened so far is still written.
@@ -125,7 +125,7 @@ export async function loadMain(args: string[], prog: string): Promise<number> {
     const failure = cliFailure(error, error instanceof DevnetError);
     // A run refused before it started anything is a usage error (an endpoint that does not answer stays 4).
     if (error instanceof LoadError && failure.exitCode === EXIT.failed) failure.exitCode = EXIT.usage;
-    return fail(failure, error, json);
+    return sayFailure(failure, error, json);
   } finally {
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);
@@ -138,12 +138,6 @@ function faultKinds(text: string): FaultKind[] {
   const unknown = kinds.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
   if (unknown.length > 0) throw new DevnetError(`--chaos takes ${FAULT_KINDS.join(", ")}, comma-separated; ${unknown.map((k) => JSON.stringify(k)).join(", ")} is none of them`);
   return kinds as FaultKind[];
-}
-
-function fail(failure: { message: string; exitCode: number }, error: unknown, json: boolean): number {
-  console.error(failure.message);
-  if (json) console.log(failureJson(failure, error));
-  return failure.exitCode;
 }
 
 /** The report in a few lines for a person. */

@@ -1,5 +1,6 @@
 import { erc20Abi, type Address, type Hex } from "viem";
 import { gatewayAbi, Status } from "../chain/abis.js";
+import { isFinal, outcomeOf } from "../devnet/swap.js";
 import type { LoadChain, LoadUser } from "./loadUsers.js";
 import type { LoadSide, LoadSwap } from "./swapTraffic.js";
 
@@ -12,9 +13,6 @@ export type Holdings = Map<AssetKey, { users: Map<Address, bigint>; gateway: big
 /** Per chain id, the gas fees each user paid there (native coin). */
 export type Fees = Map<string, Map<Address, bigint>>;
 
-const FINAL: readonly number[] = [Status.Released, Status.Refunded, Status.Cancelled];
-
-export const isFinal = (status: number | undefined): boolean => status !== undefined && FINAL.includes(status);
 
 /** Reads what every user and every Gateway hold of every chain's native coin and test token. */
 export async function readHoldings(chains: LoadChain[], users: LoadUser[]): Promise<Holdings> {
@@ -151,7 +149,7 @@ export function timeline(swap: LoadSwap): SwapTimeline {
     amount: s.amount.toString(),
     ...(s.registeredBlock === undefined ? {} : { registeredBlock: s.registeredBlock.toString() }),
     expiry: s.expiry.toString(),
-    status: statusName(s.status),
+    status: s.status === undefined ? "unknown" : outcomeOf(s.status),
     ...(s.finishedBlock === undefined ? {} : { finishedBlock: s.finishedBlock.toString() }),
     ...(s.notRegistered === undefined ? {} : { notRegistered: s.notRegistered }),
   });
@@ -162,11 +160,6 @@ export function timeline(swap: LoadSwap): SwapTimeline {
     ...(swap.error === undefined ? {} : { error: swap.error }),
     sides: (swap.sides ?? []).map(side),
   };
-}
-
-export function statusName(status: number | undefined): string {
-  const names = ["none", "registered", "committed", "released", "refunded", "cancelled"];
-  return status === undefined ? "unknown" : (names[status] ?? `status ${status}`);
 }
 
 const abs = (x: bigint) => (x < 0n ? -x : x);

@@ -3,12 +3,13 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Status } from "../chain/abis.js";
 import { connect } from "../devnet/connect.js";
+import { isFinal } from "../devnet/swap.js";
 import { Devnet, readDevnetFile, type DevnetFile } from "../devnet/devnet.js";
 import { DevnetError } from "../devnet/devnetError.js";
 import { deriveSeed, seededRandom } from "../sim/seededRandom.js";
 import { Chaos, type FaultEvent, type FaultKind } from "./chaos.js";
 import { FaultNet } from "./faultNet.js";
-import { checkHistory, isFinal, readFees, readFinalStates, readHoldings, timeline, type HistoryVerdict, type SwapTimeline } from "./loadHistory.js";
+import { checkHistory, readFees, readFinalStates, readHoldings, timeline, type HistoryVerdict, type SwapTimeline } from "./loadHistory.js";
 import { prepareUsers, type LoadChain } from "./loadUsers.js";
 import { createNetns, netnsUnavailable, type NetnsHosts } from "./netns.js";
 import { OutcomeWatcher } from "./outcomeWatcher.js";
@@ -149,7 +150,7 @@ export async function runLoad(p: LoadRunParameters): Promise<LoadReport> {
     const relayers = usage?.stop() ?? [];
     // Last, as it leaves a chain frozen everywhere: section VI.B's isolation on the same hosts.
     const isolation = hosts !== undefined && chains.length >= 3 && !p.signal.aborted ? await isolationOf(file, hosts, p) : null;
-    const report = { ...reportOf({ p, startedAt, swaps: traffic.swaps, verdict, offeringSeconds, relayers, faults: chaos?.events ?? [], ownDevnet: p.dir === undefined }), isolation };
+    const report = { ...reportOf({ p, startedAt, swaps: traffic.swaps, verdict, offeringSeconds, relayers, faults: chaos?.events ?? [], file }), isolation };
     await writeFile(p.report, JSON.stringify(report, null, 2) + "\n");
     return report;
   } finally {
@@ -258,7 +259,7 @@ function progressLine(swaps: LoadSwap[], watcher: OutcomeWatcher, t0: number, du
   return `load ${clock(Math.min(elapsed, durationSeconds))}/${clock(durationSeconds)} · offered ${swaps.length} · in flight ${inFlight} · settled ${settled} · refunded ${refunded} · ${((60 * swaps.length) / Math.max(1, elapsed)).toFixed(1)} offered/min`;
 }
 
-function reportOf(a: { p: LoadRunParameters; startedAt: Date; swaps: LoadSwap[]; verdict: HistoryVerdict; offeringSeconds: number; relayers: RelayerUsage[]; faults: FaultEvent[]; ownDevnet: boolean }): LoadReport {
+function reportOf(a: { p: LoadRunParameters; startedAt: Date; swaps: LoadSwap[]; verdict: HistoryVerdict; offeringSeconds: number; relayers: RelayerUsage[]; faults: FaultEvent[]; file: DevnetFile }): LoadReport {
   const { p, swaps, verdict } = a;
   const registered = (s: LoadSwap) => (s.sides ?? []).filter((side) => side.registeredBlock !== undefined).length;
   const settledSwaps = swaps.filter((s) => s.sides !== undefined && s.sides.every((side) => side.status === Status.Released));
@@ -277,9 +278,10 @@ function reportOf(a: { p: LoadRunParameters; startedAt: Date; swaps: LoadSwap[];
   return {
     startedAt: a.startedAt.toISOString(),
     config: {
-      chains: p.dir === undefined ? p.devnet.chains : 0,
-      validators: p.dir === undefined ? p.devnet.validators : 0,
-      blockMs: p.devnet.blockMs,
+      // What ran, read from the devnet itself: a running one (--dir) need not match the options of a devnet of its own.
+      chains: a.file.chains.length,
+      validators: a.file.chains[0]!.committee.length,
+      blockMs: a.file.blockMs,
       rate: p.rate,
       durationSeconds: p.durationSeconds,
       ttl: p.ttl,
@@ -287,7 +289,7 @@ function reportOf(a: { p: LoadRunParameters; startedAt: Date; swaps: LoadSwap[];
       seed: p.seed,
       chaos: [...p.chaos],
       netns: p.netns,
-      ownDevnet: a.ownDevnet,
+      ownDevnet: p.dir === undefined,
     },
     offered: swaps.length,
     settled: settledSwaps.length,

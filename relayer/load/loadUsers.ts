@@ -1,10 +1,9 @@
-import { createWalletClient, erc20Abi, http, keccak256, maxUint256, parseAbi, parseEther, stringToHex, type Address, type Hash, type Hex } from "viem";
+import { createWalletClient, erc20Abi, http, keccak256, maxUint256, parseEther, stringToHex, type Address, type Hash, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { testTokenMintAbi } from "../chain/abis.js";
 import { keepAliveFetch } from "../chain/keepAliveFetch.js";
 import { connect, transact, type Connection } from "../devnet/connect.js";
 import type { DevnetChain, DevnetMember } from "../devnet/devnet.js";
-
-const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
 
 /** Native coin and test tokens each load user starts with on every chain: far more than its swaps give away. */
 export const USER_COINS = parseEther("100");
@@ -62,7 +61,7 @@ export async function prepareUsers({ chains, owner, count, log }: { chains: Devn
         users.map(async (u) => {
           const c = u.on[chain.index]!;
           // Before the run's first reading of the balances: their fees are not the run's.
-          await transact(c, `minting test tokens for load user ${u.index}`, () => c.wallet.writeContract({ address: chain.token, abi: mintAbi, functionName: "mint", args: [u.address, USER_TOKENS] }));
+          await transact(c, `minting test tokens for load user ${u.index}`, () => c.wallet.writeContract({ address: chain.token, abi: testTokenMintAbi, functionName: "mint", args: [u.address, USER_TOKENS] }));
           await transact(c, `approving the Gateway for load user ${u.index}`, () => c.wallet.writeContract({ address: chain.token, abi: erc20Abi, functionName: "approve", args: [chain.gateway, maxUint256] }));
         }),
       );
