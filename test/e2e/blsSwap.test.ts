@@ -9,6 +9,7 @@ import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { DEMO_GATEWAY_SETTINGS } from "../../relayer/devnet/story.js";
 import { runSwap } from "../../relayer/devnet/swap.js";
 import { AGGREGATE_BYTES } from "../../relayer/view/blsScheme.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 const Q = 3;
 const isBlsAbi = parseAbi(["function isBlsCommittee(uint64 chainId) view returns (bool)"]);
@@ -26,7 +27,7 @@ describe("a swap between an ECDSA chain and a BLS12-381 chain (devnet, q = 3)", 
 
   before(async () => {
     for (let attempt = 1; ; attempt++) {
-      const basePort = 31_000 + Math.floor(Math.random() * 1_000) * 10;
+      const basePort = await devnetBasePort(2, Q);
       try {
         file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: 16, blockMs: 250, dir, gateway: DEMO_GATEWAY_SETTINGS, blsChains: [1] });
         break;

@@ -15,6 +15,7 @@ import { registryAbi } from "../../relayer/chain/abis.js";
 import { connect, transact } from "../../relayer/devnet/connect.js";
 import { orderSignatures, signView } from "../../relayer/view/signView.js";
 import { buildView } from "../../relayer/view/view.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 const exec = promisify(execFile);
 
@@ -46,7 +47,7 @@ describe("the dashboard in a real browser (chromium, a devnet of real processes)
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium), as .ci/run does`);
     for (let attempt = 1; ; attempt++) {
-      const basePort = 21_000 + Math.floor(Math.random() * 900) * 10;
+      const basePort = await devnetBasePort(2, 3);
       try {
         file = await devnet.up({ chains: 2, validatorsPerChain: 3, basePort, k: 16, blockMs: 250, dir });
         break;

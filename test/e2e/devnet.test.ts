@@ -9,6 +9,7 @@ import { parseNodeConfig } from "../../relayer/config/nodeConfig.js";
 import { Devnet, DEVNET_BOND, type DevnetChain, type DevnetFile } from "../../relayer/devnet/devnet.js";
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { devnetSwapSides, parseSwapAmount, runSwap } from "../../relayer/devnet/swap.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 const registryAbi = parseAbi([
   "function latestHeight(uint64 chainId) view returns (uint64)",
@@ -41,7 +42,7 @@ describe("Devnet (real processes)", function () {
     // 14 consecutive ports (2 chains, 6 relayer and 6 metrics ports) below the ephemeral range; up checks them all
     // before it starts anything, so a range someone else holds is simply tried elsewhere.
     for (let attempt = 1; ; attempt++) {
-      const basePort = 20_000 + Math.floor(Math.random() * 1_000) * 10;
+      const basePort = await devnetBasePort(2, Q);
       try {
         file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: K, blockMs: 200, dir, relayers: false, gateway: SETTINGS });
         return;

@@ -9,6 +9,7 @@ import { Devnet, type DevnetFile, type DevnetStatus } from "../../relayer/devnet
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { COMPILED_RELAYER, compileRelayer } from "../../relayer/devnet/relayerProcess.js";
 import { isAlive } from "../../relayer/util/isAlive.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 const Q = 3;
 
@@ -28,7 +29,7 @@ describe("Devnet with relayer processes", function () {
   it("up starts a relayer per validator that certifies its chain and reaches every peer; down leaves no process alive", async () => {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
-      const basePort = 21_000 + Math.floor(Math.random() * 1_000) * 10;
+      const basePort = await devnetBasePort(2, Q);
       try {
         file = await devnet.up({ chains: 2, validatorsPerChain: Q, basePort, k: 16, blockMs: 200, dir });
         break;

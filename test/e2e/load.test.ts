@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { FAULT_KINDS } from "../../relayer/load/chaos.js";
 import { loadMain } from "../../relayer/load/loadCli.js";
 import { LoadError, runLoad, type LoadReport, type LoadRunParameters } from "../../relayer/load/loadRun.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 /**
  * Sustained swaps under faults on real processes: a devnet of 3 hardhat node chains × 4 relayer processes, swaps offered
@@ -15,6 +16,11 @@ import { LoadError, runLoad, type LoadReport, type LoadRunParameters } from "../
 describe("fibc load", function () {
   this.timeout(300_000);
   const dir = mkdtempSync(join(tmpdir(), "fibc-load-"));
+  let basePort = 0;
+
+  before(async () => {
+    basePort = await devnetBasePort(3, 4);
+  });
 
   after(function () {
     if (this.test!.parent!.tests.every((t) => t.state === "passed")) rmSync(dir, { recursive: true, force: true });
@@ -22,7 +28,7 @@ describe("fibc load", function () {
   });
 
   const parameters = (over: Partial<LoadRunParameters>): LoadRunParameters => ({
-    devnet: { chains: 3, validators: 4, blockMs: 500, k: 16, basePort: 20_000 + Math.floor(Math.random() * 2_000) * 10, dir: join(dir, "devnet") },
+    devnet: { chains: 3, validators: 4, blockMs: 500, k: 16, basePort, dir: join(dir, "devnet") },
     rate: 60,
     durationSeconds: 60,
     ttl: 40,

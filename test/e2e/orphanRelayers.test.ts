@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Devnet, type DevnetFile } from "../../relayer/devnet/devnet.js";
 import { childrenOf, isRunning } from "../../relayer/devnet/processes.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 /**
  * A devnet whose own process dies without a chance to clean up (SIGKILL, an out-of-memory kill): its relayer processes,
@@ -22,7 +23,7 @@ describe("relayers of a devnet killed with SIGKILL", function () {
   });
 
   it("stop by themselves within seconds (killed-parent attack on the operator's machine)", async () => {
-    const basePort = 6_000 + Math.floor(Math.random() * 300) * 10; // below the ephemeral port range
+    const basePort = await devnetBasePort(2, 2);
     const launcher = spawn(join("node_modules", ".bin", "tsx"), ["scripts/devnet.ts", "up", "--chains", "2", "--validators", "2", "--block-ms", "500", "--base-port", String(basePort), "--dir", dir], {
       stdio: ["ignore", "pipe", "pipe"],
     });

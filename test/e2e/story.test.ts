@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import type { DevnetFile } from "../../relayer/devnet/devnet.js";
 import { isRunning } from "../../relayer/devnet/processes.js";
 import type { StoryReport } from "../../relayer/devnet/story.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 const exec = promisify(execFile);
 const CHAINS = 3;
@@ -25,7 +26,7 @@ describe("the demo story on real processes (3 chains, q = 3)", function () {
   let output = "";
 
   before(async () => {
-    const basePort = 12_000 + Math.floor(Math.random() * 150) * 40; // below the ephemeral port range
+    const basePort = await devnetBasePort(CHAINS, Q);
     const args = ["scripts/demo.ts", "--chains", String(CHAINS), "--validators", String(Q), "--block-ms", "500", "--base-port", String(basePort), "--dir", join(dir, "devnet"), "--report", reportPath];
     try {
       ({ stdout: output } = await exec(join("node_modules", ".bin", "tsx"), args, { timeout: 540_000, maxBuffer: 64 * 1024 * 1024 }));

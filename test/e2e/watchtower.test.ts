@@ -14,6 +14,7 @@ import { Devnet, DEVNET_BOND, DEVNET_SLASH_REWARD_BPS, type DevnetChain, type De
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { HARDHAT_ACCOUNT_3_KEY } from "../../relayer/devnet/testAccounts.js";
 import { EXIT_WITH_PID_ENV } from "../../relayer/node/runNode.js";
+import { devnetBasePort } from "../fixtures/freePort.js";
 
 const FIBC = join("bin", "fibc.js");
 /** The first watchtower sends with the default key (Hardhat's test account #3), the second with account #4 from $FIBC_KEY. */
@@ -65,7 +66,7 @@ describe("fibc watch: a watchtower with no validator key on a devnet of real pro
     // No relayer runs at all: every validator relayer of the honest chains A and C is stopped, and B's committee is the attacker.
     for (let attempt = 1; ; attempt++) {
       try {
-        file = await devnet.up({ chains: 3, validatorsPerChain: 3, basePort: 24_000 + Math.floor(Math.random() * 400) * 20, k: 16, blockMs: 250, dir, relayers: false });
+        file = await devnet.up({ chains: 3, validatorsPerChain: 3, basePort: await devnetBasePort(3, 3), k: 16, blockMs: 250, dir, relayers: false });
         break;
       } catch (error) {
         if (!(error instanceof DevnetError && error.message.includes("already in use")) || attempt === 5) throw error;
