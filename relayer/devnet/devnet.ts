@@ -123,7 +123,7 @@ export type DevnetRelayer = {
   /** How many peers its config lists (every other validator). */
   peers: number;
   log: string;
-  /** `node dist/scripts/relayer.js`; it leads its own process group (`group: true`). */
+  /** `node dist/relayer.mjs`; it leads its own process group (`group: true`). */
   process: ProcessRecord;
 };
 

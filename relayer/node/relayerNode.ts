@@ -1,5 +1,4 @@
 import { createPublicClient, createWalletClient, defineChain, http, type Address, type Hex, type PublicClient } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { systemClock, type Clock } from "../clock.js";
 import { keepAliveFetch } from "../chain/keepAliveFetch.js";
 import { ChainFollower } from "../chain/chainFollower.js";
@@ -31,6 +30,7 @@ import { thresholdOf } from "../view/threshold.js";
 import { ViewTracker } from "../view/viewTracker.js";
 import { fromWireView } from "../view/wireView.js";
 import { shortMessage } from "../util/shortMessage.js";
+import { relayerAccount } from "../util/relayerAccount.js";
 
 /** Above any block height: the end of an open range of stored heights. */
 const MAX_STORED_HEIGHT = BigInt(Number.MAX_SAFE_INTEGER);
@@ -86,7 +86,7 @@ export class RelayerNode {
     this.store = new Store({ path: config.store });
     const own = config.chains.find((c) => c.chainId === config.chainId)!;
     this.#quiet = new QuietBlocks([own.gateway, own.registry]);
-    const account = privateKeyToAccount(config.key);
+    const account = relayerAccount(config.key);
     const rpc = http(config.rpcUrl, { retryCount: 0, fetchFn: keepAliveFetch });
     const chain = defineChain({ id: Number(config.chainId), name: `chain ${config.chainId}`, nativeCurrency: { name: "Coin", symbol: "COIN", decimals: 18 }, rpcUrls: { default: { http: [config.rpcUrl] } } });
     this.#client = createPublicClient({ chain, transport: rpc, pollingInterval: config.rates.pollMs }) as PublicClient;

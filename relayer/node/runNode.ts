@@ -1,9 +1,9 @@
-import { privateKeyToAccount } from "viem/accounts";
 import { loadNodeConfig } from "../config/nodeConfig.js";
 import type { TransportRefusal } from "../net/refusalReason.js";
 import { WsTransport } from "../net/wsTransport.js";
 import { isAlive } from "../util/isAlive.js";
 import { RelayerNode } from "./relayerNode.js";
+import { relayerAccount } from "../util/relayerAccount.js";
 
 /**
  * Environment variable naming the pid of the process that started this node (the devnet, the demo): when that process is gone,
@@ -34,7 +34,7 @@ export async function runNode({ config: path, log = (line) => console.log(`${new
   // The node, and its metrics, are made after the transport; the transport refuses nothing before it starts.
   let countRefused: (reason: TransportRefusal) => void = () => {};
   const transport = new WsTransport({
-    account: privateKeyToAccount(config.key),
+    account: relayerAccount(config.key),
     listen: config.listen,
     peers: config.peers,
     allowed: (address) => members.has(address.toLowerCase()),

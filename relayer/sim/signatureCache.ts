@@ -1,10 +1,10 @@
-import { signRecoverable } from "tiny-secp256k1";
-import { bytesToHex, hexToBytes, type Address, type Hex } from "viem";
+import { hexToBytes, type Address, type Hex } from "viem";
 import { orderSignatures } from "../view/signView.js";
 import { recoverViewSigner } from "../view/recoverViewSigner.js";
 import { verifySignedView, type Committee, type SignerRecovery, type ViewVerifier } from "../view/verifySignedView.js";
 import type { View } from "../view/view.js";
 import { viewDigest } from "../view/viewDigest.js";
+import { signHash } from "../util/signHash.js";
 import { threadCpuMs } from "./cpuTime.js";
 
 /** The secp256k1 work a simulation did (times are its thread's CPU time), and the checks its cache answered without redoing them. */
@@ -35,9 +35,8 @@ export type SharedSignatures = { signatures: [string, Hex[]][]; verified: Checke
  * Memoizes the two secp256k1 costs of a simulation: a committee's signatures of a view, and the check
  * of a signed view. Both are pure functions of their inputs (signatures are deterministic, RFC 6979),
  * so the simulated nodes, and the cells of a grid whose chains and keys come from one seed, can share
- * one result: the run pays once for what a real network pays once per node. The signatures are made in
- * libsecp256k1 (tiny-secp256k1, as the relayer recovers signers) over the view's digest, computed once for the
- * committee: the same RFC 6979 signatures as signView's with viem, some three times faster. A check of a view it
+ * one result: the run pays once for what a real network pays once per node. The signatures are made by
+ * signHash, as a relayer signs, over the view's digest computed once for the committee. A check of a view it
  * signed runs verifySignedView with the signers it knows instead of recovering them, as a node that made a
  * signature knows its signer: the shape, the committee and the order of the signers are checked all the same.
  */
@@ -119,8 +118,7 @@ export class SignatureCache {
   #signDigest(digest: Uint8Array, privateKey: Hex): Hex {
     let key = this.#keys.get(privateKey);
     if (key === undefined) this.#keys.set(privateKey, (key = hexToBytes(privateKey)));
-    const { signature, recoveryId } = signRecoverable(digest, key);
-    return `${bytesToHex(signature)}${recoveryId === 0 ? "1b" : "1c"}`;
+    return signHash(digest, key);
   }
 
   #committeeKey(committee: Committee): string {

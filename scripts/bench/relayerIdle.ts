@@ -117,7 +117,7 @@ async function settled(devnet: Devnet, dir: string, file: DevnetFile): Promise<v
   }
 }
 
-/** The command line of `pid` up to --config, absolute paths shortened to their file names ("node dist/scripts/relayer.js"). */
+/** The command line of `pid` up to --config, absolute paths shortened to their file names ("node --max-semi-space-size=1 dist/relayer.mjs"). */
 function commandOf(pid: number): string {
   const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
   return args.slice(0, args.indexOf("--config")).map((a) => (isAbsolute(a) ? basename(a) : a)).join(" ");

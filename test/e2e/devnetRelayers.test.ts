@@ -79,7 +79,7 @@ describe("Devnet with relayer processes", function () {
 /**
  * The relayer runs from dist/, compiled by `compileRelayer` before a devnet starts its relayers: on a tree of its own (this
  * repository's build settings and node_modules, a two-file relayer), a relayer started after a source changed runs the
- * changed code, and a source tsc cannot parse stops the start with tsc's message.
+ * changed code, and a source esbuild cannot parse stops the start with esbuild's message.
  */
 describe("compileRelayer", function () {
   this.timeout(120_000);
@@ -89,7 +89,7 @@ describe("compileRelayer", function () {
 
   before(() => {
     symlinkSync(resolve("node_modules"), join(root, "node_modules"));
-    for (const file of ["package.json", "tsconfig.json", "tsconfig.build.json"]) copyFileSync(file, join(root, file));
+    for (const file of ["package.json", "tsconfig.json"]) copyFileSync(file, join(root, file));
     mkdirSync(join(root, "scripts"));
     mkdirSync(join(root, "relayer"));
     writeFileSync(join(root, "scripts", "relayer.ts"), 'import { answer } from "../relayer/answer.js";\nconsole.log(answer());\n');
@@ -106,7 +106,7 @@ describe("compileRelayer", function () {
     assert.equal(await runRelayer(), "node 24: second");
   });
 
-  it("a source that does not parse stops the start with tsc's message naming the file", async () => {
+  it("a source that does not parse stops the start with esbuild's message naming the file", async () => {
     writeFileSync(answer, "export const answer = (: string => 'broken';\n");
     await assert.rejects(compileRelayer(root), (error: unknown) => {
       assert.ok(error instanceof DevnetError);
