@@ -2,12 +2,10 @@ import { BlockNotFoundError, toHex, type Hex, type PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { backoff } from "../util/backoff.js";
 import { ZERO_HASH } from "../view/view.js";
+import type { Header, HeadFeed } from "./newHeads.js";
 
 /** The bloom of a block that reports none (a pending block): it may hold any log. */
 const FULL_BLOOM: Hex = `0x${"ff".repeat(256)}`;
-
-/** What the follower reads of a block. */
-type Header = { number: bigint; hash: Hex; parentHash: Hex; logsBloom: Hex | null };
 
 /** The chain reorganized below a block the follower delivered: block `height` no longer follows the block delivered before it. */
 export type Reorg = {
@@ -23,6 +21,12 @@ export type ChainFollowerOptions = {
   client: PublicClient;
   clock: Clock;
   pollMs: number;
+  /**
+   * Heads the chain pushes (NewHeads): while the feed is live the follower waits for a push instead of polling, and takes
+   * the pushed head and the pushed headers below it instead of asking for them; after SILENT_POLLS polls' time without a
+   * push it asks its endpoint, as it does whenever the feed is down.
+   */
+  heads?: HeadFeed;
   /** First height to deliver. */
   from: bigint;
   /** The hash delivered for height from − 1 before (a node resuming from its store): the first block must be its child. */
@@ -37,8 +41,11 @@ export type ChainFollowerOptions = {
   onReorg: (reorg: Reorg) => void;
 };
 
+/** Polls' time a live head feed may stay silent before the follower asks its endpoint (a stalled chain, a lost push). */
+export const SILENT_POLLS = 4;
+
 /**
- * Follows one chain over JSON-RPC: polls its head and delivers every block in order once it is `finalityDepth` blocks
+ * Follows one chain over JSON-RPC: polls its head (or takes the heads it pushes, see `heads`) and delivers every block in order once it is `finalityDepth` blocks
  * deep, each one only if its parent is the block delivered before it. A reorganization shallower than finalityDepth
  * never reaches the node; a deeper one would hand it a block of another branch on top of blocks it may have signed
  * views of, so the follower stops there and reports it instead: a node that signed a view of a block must never sign
@@ -84,22 +91,28 @@ export class ChainFollower {
   async #loop(): Promise<void> {
     const retry = backoff({ initialMs: this.#o.pollMs, maxMs: 10_000 });
     const depth = BigInt(this.#o.finalityDepth);
+    const heads = this.#o.heads;
+    let pushed = false;
     while (this.#running) {
       try {
-        // One request a poll: the newest block, which is also the next to deliver when the follower keeps up and the
-        // finality depth is 0. The head is still read after a reorganization stopped delivery, for the node's other
+        // One request a poll, none when the head was pushed: the newest block, which is also the next to deliver when
+        // the follower keeps up and the finality depth is 0. The head is still read after a reorganization stopped delivery, for the node's other
         // work and its status.
         // It is delivered as read only when it is the first block of this poll: once the follower waited for anything,
         // the chain may have moved to another branch, and each block is then read when its turn comes.
-        const latest = await this.#header("latest");
+        // Pushed headers are of the newest push's branch, so they are taken only when the head itself was pushed.
+        const feed = pushed ? heads : undefined;
+        const latest = feed?.newest() ?? (await this.#header("latest"));
         this.#head = latest.number;
         let fresh = this.#next === latest.number ? latest : undefined;
         while (this.#running && this.#reorg === undefined && this.#next + depth <= this.#head) {
-          await this.#deliverNext(fresh ?? (await this.#header(this.#next)));
+          await this.#deliverNext(fresh ?? feed?.header(this.#next) ?? (await this.#header(this.#next)));
           fresh = undefined;
         }
         retry.reset();
-        await this.#o.clock.sleep(this.#o.pollMs);
+        pushed = false;
+        if (heads?.live) pushed = await heads.wait(SILENT_POLLS * this.#o.pollMs);
+        else await this.#o.clock.sleep(this.#o.pollMs);
       } catch (error) {
         this.#o.onError(error);
         await this.#o.clock.sleep(retry.next());

@@ -69,6 +69,8 @@ export type NodeConfig = {
   /** The address of `key`, a member of the own chain's committee. */
   address: Address;
   rpcUrl: string;
+  /** A WebSocket endpoint of the chain that pushes new heads (eth_subscribe); the node polls rpcUrl while it is silent or down. */
+  headsUrl?: string;
   listen: { host: string; port: number };
   metrics?: { host: string; port: number };
   /** SQLite file (or ":memory:"). */
@@ -197,6 +199,8 @@ export const nodeConfigFileSchema = z
     // HTTP only: viem's WebSocket transport does not recover once its endpoint went away and came back (tried: every
     // request after the endpoint returned still failed), and a node must outlive its endpoint's restarts.
     rpcUrl: urlSchema(["http:", "https:"]),
+    // The same chain's WebSocket endpoint, for the heads it pushes (NewHeads); without it, or while it is down, the node polls rpcUrl.
+    headsUrl: urlSchema(["ws:", "wss:"]).optional(),
     listen: z.object({ host: z.string().min(1).default("0.0.0.0"), port: portSchema }).strict(),
     metrics: z.object({ host: z.string().min(1).default("127.0.0.1"), port: portSchema }).strict().optional(),
     store: z.string().min(1),
@@ -319,6 +323,7 @@ export function parseNodeConfig(raw: unknown, { env = process.env, source }: Par
     key,
     address,
     rpcUrl: file.rpcUrl,
+    ...(file.headsUrl === undefined ? {} : { headsUrl: file.headsUrl }),
     listen: file.listen,
     ...(file.metrics === undefined ? {} : { metrics: file.metrics }),
     store: file.store,

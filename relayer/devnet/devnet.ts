@@ -557,10 +557,13 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
     const peers = await Promise.all(
       listeners.filter((p) => p.address !== v.address).map(async (p) => ({ address: p.address, url: links === undefined ? p.url : await links.peer({ from: v.address, to: p.address, url: p.url }) })),
     );
+    const rpcUrl = links === undefined ? v.chain.url : await links.rpc({ relayer: v.address, chain: v.index, url: v.chain.url });
     const config: NodeConfigFile = {
       chainId: v.chain.chainId,
       key: v.key,
-      rpcUrl: links === undefined ? v.chain.url : await links.rpc({ relayer: v.address, chain: v.index, url: v.chain.url }),
+      rpcUrl,
+      // Hardhat and Anvil serve WebSocket JSON-RPC on their HTTP port: the node takes the heads they push instead of polling.
+      headsUrl: rpcUrl.replace(/^http/, "ws"),
       listen: { host: v.host, port: listenPorts[j]! },
       metrics: { host: v.host, port: metricsPorts[j]! },
       store: join(dir, "stores", `${v.address}.sqlite`),

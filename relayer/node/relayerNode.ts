@@ -2,6 +2,7 @@ import { createPublicClient, createWalletClient, defineChain, http, type Address
 import { systemClock, type Clock } from "../clock.js";
 import { keepAliveFetch } from "../chain/keepAliveFetch.js";
 import { ChainFollower } from "../chain/chainFollower.js";
+import { NewHeads } from "../chain/newHeads.js";
 import { AcceptedViews } from "../chain/acceptedView.js";
 import { QuietBlocks } from "../chain/quietBlocks.js";
 import { TxSender } from "../chain/txSender.js";
@@ -63,6 +64,7 @@ export class RelayerNode {
   /** Which delivered blocks may hold a log of this chain's Gateway or ViewRegistry: the log scans skip the others. */
   readonly #quiet: QuietBlocks;
   readonly #follower: ChainFollower;
+  readonly #heads: NewHeads | undefined;
   readonly #cosigner: Cosigner;
   readonly #channel: RequestChannel;
   readonly #scanner: TaskScanner;
@@ -98,10 +100,18 @@ export class RelayerNode {
     // tracker, so that the follower goes on from the last of them and its first block must be that block's child.
     for (const hash of this.store.blockHashes(this.#tracker.next, MAX_STORED_HEIGHT)) this.#tracker.push(this.#tracker.next, hash);
     this.metrics.setReorgAlarm(config.chainId, false);
+    if (config.headsUrl !== undefined) {
+      this.#heads = new NewHeads({
+        url: config.headsUrl,
+        clock,
+        onError: (error) => this.#log(`chain ${config.chainId}'s new heads (${config.headsUrl}) not pushed, polling meanwhile: ${shortMessage(error)}`),
+      });
+    }
     this.#follower = new ChainFollower({
       client: this.#client,
       clock,
       pollMs: config.rates.pollMs,
+      ...(this.#heads === undefined ? {} : { heads: this.#heads }),
       from: this.#tracker.next,
       ...(this.#tracker.next > 0n ? { parentHash: this.#tracker.view().hashes.at(-1)! } : {}),
       finalityDepth: own.finalityDepth,
@@ -228,6 +238,7 @@ export class RelayerNode {
     this.#running = true;
     await this.#transport.start();
     await this.#metricsServer?.start();
+    this.#heads?.start();
     this.#follower.start();
     this.#loop = this.#work();
     this.#log(`node ${this.address} of chain ${this.config.chainId} started`);
@@ -236,6 +247,7 @@ export class RelayerNode {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    this.#heads?.stop();
     await this.#follower.stop();
     await this.#loop;
     await this.#runner.idle(); // steps run in the background: let them finish before the store closes
