@@ -47,7 +47,7 @@ const REAL_CELLS: readonly CellSpec[] = [
 const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: 1 } as const;
 
 /** The idle relayers: the devnet `fibc devnet up` starts by default. */
-const IDLE = { chains: 3, validatorsPerChain: 4, blockMs: 500, idleSeconds: 60, basePort: 25_000 } as const;
+const IDLE = { chains: 3, validatorsPerChain: 4, blockMs: 500, warmupSeconds: 60, idleSeconds: 60, basePort: 25_000 } as const;
 
 const PARTS = ["grid", "real", "gas", "relayers"] as const;
 type Part = (typeof PARTS)[number];
@@ -175,7 +175,7 @@ try {
   let relayersPart: Record<string, unknown> | undefined;
   if (!runs("relayers") || values.quick) say(`4/4 idle relayers: not run (${values.quick ? "--quick" : "--parts"})`);
   else {
-    say(`4/4 idle relayers: ${IDLE.chains} chains × ${IDLE.validatorsPerChain} relayer processes, ${IDLE.blockMs} ms blocks, ${IDLE.idleSeconds} s idle`);
+    say(`4/4 idle relayers: ${IDLE.chains} chains × ${IDLE.validatorsPerChain} relayer processes, ${IDLE.blockMs} ms blocks, ${IDLE.idleSeconds} s idle after ${IDLE.warmupSeconds} s of warm-up`);
     const relayers = await measureRelayerIdle({ ...IDLE, dir: fileURLToPath(new URL("../.devnet/bench-relayers", import.meta.url)), log: (line) => say(`  ${line}`) });
     relayersPart = { relayers };
     const verdict = (met: boolean) => (met ? "goal met" : "goal missed");

@@ -11,6 +11,8 @@ export type RelayerIdleParameters = {
   blockMs: number;
   basePort: number;
   dir: string;
+  /** How long the relayers run after settling before they are sampled: a started process compiles its hot code first. */
+  warmupSeconds: number;
   /** How long the CPU time and memory of the idle relayers are sampled. */
   idleSeconds: number;
   log: (line: string) => void;
@@ -21,9 +23,14 @@ export type RelayerIdleResult = {
   chains: number;
   validators: number;
   blockMs: number;
-  /** CPU time of each relayer process (with its children) over `idleSeconds`, in percent of one core: mean and highest over the relayers. */
+  /**
+   * CPU time of each relayer process (with its children) over `idleSeconds` after `warmupSeconds`, in percent of one core:
+   * mean and highest over the relayers.
+   */
   idleCpuPercent: number;
   maxIdleCpuPercent: number;
+  /** The same over the warm-up, right after the relayers settled: what V8's compiling of the hot code adds at first. */
+  warmupCpuPercent: number;
   /** Highest resident memory (VmRSS) of any relayer process (with its children) while sampled. */
   rssMB: number;
   /**
@@ -33,6 +40,7 @@ export type RelayerIdleResult = {
   pssMB: number;
   /** From the first relayer process's start to every relayer answering GET /status. */
   startSeconds: number;
+  warmupSeconds: number;
   idleSeconds: number;
   /** The machine's 1-minute load average when the sampling ended: on a shared machine the CPU figures grow with it. */
   loadAverage: number;
@@ -51,8 +59,8 @@ const SETTLE_TIMEOUT_MS = 120_000;
 /**
  * The cost of relayers doing nothing: a devnet of `chains` hardhat node chains with `validatorsPerChain` relayer processes
  * each (the devnet `fibc devnet up` starts), no swaps; once every relayer has connected to all its peers and certified a
- * view of its chain, the CPU time (utime + stime in /proc/<pid>/stat, children included) and resident memory (VmRSS) of
- * every relayer process over `idleSeconds`. Linux only: it reads /proc.
+ * view of its chain and has run `warmupSeconds` more, the CPU time (utime + stime in /proc/<pid>/stat, children included)
+ * and resident memory (VmRSS) of every relayer process over `idleSeconds`. Linux only: it reads /proc.
  */
 export async function measureRelayerIdle(p: RelayerIdleParameters): Promise<RelayerIdleResult> {
   const devnet = new Devnet();
@@ -63,7 +71,6 @@ export async function measureRelayerIdle(p: RelayerIdleParameters): Promise<Rela
     const startSeconds = uptimeSeconds() - Math.min(...file.relayers.map((r) => startedAtSeconds(r.process.pid)));
     p.log(`relayers: ${file.relayers.length} relayers answer ${startSeconds.toFixed(1)} s after the first started; waiting until each has certified a view and reached every peer`);
     await settled(devnet, p.dir, file);
-    p.log(`relayers: sampling CPU time and memory of the idle relayers for ${p.idleSeconds} s`);
     const pids = file.relayers.map((r) => r.process.pid);
     const rss = pids.map(() => 0);
     const pss = pids.map(() => 0);
@@ -74,15 +81,23 @@ export async function measureRelayerIdle(p: RelayerIdleParameters): Promise<Rela
       pss[i] = Math.max(pss[i]!, tree.reduce((sum, q) => sum + memoryKB(`/proc/${q}/smaps_rollup`, "Pss"), 0));
       return { at: uptimeSeconds(), ticks: tree.reduce((sum, q) => sum + cpuTicks(q), 0) };
     });
-    const first = sample();
-    const deadline = Date.now() + p.idleSeconds * 1000;
-    while (Date.now() < deadline) {
-      await sleep(Math.min(SAMPLE_MS, Math.max(0, deadline - Date.now())));
-      sample();
-    }
-    const last = sample();
-    const cpu = pids.map((_, i) => (100 * (last[i]!.ticks - first[i]!.ticks)) / CLOCK_TICKS / (last[i]!.at - first[i]!.at));
-    const idleCpuPercent = round(cpu.reduce((a, b) => a + b, 0) / cpu.length);
+    /** Each relayer's CPU in percent of a core over `seconds` from now, sampled every SAMPLE_MS. */
+    const cpuOver = async (seconds: number) => {
+      const first = sample();
+      const deadline = Date.now() + seconds * 1000;
+      while (Date.now() < deadline) {
+        await sleep(Math.min(SAMPLE_MS, Math.max(0, deadline - Date.now())));
+        sample();
+      }
+      const last = sample();
+      return pids.map((_, i) => (100 * (last[i]!.ticks - first[i]!.ticks)) / CLOCK_TICKS / (last[i]!.at - first[i]!.at));
+    };
+    const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / xs.length);
+    p.log(`relayers: letting the relayers warm up for ${p.warmupSeconds} s`);
+    const warmup = await cpuOver(p.warmupSeconds);
+    p.log(`relayers: sampling CPU time and memory of the idle relayers for ${p.idleSeconds} s`);
+    const cpu = await cpuOver(p.idleSeconds);
+    const idleCpuPercent = mean(cpu);
     const rssMB = round(Math.max(...rss) / 1024);
     return {
       chains: p.chains,
@@ -90,9 +105,11 @@ export async function measureRelayerIdle(p: RelayerIdleParameters): Promise<Rela
       blockMs: p.blockMs,
       idleCpuPercent,
       maxIdleCpuPercent: round(Math.max(...cpu)),
+      warmupCpuPercent: mean(warmup),
       rssMB,
       pssMB: round(Math.max(...pss) / 1024),
       startSeconds: round(startSeconds),
+      warmupSeconds: p.warmupSeconds,
       idleSeconds: p.idleSeconds,
       loadAverage: round(loadavg()[0]!),
       command: commandOf(pids[0]!),
