@@ -12,11 +12,27 @@ const recovered = new Map<string, Address>();
  * Throws on an unreadable signature, which is never remembered.
  */
 export function recoverViewSigner(digest: Hex, signature: Hex): Address {
-  const key = `${digest}${signature.slice(2)}`.toLowerCase();
+  const key = keyOf(digest, signature);
   const known = recovered.get(key);
   if (known !== undefined) return known;
   const signer = recoverSigner(hexToBytes(digest), hexToBytes(signature));
+  remember(key, signer);
+  return signer;
+}
+
+/**
+ * Remembers the signer of a signature this process made over `digest` (signView): its own co-signature then comes back
+ * in every certified view of its chain, and would cost a recovery each time to learn what the node knew when signing.
+ */
+export function rememberViewSigner(digest: Hex, signature: Hex, signer: Address): void {
+  remember(keyOf(digest, signature), signer);
+}
+
+function keyOf(digest: Hex, signature: Hex): string {
+  return `${digest}${signature.slice(2)}`.toLowerCase();
+}
+
+function remember(key: string, signer: Address): void {
   if (recovered.size >= CAPACITY) recovered.delete(recovered.keys().next().value!);
   recovered.set(key, signer);
-  return signer;
 }

@@ -1,5 +1,6 @@
 import type { Address, Hex, LocalAccount } from "viem";
 import { RelayerError } from "../util/relayerError.js";
+import { rememberViewSigner } from "./recoverViewSigner.js";
 import type { View } from "./view.js";
 import { viewDigest } from "./viewDigest.js";
 
@@ -15,7 +16,10 @@ export class HashSigningError extends RelayerError {}
  */
 export async function signView(account: LocalAccount, view: View, gateway: Address): Promise<ViewSignature> {
   if (account.sign === undefined) throw new HashSigningError(`account ${account.address} cannot sign a hash: a view is signed with a private-key account`);
-  return { signer: account.address, signature: await account.sign({ hash: viewDigest(view, gateway) }) };
+  const digest = viewDigest(view, gateway);
+  const signature = await account.sign({ hash: digest });
+  rememberViewSigner(digest, signature, account.address);
+  return { signer: account.address, signature };
 }
 
 /** Signatures in the order the ViewRegistry requires: ascending signer address. */
