@@ -45,8 +45,8 @@ export type ChainFollowerOptions = {
 export const SILENT_POLLS = 4;
 
 /**
- * Follows one chain over JSON-RPC: polls its head (or takes the heads it pushes, see `heads`) and delivers every block in order once it is `finalityDepth` blocks
- * deep, each one only if its parent is the block delivered before it. A reorganization shallower than finalityDepth
+ * Follows one chain over JSON-RPC: polls its head (or takes the heads it pushes, see `heads`) and delivers every block in
+ * order once it is `finalityDepth` blocks deep, each one only if its parent is the block delivered before it. A reorganization shallower than finalityDepth
  * never reaches the node; a deeper one would hand it a block of another branch on top of blocks it may have signed
  * views of, so the follower stops there and reports it instead: a node that signed a view of a block must never sign
  * a view in which that block was replaced. A failing endpoint is retried with exponential backoff; nothing queues up
@@ -96,8 +96,8 @@ export class ChainFollower {
     while (this.#running) {
       try {
         // One request a poll, none when the head was pushed: the newest block, which is also the next to deliver when
-        // the follower keeps up and the finality depth is 0. The head is still read after a reorganization stopped delivery, for the node's other
-        // work and its status.
+        // the follower keeps up and the finality depth is 0. The head is still read after a reorganization stopped
+        // delivery, for the node's other work and its status.
         // It is delivered as read only when it is the first block of this poll: once the follower waited for anything,
         // the chain may have moved to another branch, and each block is then read when its turn comes.
         // Pushed headers are of the newest push's branch, so they are taken only when the head itself was pushed.
