@@ -16,7 +16,7 @@ import { RelayerNetwork } from "../fixtures/relayerNetwork.js";
 import { flipByte } from "../fixtures/tamper.js";
 
 const Status = { Registered: 1, Committed: 2, Released: 3, Refunded: 4, Cancelled: 5 } as const;
-const TTL = 90n;
+const TTL = 60n;
 
 async function statusOf(chain: Chain, id: Hex): Promise<number> {
   const [status] = await chain.gateway.read.recordOf([id]);
