@@ -49,7 +49,6 @@ export class NewHeads implements HeadFeed {
   readonly #headers = new Map<bigint, Header>();
   #ws: WebSocket | undefined;
   #subscription: string | undefined;
-  #newest: Header | undefined;
   /** A head was pushed since the last wait. */
   #pushed = false;
   #running = false;
@@ -79,7 +78,10 @@ export class NewHeads implements HeadFeed {
   }
 
   newest(): Header | undefined {
-    return this.#newest;
+    // A push is set last (what it replaced goes first), so the newest is the last entry.
+    let newest: Header | undefined;
+    for (const header of this.#headers.values()) newest = header;
+    return newest;
   }
 
   header(number: bigint): Header | undefined {
@@ -121,7 +123,6 @@ export class NewHeads implements HeadFeed {
       this.#subscription = undefined;
       // The follower polls meanwhile: wake it, so that it does not wait out a silence on a feed that is gone.
       this.#headers.clear();
-      this.#newest = undefined;
       this.#wake(false);
       if (this.#running) this.#cancelRedial = this.#o.clock.setTimeout(() => this.#connect(), this.#delays.next());
     });
@@ -151,7 +152,6 @@ export class NewHeads implements HeadFeed {
     for (const number of this.#headers.keys()) if (number >= head.number) this.#headers.delete(number);
     this.#headers.set(head.number, head);
     if (this.#headers.size > KEPT_HEADERS) this.#headers.delete(this.#headers.keys().next().value!);
-    this.#newest = head;
     this.#pushed = true;
     this.#wake(true);
   }

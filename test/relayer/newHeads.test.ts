@@ -87,36 +87,38 @@ class PushingChain {
   }
 }
 
-/** A follower of `chain` fed by a NewHeads subscription to its WebSocket endpoint, recording what it delivers. */
-function follow(chain: PushingChain) {
-  const delivered: { height: bigint; hash: Hex }[] = [];
-  const reorgs: Reorg[] = [];
-  const errors: string[] = [];
-  const heads = new NewHeads({ url: chain.url, clock: systemClock, onError: (error) => errors.push(error.message) });
+/**
+ * Runs `body` with a pushing chain whose WebSocket endpoint is up (refusing subscriptions with `refuse`) and a follower of
+ * it fed by a NewHeads subscription, recording what it delivers; stops both afterwards, whatever happened.
+ */
+async function following(body: (chain: PushingChain, f: Followed) => Promise<void>, { refuse = false } = {}): Promise<void> {
+  const chain = new PushingChain(await freePort());
+  chain.refuse = refuse;
+  await chain.startEndpoint();
+  const f: Followed = { delivered: [], reorgs: [], errors: [], heads: new NewHeads({ url: chain.url, clock: systemClock, onError: (error) => f.errors.push(error.message) }) };
   const follower = new ChainFollower({
     client: chain.client,
     clock: systemClock,
     pollMs: POLL_MS,
-    heads,
+    heads: f.heads,
     from: 0n,
     finalityDepth: 0,
-    onBlock: (height, hash) => void delivered.push({ height, hash }),
+    onBlock: (height, hash) => void f.delivered.push({ height, hash }),
     onError: () => {},
-    onReorg: (reorg) => void reorgs.push(reorg),
+    onReorg: (reorg) => void f.reorgs.push(reorg),
   });
-  heads.start();
+  f.heads.start();
   follower.start();
-  return {
-    heads,
-    delivered,
-    reorgs,
-    errors,
-    stop: async () => {
-      heads.stop();
-      await follower.stop();
-    },
-  };
+  try {
+    await body(chain, f);
+  } finally {
+    f.heads.stop();
+    await follower.stop();
+    await chain.stopEndpoint();
+  }
 }
+
+type Followed = { heads: NewHeads; delivered: { height: bigint; hash: Hex }[]; reorgs: Reorg[]; errors: string[] };
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -130,10 +132,7 @@ describe("NewHeads (the heads a chain pushes, in place of polling)", function ()
   this.timeout(30_000);
 
   it("follows a chain from the heads it pushes: every block delivered in order, and no request for the newest block while pushes come", async () => {
-    const chain = new PushingChain(await freePort());
-    await chain.startEndpoint();
-    const f = follow(chain);
-    try {
+    await following(async (chain, f) => {
       await until(() => f.heads.live && chain.subscribed, "the subscription");
       // The follower may be in the poll it began before the feed was live: one pushed block later it waits on the feed.
       chain.mine();
@@ -150,17 +149,11 @@ describe("NewHeads (the heads a chain pushes, in place of polling)", function ()
       // would have made it ask).
       assert.equal(chain.asked.length - asked, 0, `asked ${JSON.stringify(chain.asked.slice(asked))}`);
       assert.deepEqual(f.reorgs, []);
-    } finally {
-      await f.stop();
-      await chain.stopEndpoint();
-    }
+    });
   });
 
   it("polls while its endpoint is gone, and takes pushes again once it is back (an endpoint restart)", async () => {
-    const chain = new PushingChain(await freePort());
-    await chain.startEndpoint();
-    const f = follow(chain);
-    try {
+    await following(async (chain, f) => {
       await until(() => f.heads.live, "the subscription");
       await chain.stopEndpoint();
       await until(() => !f.heads.live, "the feed to notice");
@@ -181,17 +174,11 @@ describe("NewHeads (the heads a chain pushes, in place of polling)", function ()
       await until(() => f.delivered.length === chain.blocks.length, "the blocks pushed after the return");
       assert.equal(chain.asked.length - asked, 0);
       assert.deepEqual(f.delivered, chain.blocks.map((b) => ({ height: b.number, hash: b.hash })));
-    } finally {
-      await f.stop();
-      await chain.stopEndpoint();
-    }
+    });
   });
 
   it("drops a pushed notification that is no header and reads the block itself; a pushed head off the delivered chain raises the reorg alarm", async () => {
-    const chain = new PushingChain(await freePort());
-    await chain.startEndpoint();
-    const f = follow(chain);
-    try {
+    await following(async (chain, f) => {
       await until(() => f.heads.live && chain.subscribed, "the subscription");
       await until(() => f.delivered.length === chain.blocks.length, "genesis");
       const block = chain.mine();
@@ -204,26 +191,16 @@ describe("NewHeads (the heads a chain pushes, in place of polling)", function ()
       await until(() => f.reorgs.length === 1, "the reorg alarm");
       assert.equal(f.reorgs[0]!.height, block.number + 1n);
       assert.equal(f.delivered.length, chain.blocks.length);
-    } finally {
-      await f.stop();
-      await chain.stopEndpoint();
-    }
+    });
   });
 
   it("polls, and says why, when the endpoint refuses the subscription", async () => {
-    const chain = new PushingChain(await freePort());
-    chain.refuse = true;
-    await chain.startEndpoint();
-    const f = follow(chain);
-    try {
+    await following(async (chain, f) => {
       await until(() => f.errors.some((e) => /subscriptions not supported/.test(e)), "the refusal");
       assert.equal(f.heads.live, false);
       for (let i = 0; i < 3; i++) chain.mine();
       await until(() => f.delivered.length === chain.blocks.length, "the blocks, polled");
       assert.ok(chain.asked.filter((t) => t === "latest").length >= 2);
-    } finally {
-      await f.stop();
-      await chain.stopEndpoint();
-    }
+    }, { refuse: true });
   });
 });

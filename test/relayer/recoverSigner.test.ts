@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { bytesToHex, recoverAddress, type Address } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { recoverSigner, UnreadableSignatureError } from "../../relayer/util/recoverSigner.js";
+import { hash32, privateKey } from "../fixtures/secp256k1Arbitraries.js";
 
 /** viem's answer for the same input: the address, or "refused" when it throws (the library recoverSigner replaces). */
 async function viemRecovers(hash: Uint8Array, signature: Uint8Array): Promise<Address | "refused"> {
@@ -21,9 +22,6 @@ function ours(hash: Uint8Array, signature: Uint8Array): Address | "refused" {
     return "refused";
   }
 }
-
-const hash32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
-const privateKey = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => k.some((b) => b !== 0) && k[0]! < 0xff);
 
 describe("recoverSigner (libsecp256k1 in WebAssembly, in place of viem's recoverAddress)", () => {
   it("recovers the signer of every signature as viem does, with v 27/28 and with the y parity 0/1", async () => {

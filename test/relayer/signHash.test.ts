@@ -4,10 +4,7 @@ import { bytesToHex, type Hex } from "viem";
 import { privateKeyToAccount, sign } from "viem/accounts";
 import { relayerAccount } from "../../relayer/util/relayerAccount.js";
 import { signHash, UnsignableError } from "../../relayer/util/signHash.js";
-
-const hash32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
-// Keys below the secp256k1 order and not zero: a first byte below 0xff keeps them under it.
-const privateKey = fc.uint8Array({ minLength: 32, maxLength: 32 }).filter((k) => k.some((b) => b !== 0) && k[0]! < 0xff);
+import { hash32, privateKey } from "../fixtures/secp256k1Arbitraries.js";
 
 describe("signHash (libsecp256k1 in WebAssembly, in place of viem's sign)", () => {
   it("gives the bytes viem's sign gives, for every key and hash", async () => {
