@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createPublicClient, http } from "viem";
 import { cliFailure, EXIT, failureJson } from "../relayer/devnet/cliFailure.js";
+import { DEFAULT_RATES } from "../relayer/config/nodeConfig.js";
 import { readDevnetFile } from "../relayer/devnet/devnet.js";
 import { ProgressLine } from "../relayer/devnet/progressLine.js";
 import { RelayerError } from "../relayer/util/relayerError.js";
@@ -41,10 +42,10 @@ const REAL_CELLS: readonly CellSpec[] = [
   { n: 10, taskRate: 0.1, sendRate: 0.3 },
 ];
 /**
- * The relayers certify their chain's head for every check() they answer (views certified when needed), so the simulated
- * committee of the same cell certifies every block: the nearest the simulation comes to a view as fresh as the head.
+ * The simulated committee of a real cell certifies as the relayers' Cosigner does: the view of every `viewSignEvery`-th
+ * block unasked (the pacemaker's), and the head for every check() it answers.
  */
-const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: 1 } as const;
+const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: DEFAULT_RATES.viewSignEvery } as const;
 
 /** The idle relayers: the devnet `fibc devnet up` starts by default. */
 const IDLE = { chains: 3, validatorsPerChain: 4, blockMs: 500, warmupSeconds: 60, idleSeconds: 60, basePort: 25_000 } as const;

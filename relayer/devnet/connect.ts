@@ -67,17 +67,21 @@ export async function transact(connection: Connection, what: string, send: () =>
   if (receipt.status !== "success") {
     // It passed the node's gas estimate and reverted once mined (the chain moved on meanwhile, e.g. past a deadline): the
     // same call replayed on the state it ran against says why.
-    const why = await revertReason(connection, hash, receipt.blockNumber);
+    const why = await revertReason(connection, hash, receipt);
     throw new DevnetError(`${what} reverted on chain ${connection.chainId} (transaction ${hash})${why === undefined ? "" : `: ${why}`}`);
   }
   return receipt;
 }
 
-/** Why the mined transaction `hash` reverted, in words: its call replayed in its block; undefined if it now passes. */
-async function revertReason(connection: Connection, hash: Hash, blockNumber: bigint): Promise<string | undefined> {
+/**
+ * Why the mined transaction `hash` reverted, in words: out of gas when it used all its gas limit (a state change between
+ * the estimate and the block made it dearer), else its call replayed in its block; undefined if that now passes.
+ */
+async function revertReason(connection: Connection, hash: Hash, receipt: TransactionReceipt): Promise<string | undefined> {
   try {
     const tx = await connection.publicClient.getTransaction({ hash });
-    await connection.publicClient.call({ account: tx.from, ...(tx.to === null ? {} : { to: tx.to }), data: tx.input, value: tx.value, gas: tx.gas, blockNumber });
+    if (receipt.gasUsed >= tx.gas) return `it ran out of gas (it used all ${tx.gas} of its gas limit)`;
+    await connection.publicClient.call({ account: tx.from, ...(tx.to === null ? {} : { to: tx.to }), data: tx.input, value: tx.value, gas: tx.gas, blockNumber: receipt.blockNumber });
     return undefined;
   } catch (error) {
     return explainRevert(error, { chainId: connection.chainId });

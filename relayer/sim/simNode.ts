@@ -63,6 +63,8 @@ export class SimNode {
   readonly #channel: RequestChannel;
   /** `${target}:${step}` → the checks waiting to be sent together */
   readonly #batches = new Map<string, { target: SyntheticSystem; items: PendingCheck[] }>();
+  /** check() answers waiting for this node's chain to reach their requests' minHeight. */
+  #awaitingHeight: { minHeight: number; done: () => void }[] = [];
   #learned = -1;
 
   constructor(parameters: SimNodeParameters) {
@@ -115,6 +117,24 @@ export class SimNode {
       await this.#gossip.learn(await this.system.certify(certified));
     }
     this.#gossip.onBlock(BigInt(height));
+    for (const waiter of this.#awaitingHeight.filter((w) => height >= w.minHeight)) waiter.done();
+  }
+
+  /** Resolves once this node's chain reaches `minHeight`, or after `timeoutMs`, whichever comes first. */
+  #reach(minHeight: number, timeoutMs: number): Promise<void> {
+    if (this.system.height >= minHeight) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const waiter = {
+        minHeight,
+        done: () => {
+          cancel();
+          this.#awaitingHeight = this.#awaitingHeight.filter((w) => w !== waiter);
+          resolve();
+        },
+      };
+      const cancel = this.#o.clock.setTimeout(waiter.done, timeoutMs);
+      this.#awaitingHeight.push(waiter);
+    });
   }
 
   /**
@@ -201,10 +221,12 @@ export class SimNode {
       if (at > system.certifiedHeight(system.height)) return error(`height ${at} is not certified here yet`);
       return { kind: "answer", requestId: request.requestId, height: at.toString(), proof: proofAt(at) };
     }
-    let latest = system.certifiedHeight(system.height);
-    // As serveCheck asks Cosigner.certify: a chain already at the asked height certifies its head for the answer.
-    if (latest < Number(request.minHeight) && system.height >= Number(request.minHeight)) latest = system.demand();
-    if (latest < Number(request.minHeight)) return error("no certified view reaches the requested height yet");
+    // As the node's serveCheck asks Cosigner.certify: the head is certified for the answer, once the chain reaches the
+    // asked height, waiting for it at most a quarter of the requester's patience.
+    const minHeight = Number(request.minHeight);
+    await this.#reach(minHeight, this.#o.requestTimeoutMs / 4);
+    const latest = system.height >= minHeight ? system.demand() : system.certifiedHeight(system.height);
+    if (latest < minHeight) return error("no certified view reaches the requested height yet");
     const knownHeight = BigInt(request.knownHeight);
     if (knownHeight > BigInt(latest)) return error(`the newest certified view here (${latest}) is below the requester's known height ${knownHeight}`);
     const signed = await system.certify(latest);

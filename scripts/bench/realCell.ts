@@ -29,6 +29,10 @@ export type RealCellParameters = {
 
 export type SwapTiming = { blocks: number; seconds: number };
 
+export type UnsettledSwap = { label: string; from: string; to: string; outcomes?: { from: string; to: string }; error?: string; seconds: number };
+
+type EndedSwap = { label: string; from: string; to: string; result?: SwapResult; error?: string; seconds: number };
+
 export type RealCellResult = {
   n: number;
   q: number;
@@ -50,6 +54,8 @@ export type RealCellResult = {
   gap: GapSummary;
   /** From the users' registrations to both payouts, per settled swap: mean blocks (on the slower side) and seconds. */
   swapTime: { mean: SwapTiming; max: SwapTiming };
+  /** Every swap that did not settle: its chains and how each side ended, or the error that stopped it. */
+  unsettled: UnsettledSwap[];
   wallSeconds: number;
 };
 
@@ -69,7 +75,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
     const random = seededRandom(p.seed);
     const heads = await Promise.all(clients.map((c) => c.getBlockNumber({ cacheTime: 0 })));
     const start = [...heads];
-    const swaps: Promise<{ result?: SwapResult; seconds: number }>[] = [];
+    const swaps: Promise<EndedSwap>[] = [];
     const gaps = new GapHistogram();
     let sampledAt = heads[0]!;
     p.log(`real ${p.n}_${p.taskRate * 10}_${p.sendRate * 10}: running ${p.blocks} blocks`);
@@ -95,7 +101,12 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
     const blocksObserved = Number((await clients[0]!.getBlockNumber({ cacheTime: 0 })) - start[0]!);
     const delta = (kind: string) => (sent[kind]?.count ?? 0) - (baseline[kind]?.count ?? 0);
     const all = Object.keys(sent).reduce((total, kind) => total + delta(kind), 0);
-    const settled = ended.filter((s) => s.result?.from.outcome === "released" && s.result.to.outcome === "released");
+    const isSettled = (s: EndedSwap) => s.result?.from.outcome === "released" && s.result.to.outcome === "released";
+    const settled = ended.filter(isSettled);
+    const unsettled = ended
+      .filter((s) => !isSettled(s))
+      .map(({ label, from, to, result, error, seconds }): UnsettledSwap => ({ label, from, to, ...(result ? { outcomes: { from: result.from.outcome, to: result.to.outcome } } : { error: error ?? "" }), seconds: round(seconds) }));
+    for (const u of unsettled) p.log(`real ${p.n}_${p.taskRate * 10}_${p.sendRate * 10}: swap ${u.label} (${u.from} → ${u.to}) did not settle: ${u.error ?? `${u.outcomes!.from} / ${u.outcomes!.to}`}`);
     const timings = await Promise.all(settled.map((s) => timing(s.result!, s.seconds, file)));
     const successful = settled.length;
     const perTask = (x: number) => (successful === 0 ? 0 : round(x / successful));
@@ -118,6 +129,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
         mean: { blocks: round(mean(timings.map((t) => t.blocks))), seconds: round(mean(timings.map((t) => t.seconds))) },
         max: { blocks: Math.max(0, ...timings.map((t) => t.blocks)), seconds: round(Math.max(0, ...timings.map((t) => t.seconds))) },
       },
+      unsettled,
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
   } finally {
@@ -125,9 +137,10 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
   }
 }
 
-/** A swap of 1 token for 0.01 coin between payers of its own; resolves when it has ended (never rejects). */
-async function startSwap(x: DevnetChain, y: DevnetChain, label: string, ttl: number): Promise<{ result?: SwapResult; seconds: number }> {
+/** A swap of 1 token for 0.01 coin between payers of its own; resolves when it has ended, with the error that stopped it if one did (never rejects). */
+async function startSwap(x: DevnetChain, y: DevnetChain, label: string, ttl: number): Promise<EndedSwap> {
   const began = Date.now();
+  const ended = { label, from: x.chainId, to: y.chainId };
   const key = (side: string) => keccak256(stringToHex(`bench/${label}/${side}`));
   try {
     const result = await runSwap({
@@ -137,9 +150,9 @@ async function startSwap(x: DevnetChain, y: DevnetChain, label: string, ttl: num
       // Its timing in blocks comes from the records; a slower poll keeps the benchmark's own load off the chains it measures.
       pollMs: 2_000,
     });
-    return { result, seconds: (Date.now() - began) / 1000 };
-  } catch {
-    return { seconds: (Date.now() - began) / 1000 };
+    return { ...ended, result, seconds: (Date.now() - began) / 1000 };
+  } catch (error) {
+    return { ...ended, error: error instanceof Error ? error.message : String(error), seconds: (Date.now() - began) / 1000 };
   }
 }
 

@@ -64,6 +64,16 @@ describe("simulateCell", function () {
     assert.ok(slow.requests < unbatched.requests, `${slow.requests} requests batched, ${unbatched.requests} one check each`);
   });
 
+  it("serves check() as a node does when its committee certifies every 10th block: the head certified for the answer, so a task costs the four checks", async () => {
+    // A node's serveCheck certifies its head for every answer and waits for its chain to reach the asked height. A server
+    // answering from the pacemaker's view (up to 9 blocks old) shows a mirror registered since then missing, and one that
+    // refuses a height its chain is about to reach is asked again: 12 to 13 requests per task at these rates.
+    const paced = await cell({ q: 3, k: 16, signEvery: 10, expiryBlocks: 60 });
+    assert.equal(paced.fanout, 2);
+    assert.deepEqual([paced.successfulTasks, paced.unfinishedTasks], [paced.tasks, 0]);
+    assert.ok(paced.requestsPerTask <= 4 * paced.fanout, `${paced.requestsPerTask} requests per task`);
+  });
+
   it("samples a gap ≥ 0 for every node and every other system once per block interval", () => {
     for (const r of [slow, fast]) {
       assert.equal(r.gap.samples, 3 * 4 * 2 * (BLOCKS - 1));
