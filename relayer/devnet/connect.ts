@@ -74,16 +74,21 @@ export async function transact(connection: Connection, what: string, send: () =>
 }
 
 /**
- * Why the mined transaction `hash` reverted, in words: out of gas when it used all its gas limit (a state change between
- * the estimate and the block made it dearer), else its call replayed in its block; undefined if that now passes.
+ * Why the mined transaction `hash` reverted, in words: its call replayed in its block without a gas limit, whose revert
+ * says why; when that passes, the gas limit was short once mined (the state changed after the estimate: an out-of-gas in
+ * the call itself, or in a call it made). Undefined when it cannot be replayed.
  */
 async function revertReason(connection: Connection, hash: Hash, receipt: TransactionReceipt): Promise<string | undefined> {
+  let tx: Awaited<ReturnType<Connection["publicClient"]["getTransaction"]>>;
   try {
-    const tx = await connection.publicClient.getTransaction({ hash });
-    if (receipt.gasUsed >= tx.gas) return `it ran out of gas (it used all ${tx.gas} of its gas limit)`;
-    await connection.publicClient.call({ account: tx.from, ...(tx.to === null ? {} : { to: tx.to }), data: tx.input, value: tx.value, gas: tx.gas, blockNumber: receipt.blockNumber });
+    tx = await connection.publicClient.getTransaction({ hash });
+  } catch {
     return undefined;
+  }
+  try {
+    await connection.publicClient.call({ account: tx.from, ...(tx.to === null ? {} : { to: tx.to }), data: tx.input, value: tx.value, blockNumber: receipt.blockNumber });
+    return `it ran out of gas: ${tx.gas} was enough when it was estimated, not in the block it was mined in (it used ${receipt.gasUsed})`;
   } catch (error) {
-    return explainRevert(error, { chainId: connection.chainId });
+    return explainRevert(error, { chainId: connection.chainId }) ?? (error instanceof BaseError ? error.shortMessage : String(error));
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hex } from "viem";
+import { erc20Abi, formatUnits, parseAbi, parseEther, parseUnits, toHex, zeroAddress, zeroHash, type Address, type Hash, type Hex } from "viem";
 import { gatewayAbi, registryAbi, Status, testTokenMintAbi } from "../chain/abis.js";
 import type { Registration } from "../chain/registration.js";
 import { connect, transact, type Connection } from "./connect.js";
@@ -121,6 +121,9 @@ export async function runSwap({
 
   await Promise.all([fund(x, from, log), fund(y, to, log)]);
   const before = await balances();
+  // The approvals come before the terms: the registration window (half the ttl) starts with the heads the terms are
+  // built from, and a busy chain may take many blocks to mine a transaction.
+  const [approvedX, approvedY] = await Promise.all([approve(x, from, log), matched ? approve(y, to, log) : 0n]);
 
   // The expiries count from the heads once both registries would take them: a wait for the relayers must not eat the ttl.
   const lifetimeX = await lifetimeOf(x, from);
@@ -156,9 +159,8 @@ export async function runSwap({
   const { h1: expiryX, registerBy: registerByX } = regX;
   const { h1: expiryY, registerBy: registerByY } = regY;
 
-  // Both sides are approved and tried (eth_call) before either is sent: a side its Gateway refuses (above the bond's cover, a
-  // frozen counterparty) must not leave the other side's asset locked until it expires.
-  const [approvedX, approvedY] = await Promise.all([approve(x, from.gateway, regX, log), matched ? approve(y, to.gateway, regY, log) : 0n]);
+  // Both sides are tried (eth_call) before either is sent: a side its Gateway refuses (above the bond's cover, a frozen
+  // counterparty) must not leave the other side's asset locked until it expires.
   await Promise.all([tryRegister(x, from.gateway, regX), matched ? tryRegister(y, to.gateway, regY) : undefined]);
   const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX).then((f) => f + approvedX), matched ? register(y, to.gateway, regY).then((f) => f + approvedY) : 0n]);
   log(`chain ${x.chainId}: registered contract ${idX} (registered by block ${registerByX}, expires at block ${expiryX})`);
@@ -319,12 +321,12 @@ async function fund(c: Connection, side: SwapSide, log: (line: string) => void):
 }
 
 /** The payer approves the Gateway for the token of its side (nothing for the native coin). Resolves with the gas fees paid. */
-async function approve(c: Connection, gateway: Address, reg: Registration, log: (line: string) => void): Promise<bigint> {
-  if (reg.asset === zeroAddress) return 0n;
+async function approve(c: Connection, side: SwapSide, log: (line: string) => void): Promise<bigint> {
+  if (side.give.asset !== "token") return 0n;
   const approved = await transact(c, "approving the Gateway", () =>
-    c.wallet.writeContract({ address: reg.asset, abi: erc20Abi, functionName: "approve", args: [gateway, reg.amount] }),
+    c.wallet.writeContract({ address: side.token, abi: erc20Abi, functionName: "approve", args: [side.gateway, side.give.amount] }),
   );
-  log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(reg.amount, 18)} tokens`);
+  log(`chain ${c.chainId}: approved the Gateway for ${formatUnits(side.give.amount, 18)} tokens`);
   return approved.gasUsed * approved.effectiveGasPrice;
 }
 
@@ -338,11 +340,24 @@ export async function tryRegister(c: Connection, gateway: Address, reg: Registra
   }
 }
 
-/** The payer registers its side (approved before), sending the native coin if that is what it gives. Resolves with the gas fees paid. */
+/**
+ * Gas a registration may need beyond the node's estimate, which is exact for the state it ran on. The Gateway's exposure
+ * counters of the counterparty share one slot; written from zero it costs 17,100 more, which happens when the estimate
+ * counted another registration still pending that is mined later, and an exposure epoch rolling over costs about 200 more.
+ * Gas left unused is not paid for.
+ */
+export const REGISTER_GAS_HEADROOM = 20_000n;
+
+/** Sends the payer's registration (approved before, the native coin sent with it if that is what it gives) with REGISTER_GAS_HEADROOM over the estimate. */
+export async function sendRegistration(c: Connection, gateway: Address, reg: Registration): Promise<Hash> {
+  const call = { address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n } as const;
+  const gas = await c.publicClient.estimateContractGas({ ...call, account: c.wallet.account });
+  return c.wallet.writeContract({ ...call, gas: gas + REGISTER_GAS_HEADROOM });
+}
+
+/** The payer registers its side. Resolves with the gas fees paid. */
 async function register(c: Connection, gateway: Address, reg: Registration): Promise<bigint> {
-  const registered = await transact(c, "registering the contract", () =>
-    c.wallet.writeContract({ address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }),
-  );
+  const registered = await transact(c, "registering the contract", () => sendRegistration(c, gateway, reg));
   return registered.gasUsed * registered.effectiveGasPrice;
 }
 

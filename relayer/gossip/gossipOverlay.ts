@@ -208,13 +208,24 @@ export class GossipOverlay {
       // strike for it, not one per view, so that one frame cannot cut a node off.
       if (offer.result === "invalid") return this.#strike(from, "invalid view");
       if (offer.result === "conflict") this.report(offer.evidence);
-      else if (offer.result === "unverifiable") this.#o.send(from, { kind: "view-pull", chainId: wire.view.chainId, fromHeight: offer.from.toString() });
+      else if (offer.result === "unverifiable") this.#pull(sender, from, BigInt(wire.view.chainId), offer.from);
       // The sender's system holds what it sent (a view known here, newer, or too far ahead but signed): this node's
       // pushes there leave it out. Without this, each system received each view from every other one (9 times in 10 at
       // n = 10). A lying member can only keep its own system from hearing it from this node: the pacemaker still
       // sends the whole list there, which bounds how long a fork stays hidden.
       if (sender !== undefined && (offer.result === "new" || offer.result === "known" || offer.result === "unverifiable")) this.#holds(sender, BigInt(wire.view.chainId), BigInt(wire.view.height));
     }
+  }
+
+  /**
+   * Asks for the certified views of `chainId` after `fromHeight`, which connect this node's list to a view too far ahead.
+   * The chain's own nodes keep its certified path (certifiedPath, within their retention window); another system's node
+   * keeps only the newest few views of it in its view list, so a pull goes to the sender only when it is of that chain.
+   */
+  #pull(sender: bigint | undefined, from: Address, chainId: bigint, fromHeight: bigint): void {
+    const pull: Message = { kind: "view-pull", chainId: chainId.toString(), fromHeight: fromHeight.toString() };
+    if (sender === chainId) this.#o.send(from, pull);
+    else this.#toSystem(chainId, pull);
   }
 
   async #onEvidence(from: Address, message: Extract<Message, { kind: "evidence" }>): Promise<void> {

@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseUnits, toHex, zeroAddress, type Address, type Hash, type Hex } from "viem";
-import { gatewayAbi } from "../chain/abis.js";
 import type { Registration } from "../chain/registration.js";
-import { mirrorRegistrations, tryRegister } from "../devnet/swap.js";
+import { mirrorRegistrations, sendRegistration, tryRegister } from "../devnet/swap.js";
 import { shortMessage } from "../util/shortMessage.js";
 import type { LoadChain, LoadUser } from "./loadUsers.js";
 
@@ -180,7 +179,7 @@ async function register(user: LoadUser, chain: LoadChain, reg: Registration, sid
   }
   let hash: Hash;
   try {
-    hash = await c.wallet.writeContract({ address: chain.gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n });
+    hash = await sendRegistration(c, chain.gateway, reg);
   } catch (error) {
     side.notRegistered = `not sent: ${shortMessage(error)}`;
     return;

@@ -29,9 +29,10 @@ export type RealCellParameters = {
 
 export type SwapTiming = { blocks: number; seconds: number };
 
-export type UnsettledSwap = { label: string; from: string; to: string; outcomes?: { from: string; to: string }; error?: string; seconds: number };
+/** A swap that did not settle: how each side ended or the error that stopped it, and what it said on the way (seconds from its start). */
+export type UnsettledSwap = { label: string; from: string; to: string; outcomes?: { from: string; to: string }; error?: string; seconds: number; timeline: string[] };
 
-type EndedSwap = { label: string; from: string; to: string; result?: SwapResult; error?: string; seconds: number };
+type EndedSwap = { label: string; from: string; to: string; result?: SwapResult; error?: string; seconds: number; timeline: string[] };
 
 export type RealCellResult = {
   n: number;
@@ -47,6 +48,8 @@ export type RealCellResult = {
   requestsPerSystem: number;
   gossipPerSystem: number;
   messagesPerSystem: number;
+  /** The same per message kind (requests, answers, view updates and pulls, co-signatures, …). */
+  messagesPerSystemByKind: Record<string, number>;
   /** Requests (and all node-to-node messages) per successful task. */
   requestsPerTask: number;
   messagesPerTask: number;
@@ -105,7 +108,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
     const settled = ended.filter(isSettled);
     const unsettled = ended
       .filter((s) => !isSettled(s))
-      .map(({ label, from, to, result, error, seconds }): UnsettledSwap => ({ label, from, to, ...(result ? { outcomes: { from: result.from.outcome, to: result.to.outcome } } : { error: error ?? "" }), seconds: round(seconds) }));
+      .map(({ label, from, to, result, error, seconds, timeline }): UnsettledSwap => ({ label, from, to, ...(result ? { outcomes: { from: result.from.outcome, to: result.to.outcome } } : { error: error ?? "" }), seconds: round(seconds), timeline }));
     for (const u of unsettled) p.log(`real ${p.n}_${p.taskRate * 10}_${p.sendRate * 10}: swap ${u.label} (${u.from} → ${u.to}) did not settle: ${u.error ?? `${u.outcomes!.from} / ${u.outcomes!.to}`}`);
     const timings = await Promise.all(settled.map((s) => timing(s.result!, s.seconds, file)));
     const successful = settled.length;
@@ -122,6 +125,7 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
       requestsPerSystem: round(delta("request") / p.n),
       gossipPerSystem: round((delta("view-update") + delta("view-pull")) / p.n),
       messagesPerSystem: round(all / p.n),
+      messagesPerSystemByKind: Object.fromEntries(Object.keys(sent).sort().map((kind) => [kind, round(delta(kind) / p.n)])),
       requestsPerTask: perTask(delta("request")),
       messagesPerTask: perTask(all),
       gap: gaps.summary(16),
@@ -140,7 +144,8 @@ export async function measureRealCell(p: RealCellParameters): Promise<RealCellRe
 /** A swap of 1 token for 0.01 coin between payers of its own; resolves when it has ended, with the error that stopped it if one did (never rejects). */
 async function startSwap(x: DevnetChain, y: DevnetChain, label: string, ttl: number): Promise<EndedSwap> {
   const began = Date.now();
-  const ended = { label, from: x.chainId, to: y.chainId };
+  const timeline: string[] = [];
+  const ended = { label, from: x.chainId, to: y.chainId, timeline };
   const key = (side: string) => keccak256(stringToHex(`bench/${label}/${side}`));
   try {
     const result = await runSwap({
@@ -149,6 +154,7 @@ async function startSwap(x: DevnetChain, y: DevnetChain, label: string, ttl: num
       ttl,
       // Its timing in blocks comes from the records; a slower poll keeps the benchmark's own load off the chains it measures.
       pollMs: 2_000,
+      log: (line) => timeline.push(`${((Date.now() - began) / 1000).toFixed(1)} s: ${line}`),
     });
     return { ...ended, result, seconds: (Date.now() - began) / 1000 };
   } catch (error) {

@@ -398,6 +398,25 @@ describe("GossipOverlay", () => {
       assert.deepEqual(receiver.refused, []);
     });
 
+    it("pulls a view more than k ahead from the view's own system when a third system pushed it: only that system keeps the certified path to it", async () => {
+      // A node of C keeps the newest views of A in its view list, not the path from an old one: a node of B whose view of
+      // A is old (restarted, or cut off for a while) pulls in vain from C, as long as the pushes come from C.
+      const net = await network();
+      for (const member of net.nodes.filter((n) => n.chainId === A.chainId)) member.archive.push(A3(), A7(), A11());
+      const third = net.node(C, 0);
+      await third.overlay.learn(A11());
+      third.archive.push(A11());
+      const receiver = net.node(B, 0);
+      await receiver.overlay.learn(A3());
+      third.send(receiver.address, update(A11()));
+      await net.settle();
+
+      const pulled = byKind(receiver, "view-pull");
+      assert.ok(pulled.length > 0 && pulled.every(({ to }) => A.committee.members.some((m) => m.toLowerCase() === to.toLowerCase())), `pulled from ${pulled.map(({ to }) => to).join(", ")}: A's members only`);
+      assert.deepEqual(receiver.list.newest(A.chainId), A11(), "caught up");
+      assert.equal(third.pulls.length, 0, "C was not asked");
+    });
+
     it("answers the same view-pull from every lagging peer (identical pulls from different nodes)", async () => {
       const net = await network();
       const sender = net.node(A, 0);
