@@ -170,7 +170,7 @@ export class GossipOverlay {
     this.#reported.set(chainId, message);
     this.#o.viewList.freeze(chainId);
     this.#o.onEvidence(evidence);
-    for (const id of this.#o.systems.keys()) this.#toSystem(id, message, true);
+    for (const id of this.#o.systems.keys()) this.#toSystem(id, message, "everyone");
   }
 
   /**
@@ -220,12 +220,13 @@ export class GossipOverlay {
   /**
    * Asks for the certified views of `chainId` after `fromHeight`, which connect this node's list to a view too far ahead.
    * The chain's own nodes keep its certified path (certifiedPath, within their retention window); another system's node
-   * keeps only the newest few views of it in its view list, so a pull goes to the sender only when it is of that chain.
+   * keeps only the newest few views of it in its view list, so a pull goes to the sender only when it is of that chain,
+   * and otherwise to one node of the chain: each node asked would answer with the same path.
    */
   #pull(sender: bigint | undefined, from: Address, chainId: bigint, fromHeight: bigint): void {
     const pull: Message = { kind: "view-pull", chainId: chainId.toString(), fromHeight: fromHeight.toString() };
     if (sender === chainId) this.#o.send(from, pull);
-    else this.#toSystem(chainId, pull);
+    else this.#toSystem(chainId, pull, "one");
   }
 
   async #onEvidence(from: Address, message: Extract<Message, { kind: "evidence" }>): Promise<void> {
@@ -243,13 +244,17 @@ export class GossipOverlay {
     this.report(evidence);
   }
 
-  /** Sends `message` to nodes of system `chainId`; returns how many of them the transport took it for. */
-  #toSystem(chainId: bigint, message: Message, everyone = false): number {
+  /**
+   * Sends `message` to nodes of system `chainId`: to every one, to the (1 − r)·q + 1 a push goes to, or to one member
+   * drawn at random (the next one when the transport does not take it), so that a member that does not answer is not
+   * asked every time. Returns how many nodes the transport took it for.
+   */
+  #toSystem(chainId: bigint, message: Message, reach: "everyone" | "fanout" | "one" = "fanout"): number {
     const system = this.#o.systems.get(chainId);
     if (system === undefined) return 0;
     const self = this.#o.self.toLowerCase();
     let taken = 0;
-    if (everyone) {
+    if (reach === "everyone") {
       for (const member of system.members) if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) taken += 1;
       return taken;
     }
@@ -257,6 +262,14 @@ export class GossipOverlay {
     // (at least one of them honest): the members about to push there take the news in and re-push it in their rounds.
     // Its round is reckoned from the block after the newest view of that system this node holds (it lags by the gap).
     const members = system.members;
+    if (reach === "one") {
+      const start = Math.floor(this.#random() * members.length);
+      for (let i = 0; i < members.length; i++) {
+        const member = members[(start + i) % members.length]!;
+        if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) return 1;
+      }
+      return 0;
+    }
     const newest = this.#o.viewList.newest(chainId)?.view.height ?? -1n;
     const start = Number(((newest + 1n) / BigInt(this.#o.roundBlocks)) % BigInt(members.length));
     let asked = 0;
