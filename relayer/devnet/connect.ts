@@ -74,9 +74,9 @@ export async function transact(connection: Connection, what: string, send: () =>
 }
 
 /**
- * Why the mined transaction `hash` reverted, in words: its call replayed in its block without a gas limit, whose revert
- * says why; when that passes, the gas limit was short once mined (the state changed after the estimate: an out-of-gas in
- * the call itself, or in a call it made). Undefined when it cannot be replayed.
+ * Why the mined transaction `hash` reverted, in words: its call replayed on its block's state without a gas limit, whose
+ * revert says why. When that passes, it ran out of gas if it used at least 63/64 of its limit (an out-of-gas in a call
+ * it made keeps a 64th back): the state changed after the estimate. Undefined when it cannot be replayed.
  */
 async function revertReason(connection: Connection, hash: Hash, receipt: TransactionReceipt): Promise<string | undefined> {
   let tx: Awaited<ReturnType<Connection["publicClient"]["getTransaction"]>>;
@@ -87,8 +87,9 @@ async function revertReason(connection: Connection, hash: Hash, receipt: Transac
   }
   try {
     await connection.publicClient.call({ account: tx.from, ...(tx.to === null ? {} : { to: tx.to }), data: tx.input, value: tx.value, blockNumber: receipt.blockNumber });
-    return `it ran out of gas: ${tx.gas} was enough when it was estimated, not in the block it was mined in (it used ${receipt.gasUsed})`;
   } catch (error) {
     return explainRevert(error, { chainId: connection.chainId }) ?? (error instanceof BaseError ? error.shortMessage : String(error));
   }
+  if (receipt.gasUsed * 64n >= tx.gas * 63n) return `it ran out of gas: its limit of ${tx.gas} was short in the block it was mined in (it used ${receipt.gasUsed})`;
+  return "replayed on the state after its block it passes: what refused it changed within that block";
 }

@@ -341,12 +341,13 @@ export async function tryRegister(c: Connection, gateway: Address, reg: Registra
 }
 
 /**
- * Gas a registration may need beyond the node's estimate, which is exact for the state it ran on. The Gateway's exposure
- * counters of the counterparty share one slot; written from zero it costs 17,100 more, which happens when the estimate
- * counted another registration still pending that is mined later, and an exposure epoch rolling over costs about 200 more.
- * Gas left unused is not paid for.
+ * Gas a registration may need beyond the node's estimate, which is exact for the state it ran on. A slot written from
+ * zero costs 17,100 more than one written over, and two slots of a registration can be zero when it is mined and not
+ * when it was estimated (the estimate counted another registration still pending, which the block mines after it): the
+ * Gateway's exposure word for the counterparty and, for a token, the Gateway's balance of it. An exposure epoch rolling
+ * over costs about 200 more. Gas left unused is not paid for.
  */
-export const REGISTER_GAS_HEADROOM = 20_000n;
+export const REGISTER_GAS_HEADROOM = 40_000n;
 
 /** Sends the payer's registration (approved before, the native coin sent with it if that is what it gives) with REGISTER_GAS_HEADROOM over the estimate. */
 export async function sendRegistration(c: Connection, gateway: Address, reg: Registration): Promise<Hash> {

@@ -202,13 +202,18 @@ export class GossipOverlay {
     }
     if (message.kind === "evidence") return this.#onEvidence(from, message);
     const sender = this.#systemOf.get(peer);
+    // One pull per chain and update: each view of it too far ahead would ask for the same path.
+    const pulled = new Set<string>();
     for (const wire of message.views) {
       const offer = await this.#o.viewList.offer(wire);
       // An honest node pushes only views it verified: one invalid view condemns the update, and its sender earns one
       // strike for it, not one per view, so that one frame cannot cut a node off.
       if (offer.result === "invalid") return this.#strike(from, "invalid view");
       if (offer.result === "conflict") this.report(offer.evidence);
-      else if (offer.result === "unverifiable") this.#pull(sender, from, BigInt(wire.view.chainId), offer.from);
+      else if (offer.result === "unverifiable" && !pulled.has(wire.view.chainId)) {
+        pulled.add(wire.view.chainId);
+        this.#pull(sender, from, BigInt(wire.view.chainId), offer.from);
+      }
       // The sender's system holds what it sent (a view known here, newer, or too far ahead but signed): this node's
       // pushes there leave it out. Without this, each system received each view from every other one (9 times in 10 at
       // n = 10). A lying member can only keep its own system from hearing it from this node: the pacemaker still
@@ -258,9 +263,6 @@ export class GossipOverlay {
       for (const member of system.members) if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) taken += 1;
       return taken;
     }
-    // A push goes to the receiving system's pusher and the members after it in committee order, (1 − r)·q + 1 in all
-    // (at least one of them honest): the members about to push there take the news in and re-push it in their rounds.
-    // Its round is reckoned from the block after the newest view of that system this node holds (it lags by the gap).
     const members = system.members;
     if (reach === "one") {
       const start = Math.floor(this.#random() * members.length);
@@ -270,6 +272,9 @@ export class GossipOverlay {
       }
       return 0;
     }
+    // A push goes to the receiving system's pusher and the members after it in committee order, (1 − r)·q + 1 in all
+    // (at least one of them honest): the members about to push there take the news in and re-push it in their rounds.
+    // Its round is reckoned from the block after the newest view of that system this node holds (it lags by the gap).
     const newest = this.#o.viewList.newest(chainId)?.view.height ?? -1n;
     const start = Number(((newest + 1n) / BigInt(this.#o.roundBlocks)) % BigInt(members.length));
     let asked = 0;

@@ -205,7 +205,7 @@ export class SimNode {
     });
   }
 
-  /** serveCheck over the synthetic chain: the records at the newest certified view, with that view and the bridge to it. */
+  /** serveCheck over the synthetic chain: the records at the head, certified for the answer, with that view and the bridge to it. */
   async #serve(request: Request): Promise<Reply> {
     const error = (reason: string): Reply => ({ kind: "answer-error", requestId: request.requestId, reason });
     const system = this.system;

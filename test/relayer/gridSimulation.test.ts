@@ -70,6 +70,7 @@ describe("simulateCell", function () {
     // refuses a height its chain is about to reach is asked again: 12 to 13 requests per task at these rates.
     const paced = await cell({ q: 3, k: 16, signEvery: 10, expiryBlocks: 60 });
     assert.equal(paced.fanout, 2);
+    assert.ok(paced.tasks > 20, `${paced.tasks} tasks in ${BLOCKS} blocks of 3 systems at 20 %`);
     assert.deepEqual([paced.successfulTasks, paced.unfinishedTasks], [paced.tasks, 0]);
     assert.ok(paced.requestsPerTask <= 4 * paced.fanout, `${paced.requestsPerTask} requests per task`);
   });

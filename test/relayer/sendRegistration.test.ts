@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { keccak256, parseEther, stringToHex, zeroAddress, type Hash } from "viem";
-import { gatewayAbi, Status } from "../../relayer/chain/abis.js";
+import { erc20Abi, keccak256, maxUint256, parseEther, stringToHex, zeroAddress, type Address, type Hash } from "viem";
+import { gatewayAbi, Status, testTokenMintAbi } from "../../relayer/chain/abis.js";
 import type { Registration } from "../../relayer/chain/registration.js";
 import { connect, type Connection } from "../../relayer/devnet/connect.js";
 import { REGISTER_GAS_HEADROOM, sendRegistration } from "../../relayer/devnet/swap.js";
@@ -11,16 +11,17 @@ import { deploySystem, type Chain } from "../fixtures/system.js";
 /**
  * A user's registration is sent with the node's gas estimate, which is exact for the state it ran on. On a busy chain the
  * state changes before the block: here, the estimate counts another user's registration with the same counterparty that
- * is still pending (the Gateway's exposure slot of that counterparty non-zero), and the block mines this one first (the
- * slot written from zero, 17,100 gas more). Seen on a 10-chain devnet: registrations reverted out of gas.
+ * is still pending (the Gateway's exposure slot of that counterparty non-zero, and for a token its balance of it), and the
+ * block mines this one first (each slot written from zero, 17,100 gas more). Seen on a 10-chain devnet: registrations
+ * reverted out of gas. Each case has a counterparty of its own, so that its exposure slot starts at zero.
  */
 describe("sendRegistration: a registration's gas outlasts a change of state between its estimate and its block", function () {
   this.timeout(120_000);
-  let a: Chain, b: Chain;
+  let a: Chain, b: Chain, c: Chain;
   let rpc: RpcServer;
 
   before(async () => {
-    [a, b] = (await deploySystem({ networks: ["chainA", "chainB"], q: 3 })) as [Chain, Chain];
+    [a, b, c] = (await deploySystem({ networks: ["chainA", "chainB", "chainC"], q: 3 })) as [Chain, Chain, Chain];
     rpc = new RpcServer(a);
     await rpc.up();
   });
@@ -29,32 +30,41 @@ describe("sendRegistration: a registration's gas outlasts a change of state betw
     await rpc?.down();
   });
 
-  const terms = (payer: Connection, head: bigint, label: string): Registration => ({
-    asset: zeroAddress,
+  const terms = (payer: Connection, head: bigint, label: string, asset: Address, counterparty: bigint): Registration => ({
+    asset,
     amount: parseEther("1"),
     beneficiary: payer.wallet.account.address,
     refundTo: payer.wallet.account.address,
     salt: keccak256(stringToHex(`sendRegistration ${label}`)),
     tx2: keccak256(stringToHex("tx2")),
     tx2r: keccak256(stringToHex("tx2r")),
-    counterparty: b.chainId,
+    counterparty,
     h1: head + 20n,
     h2: 10n,
     registerBy: head + 10n,
     mirrorBy: 10n,
   });
 
-  it("is mined when the estimate counted a pending registration that the block takes after it (the exposure slot written from zero)", async () => {
+  /**
+   * Alice's registration waits in the pool (no tip) while Bob's is estimated and sent by sendRegistration; the block
+   * mines Bob's first. Returns Bob's receipt's gas and the node's estimate of it.
+   */
+  async function race(asset: Address, counterparty: bigint, label: string): Promise<{ used: bigint; estimate: bigint }> {
     const alice = await connect({ rpcUrl: rpc.url, key: HARDHAT_ACCOUNT_1_KEY });
     const bob = await connect({ rpcUrl: rpc.url, key: HARDHAT_ACCOUNT_2_KEY });
+    if (asset !== zeroAddress) {
+      for (const payer of [alice, bob]) {
+        await payer.publicClient.waitForTransactionReceipt({ hash: await payer.wallet.writeContract({ address: asset, abi: testTokenMintAbi, functionName: "mint", args: [payer.wallet.account.address, parseEther("1")] }) });
+        await payer.publicClient.waitForTransactionReceipt({ hash: await payer.wallet.writeContract({ address: asset, abi: erc20Abi, functionName: "approve", args: [a.gateway.address, maxUint256] }) });
+      }
+    }
     const head = await alice.publicClient.getBlockNumber();
-    const [first, second] = [terms(alice, head, "alice"), terms(bob, head, "bob")];
+    const [first, second] = [terms(alice, head, `${label}/alice`, asset, counterparty), terms(bob, head, `${label}/bob`, asset, counterparty)];
+    const call = (r: Registration) => ({ address: a.gateway.address, abi: gatewayAbi, functionName: "register", args: [r], value: r.asset === zeroAddress ? r.amount : 0n }) as const;
     const provider = a.conn.provider;
     await provider.request({ method: "evm_setAutomine", params: [false] });
     try {
-      // Alice's registration pays no tip: it waits in the pool, and the block takes Bob's, which pays one, first.
       const { baseFeePerGas } = await alice.publicClient.getBlock();
-      const call = (r: Registration) => ({ address: a.gateway.address, abi: gatewayAbi, functionName: "register", args: [r], value: r.amount }) as const;
       const aliceHash = await alice.wallet.writeContract({ ...call(first), gas: 500_000n, maxPriorityFeePerGas: 0n, maxFeePerGas: 2n * baseFeePerGas! });
       const estimate = await bob.publicClient.estimateContractGas({ ...call(second), account: bob.wallet.account });
       const bobHash = await sendRegistration(bob, a.gateway.address, second);
@@ -64,14 +74,25 @@ describe("sendRegistration: a registration's gas outlasts a change of state betw
       const [ofAlice, ofBob] = [await receipt(aliceHash), await receipt(bobHash)];
       assert.equal(ofBob.blockNumber, ofAlice.blockNumber);
       assert.ok(ofBob.transactionIndex < ofAlice.transactionIndex, "Bob's registration ran first");
-      assert.equal(ofBob.status, "success");
-      assert.equal(ofAlice.status, "success");
-      assert.ok(ofBob.gasUsed > estimate, `it needed ${ofBob.gasUsed} gas, more than the ${estimate} estimated`);
-      assert.ok(ofBob.gasUsed <= estimate + REGISTER_GAS_HEADROOM);
-      const [status] = await bob.publicClient.readContract({ address: a.gateway.address, abi: gatewayAbi, functionName: "recordOf", args: [(await bob.publicClient.readContract({ address: a.gateway.address, abi: gatewayAbi, functionName: "contractIds", args: [second] }))[0]] });
+      assert.deepEqual([ofBob.status, ofAlice.status], ["success", "success"]);
+      const [contractId] = await bob.publicClient.readContract({ address: a.gateway.address, abi: gatewayAbi, functionName: "contractIds", args: [second] });
+      const [status] = await bob.publicClient.readContract({ address: a.gateway.address, abi: gatewayAbi, functionName: "recordOf", args: [contractId] });
       assert.equal(status, Status.Registered, "Bob's contract is registered");
+      assert.ok(ofBob.gasUsed <= estimate + REGISTER_GAS_HEADROOM);
+      return { used: ofBob.gasUsed, estimate };
     } finally {
       await provider.request({ method: "evm_setAutomine", params: [true] });
     }
+  }
+
+  it("is mined when the estimate counted a pending registration that the block takes after it: the exposure slot written from zero", async () => {
+    const { used, estimate } = await race(zeroAddress, b.chainId, "coin");
+    assert.ok(used >= estimate + 17_000n, `it needed ${used} gas, ${used - estimate} more than the ${estimate} estimated`);
+  });
+
+  it("is mined when a token registration finds both the exposure slot and the Gateway's balance of the token written from zero", async () => {
+    const { used, estimate } = await race(a.token.address, c.chainId, "token");
+    // Two slots from zero, less the refund of the payer's balance emptied: more than one slot's headroom would cover.
+    assert.ok(used > estimate + 20_000n, `it needed ${used} gas, ${used - estimate} more than the ${estimate} estimated`);
   });
 });
