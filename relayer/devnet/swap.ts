@@ -161,8 +161,8 @@ export async function runSwap({
 
   // Both sides are tried (eth_call) before either is sent: a side its Gateway refuses (above the bond's cover, a frozen
   // counterparty) must not leave the other side's asset locked until it expires.
-  await Promise.all([tryRegister(x, from.gateway, regX), matched ? tryRegister(y, to.gateway, regY) : undefined]);
-  const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX).then((f) => f + approvedX), matched ? register(y, to.gateway, regY).then((f) => f + approvedY) : 0n]);
+  const [gasX, gasY] = await Promise.all([tryRegister(x, from.gateway, regX), matched ? tryRegister(y, to.gateway, regY) : 0n]);
+  const [feesX, feesY] = await Promise.all([register(x, from.gateway, regX, gasX).then((f) => f + approvedX), matched ? register(y, to.gateway, regY, gasY).then((f) => f + approvedY) : 0n]);
   log(`chain ${x.chainId}: registered contract ${idX} (registered by block ${registerByX}, expires at block ${expiryX})`);
   if (matched) log(`chain ${y.chainId}: registered contract ${idY} (registered by block ${registerByY}, expires at block ${expiryY})`);
   else log(`chain ${y.chainId}: contract ${idY} left unregistered on purpose`);
@@ -330,10 +330,17 @@ async function approve(c: Connection, side: SwapSide, log: (line: string) => voi
   return approved.gasUsed * approved.effectiveGasPrice;
 }
 
-/** Throws DevnetError, the Gateway's refusal in words, when it would not take the registration now. */
-export async function tryRegister(c: Connection, gateway: Address, reg: Registration): Promise<void> {
+/** The registration call of the payer's side (the native coin sent with it if that is what it gives). */
+const registerCall = (c: Connection, gateway: Address, reg: Registration) =>
+  ({ account: c.wallet.account, address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n }) as const;
+
+/**
+ * The node's gas estimate of the registration, which runs it on the chain's state; throws DevnetError, the Gateway's
+ * refusal in words, when it would not take the registration now.
+ */
+export async function tryRegister(c: Connection, gateway: Address, reg: Registration): Promise<bigint> {
   try {
-    await c.publicClient.simulateContract({ account: c.wallet.account, address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n });
+    return await c.publicClient.estimateContractGas(registerCall(c, gateway, reg));
   } catch (error) {
     const words = explainRevert(error, { chainId: c.chainId });
     throw new DevnetError(`registering the contract on chain ${c.chainId} failed: ${words ?? (error instanceof Error ? error.message : String(error))}`, { cause: error });
@@ -349,16 +356,14 @@ export async function tryRegister(c: Connection, gateway: Address, reg: Registra
  */
 export const REGISTER_GAS_HEADROOM = 40_000n;
 
-/** Sends the payer's registration (approved before, the native coin sent with it if that is what it gives) with REGISTER_GAS_HEADROOM over the estimate. */
-export async function sendRegistration(c: Connection, gateway: Address, reg: Registration): Promise<Hash> {
-  const call = { address: gateway, abi: gatewayAbi, functionName: "register", args: [reg], value: reg.asset === zeroAddress ? reg.amount : 0n } as const;
-  const gas = await c.publicClient.estimateContractGas({ ...call, account: c.wallet.account });
-  return c.wallet.writeContract({ ...call, gas: gas + REGISTER_GAS_HEADROOM });
+/** Sends the payer's registration (approved before) with REGISTER_GAS_HEADROOM over `estimate` (tryRegister's). */
+export function sendRegistration(c: Connection, gateway: Address, reg: Registration, estimate: bigint): Promise<Hash> {
+  return c.wallet.writeContract({ ...registerCall(c, gateway, reg), gas: estimate + REGISTER_GAS_HEADROOM });
 }
 
 /** The payer registers its side. Resolves with the gas fees paid. */
-async function register(c: Connection, gateway: Address, reg: Registration): Promise<bigint> {
-  const registered = await transact(c, "registering the contract", () => sendRegistration(c, gateway, reg));
+async function register(c: Connection, gateway: Address, reg: Registration, estimate: bigint): Promise<bigint> {
+  const registered = await transact(c, "registering the contract", () => sendRegistration(c, gateway, reg, estimate));
   return registered.gasUsed * registered.effectiveGasPrice;
 }
 

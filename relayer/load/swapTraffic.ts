@@ -171,15 +171,16 @@ function amount(random: () => number): Give {
  */
 async function register(user: LoadUser, chain: LoadChain, reg: Registration, side: LoadSide): Promise<void> {
   const c = user.on[chain.index]!;
+  let estimate: bigint;
   try {
-    await tryRegister(c, chain.gateway, reg);
+    estimate = await tryRegister(c, chain.gateway, reg);
   } catch (error) {
     side.notRegistered = `refused: ${shortMessage(error)}`;
     return;
   }
   let hash: Hash;
   try {
-    hash = await sendRegistration(c, chain.gateway, reg);
+    hash = await sendRegistration(c, chain.gateway, reg, estimate);
   } catch (error) {
     side.notRegistered = `not sent: ${shortMessage(error)}`;
     return;
