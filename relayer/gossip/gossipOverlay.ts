@@ -64,7 +64,7 @@ type Strikes = { count: number; since: number };
  * each other system has not been sent of its view list to a random subset of systems, which re-push what they
  * learned in their pushers' rounds; a node pulls when a view is more than k ahead of what it can verify, and a
  * pacemaker sends the whole list to one system in turn. Messages are rate-limited per peer, then
- * de-duplicated by a canonical id; a peer that keeps sending invalid ones is cut off until its strikes
+ * de-duplicated by the hash of their text; a peer that keeps sending invalid ones is cut off until its strikes
  * decay. What the overlay keeps is bounded (OVERLAY_LIMITS). A node hands it what its transport decoded
  * (`decodeMessage`), so every field is within its bounds.
  */
@@ -112,11 +112,13 @@ export class GossipOverlay {
   pushes(height: bigint): boolean {
     const members = this.#o.systems.get(this.#o.chainId)?.members ?? [];
     const self = this.#o.self.toLowerCase();
-    const connected = new Set(this.#o.connected().map((a) => a.toLowerCase()));
     const round = Number((height / BigInt(this.#o.roundBlocks)) % BigInt(Math.max(1, members.length)));
+    // The links are looked at only when a member comes before this node in the round's order (q − 1 rounds in q).
+    let connected: Set<string> | undefined;
     for (let i = 0; i < members.length; i++) {
       const member = members[(round + i) % members.length]!.toLowerCase();
       if (member === self) return true;
+      connected ??= new Set(this.#o.connected().map((a) => a.toLowerCase()));
       if (connected.has(member)) return false;
     }
     return false;
@@ -182,15 +184,21 @@ export class GossipOverlay {
     if (offer.result === "conflict") this.report(offer.evidence);
   }
 
-  async handle(from: Address, message: Message): Promise<void> {
+  /**
+   * Takes in a gossip message from a peer; `text` is its JSON text as the transport received it (by default, as the peer
+   * would have written it), which gives the message its id.
+   */
+  async handle(from: Address, message: Message, text = JSON.stringify(message)): Promise<void> {
     if (message.kind !== "view-update" && message.kind !== "view-pull" && message.kind !== "evidence") return;
     const peer = from.toLowerCase();
     if (this.#strikesOf(peer) >= this.#o.maxStrikes) return this.#o.onRefused(from, "peer cut off");
     if (!this.#rate.admit(peer)) return this.#o.onRefused(from, "gossip rate limited");
-    // The canonical id is the content: the same update or evidence from several peers is processed once.
-    // A pull is a question of one peer, so its id names the peer too. The id never leaves the node, so it is
-    // the platform's SHA-256, some 40 times cheaper than keccak256 in JavaScript on a view list of a few kB.
-    const id = createHash("sha256").update(message.kind === "view-pull" ? `${peer}:${JSON.stringify(message)}` : JSON.stringify(message)).digest("hex");
+    // The id is the content as it came: the same update or evidence from several peers is processed once (honest nodes
+    // write the same content the same way; a peer that writes it otherwise only makes this node look at it again, as it
+    // could by sending other content). A pull is a question of one peer, so its id names the peer too. The id never
+    // leaves the node, so it is the platform's SHA-256, some 40 times cheaper than keccak256 in JavaScript on a view
+    // list of a few kB; hashing the text the transport read spares writing the message out again.
+    const id = createHash("sha256").update(message.kind === "view-pull" ? `${peer}:${text}` : text).digest("hex");
     if (this.#seen.has(id)) return this.#o.onRefused(from, "duplicate gossip");
     this.#seen.set(id, true);
 

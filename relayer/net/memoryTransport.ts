@@ -29,6 +29,12 @@ export class MemoryHub {
   /** Keyed by lower-case address: cheap to normalize on every send, unlike a checksum. */
   readonly #members = new Map<string, MemoryTransport>();
   readonly #down = new Set<string>();
+  /**
+   * The message routed last in this turn of the event loop, written out and copied once for all its receivers (a push
+   * goes to several nodes of a system, a request to (1 − r)·q + 1): a sender does not change a message between two sends
+   * of one turn. Forgotten when the turn ends.
+   */
+  #frame: { message: Message; text: string; bytes: number; copy: Message } | undefined;
 
   constructor({ clock, latencyMs = 0 }: MemoryHubParameters) {
     this.clock = clock;
@@ -66,24 +72,32 @@ export class MemoryHub {
     if (this.#members.get(key) === transport) this.#members.delete(key);
   }
 
-  /** @internal Called by `MemoryTransport.send()`: sizes and copies now, delivers the copy after the latency. */
+  /** @internal Called by `MemoryTransport.send()`: writes out and copies now (see #frame), delivers the copy after the latency. */
   route(from: MemoryTransport, to: Address, message: Message): number {
     const receiver = this.#members.get(to.toLowerCase());
     if (!receiver || receiver === from || !this.#isMember(from) || this.isLinkDown(from.self, to)) {
       this.dropped++;
       return 0;
     }
-    const bytes = Buffer.byteLength(JSON.stringify(message));
-    const copy = jsonCopy(message) as Message;
+    const { text, bytes, copy } = this.#frameOf(message);
     this.clock.setTimeout(() => {
       if (!this.#isMember(receiver) || this.isLinkDown(from.self, to)) {
         this.dropped++;
         return;
       }
       this.delivered++;
-      receiver.deliver({ from: from.self, message: copy, bytes });
+      receiver.deliver({ from: from.self, message: copy, bytes, text });
     }, this.#latency({ from: from.self, to: receiver.self }));
     return bytes;
+  }
+
+  #frameOf(message: Message): { text: string; bytes: number; copy: Message } {
+    if (this.#frame?.message !== message) {
+      const text = JSON.stringify(message);
+      if (this.#frame === undefined) queueMicrotask(() => (this.#frame = undefined));
+      this.#frame = { message, text, bytes: Buffer.byteLength(text), copy: jsonCopy(message) as Message };
+    }
+    return this.#frame;
   }
 
   #isMember(transport: MemoryTransport): boolean {

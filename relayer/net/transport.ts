@@ -2,7 +2,13 @@ import type { Address } from "viem";
 import type { Message } from "./message.js";
 
 /** What a transport tells the node about each message it delivers. */
-export type Delivery = { from: Address; message: Message; bytes: number };
+export type Delivery = {
+  from: Address;
+  message: Message;
+  bytes: number;
+  /** The message's JSON text as it arrived, before it was decoded: what the gossip overlay hashes to find a repeat. */
+  text: string;
+};
 
 /**
  * Node-to-node messaging. Peers are named by their committee address; a transport delivers only

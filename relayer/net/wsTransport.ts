@@ -419,12 +419,13 @@ export class WsTransport implements Transport {
   #deliver(session: Session, frame: Buffer): void {
     const plaintext = session.opener!.open(frame);
     if (!plaintext) return this.#refuse(session, "bad-frame");
-    const decoded = decodeMessage(parseJson(plaintext.toString("utf8")));
+    const text = plaintext.toString("utf8");
+    const decoded = decodeMessage(parseJson(text));
     if (!decoded.ok) return this.#count("malformed");
     const handler = this.#handler;
     if (!handler || !session.address) return;
     try {
-      handler({ from: session.address, message: decoded.message, bytes: plaintext.length });
+      handler({ from: session.address, message: decoded.message, bytes: plaintext.length, text });
     } catch {
       this.handlerErrors++;
     }

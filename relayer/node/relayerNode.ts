@@ -348,7 +348,7 @@ export class RelayerNode {
     return bytes;
   }
 
-  async #onMessage({ from, message, bytes }: Delivery): Promise<void> {
+  async #onMessage({ from, message, bytes, text }: Delivery): Promise<void> {
     this.metrics.countMessage({ kind: message.kind, direction: "received", bytes });
     try {
       if (message.kind === "cosign") {
@@ -356,7 +356,7 @@ export class RelayerNode {
         return;
       }
       if (message.kind === "view-update" || message.kind === "view-pull" || message.kind === "evidence") {
-        await this.#gossip.handle(from, message);
+        await this.#gossip.handle(from, message, text);
         return;
       }
       if (message.kind === "request" && BigInt(message.chainId) === this.config.chainId && Array.isArray(message.contractIds)) {

@@ -7,6 +7,7 @@ import { toWireSignedView, type SignedView } from "../view/signedView.js";
 import { MemoryTransport, type MemoryHub } from "../net/memoryTransport.js";
 import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, MAX_VIEWS_PER_UPDATE, type Message, type Reply, type Request } from "../net/message.js";
 import { RequestChannel, type RemoteSystem } from "../net/requestChannel.js";
+import type { Delivery } from "../net/transport.js";
 import { checkAnswer, type AnswerBasis, type CheckedAnswer } from "../tasks/checkAnswer.js";
 import { bridgeFor, requestProblem } from "../tasks/serveCheck.js";
 import { DEFAULT_BATCH_SIZE } from "../tasks/taskRunner.js";
@@ -102,7 +103,7 @@ export class SimNode {
       maxRequestsPerSecond: parameters.maxRequestsPerSecond,
       onRefused: (_from, reason) => parameters.onIncident(reason),
     });
-    this.#transport.onMessage(({ from, message }) => void this.#onMessage(from, message));
+    this.#transport.onMessage((delivery) => void this.#onMessage(delivery));
   }
 
   async start(): Promise<void> {
@@ -271,8 +272,8 @@ export class SimNode {
     return BigInt(Math.max(0, this.system.certifiedHeight(this.system.height) - defaultRetentionBlocks(this.system.k)));
   }
 
-  #onMessage(from: Address, message: Message): Promise<void> {
-    if (message.kind === "view-update" || message.kind === "view-pull" || message.kind === "evidence") return this.#gossip.handle(from, message);
+  #onMessage({ from, message, text }: Delivery): Promise<void> {
+    if (message.kind === "view-update" || message.kind === "view-pull" || message.kind === "evidence") return this.#gossip.handle(from, message, text);
     if (message.kind === "request" && BigInt(message.chainId) === this.system.chainId && Array.isArray(message.contractIds)) {
       for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#o.onRequest(contractId, this);
     }

@@ -40,7 +40,7 @@ describe("MemoryTransport", () => {
       assert.deepEqual(b.inbox, [], "delivered before the latency");
       await clock.advance(1);
       assert.deepEqual(ids(b.inbox), ["1", "2", "3"]);
-      assert.deepEqual(b.inbox[0], { from: A, message: msg("1"), bytes: sizes[0] });
+      assert.deepEqual(b.inbox[0], { from: A, message: msg("1"), bytes: sizes[0], text: JSON.stringify(msg("1")) });
       assert.deepEqual(a.inbox, []);
     });
 
@@ -52,6 +52,26 @@ describe("MemoryTransport", () => {
       await clock.runUntilIdle();
       assert.deepEqual(ids(b.inbox), ["original"]);
       assert.notEqual(b.inbox[0]!.message, m);
+    });
+
+    it("gives the receivers of one message in one turn one frozen copy, and a message changed in a later turn its new content", async () => {
+      const { clock, a, b, c } = await network();
+      const m = msg("to-both");
+      a.t.send(B, m);
+      a.t.send(C, m);
+      await clock.runUntilIdle();
+      const [atB, atC] = [b.inbox[0]!.message, c.inbox[0]!.message];
+      assert.equal(atB, atC, "one copy for both receivers");
+      assert.throws(() => ((atB as { requestId: string }).requestId = "rewritten"), TypeError, "a receiver cannot change it for the other");
+      assert.equal(b.inbox[0]!.text, JSON.stringify(m));
+
+      // The same object, changed after the turn it was sent in, is written out again.
+      await Promise.resolve();
+      (m as { requestId: string }).requestId = "changed later";
+      a.t.send(B, m);
+      await clock.runUntilIdle();
+      assert.deepEqual(ids(b.inbox), ["to-both", "changed later"]);
+      assert.equal(b.inbox[1]!.text, JSON.stringify(m));
     });
 
     it("orders deliveries across links by arrival time under per-link latency", async () => {
@@ -104,13 +124,16 @@ describe("MemoryTransport", () => {
 });
 
 describe("jsonCopy", () => {
-  it("gives what a peer parses from the JSON frame, for any JSON-like value with undefined fields, −0, NaN and __proto__ keys", () => {
+  it("gives what a peer parses from the JSON frame, frozen, for any JSON-like value with undefined fields, −0, NaN and __proto__ keys", () => {
     const value = fc.anything({ key: fc.oneof(fc.string(), fc.constant("__proto__")), maxDepth: 4, values: [fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)] });
     fc.assert(
       fc.property(value, (v) => {
         const copy = jsonCopy(v);
         assert.deepStrictEqual(copy, v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
-        if (typeof v === "object" && v !== null) assert.notEqual(copy, v, "a copy, not the value");
+        if (typeof v === "object" && v !== null) {
+          assert.notEqual(copy, v, "a copy, not the value");
+          assert.ok(Object.isFrozen(copy), "frozen, so that receivers can share it");
+        }
       }),
       { numRuns: 500, seed: 20240613 },
     );

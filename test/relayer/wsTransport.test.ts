@@ -223,8 +223,8 @@ describe("WsTransport", function () {
       assert.equal(sentAB, Buffer.byteLength(JSON.stringify(cosign)));
       assert.equal(sentBA, Buffer.byteLength(JSON.stringify(request)));
       await waitFor(() => a.inbox.length === 1 && b.inbox.length === 1, "both messages");
-      assert.deepEqual(b.inbox, [{ from: low.address, message: cosign, bytes: sentAB }]);
-      assert.deepEqual(a.inbox, [{ from: high.address, message: request, bytes: sentBA }]);
+      assert.deepEqual(b.inbox, [{ from: low.address, message: cosign, bytes: sentAB, text: JSON.stringify(cosign) }]);
+      assert.deepEqual(a.inbox, [{ from: high.address, message: request, bytes: sentBA, text: JSON.stringify(request) }]);
       assert.deepEqual(Object.values(a.t.rejected).concat(Object.values(b.t.rejected)), new Array(2 * TRANSPORT_REFUSALS.length).fill(0));
       assert.deepEqual([...a.refused, ...b.refused], []);
     });
@@ -545,7 +545,7 @@ describe("WsTransport", function () {
       await sleep(20);
       assert.equal(b.t.rejected.malformed, 7);
       assert.deepEqual(b.refused, new Array(7).fill("malformed"));
-      assert.deepEqual(b.inbox, [{ from: member.address, message: cosign, bytes: JSON.stringify(cosign).length }]);
+      assert.deepEqual(b.inbox, [{ from: member.address, message: cosign, bytes: JSON.stringify(cosign).length, text: JSON.stringify(cosign) }]);
       assert.deepEqual(b.t.connected(), [member.address]);
       assert.equal(r.isClosed(), false);
     });
