@@ -20,9 +20,20 @@ export function keepAliveFetch(input: string | URL | Request, init: RequestInit 
   if (url.protocol !== "http:" && url.protocol !== "https:") return Promise.reject(new TypeError(`keepAliveFetch: ${url.protocol} URLs are not fetched, only http: and https:`));
   const body = init.body ?? undefined;
   if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) return Promise.reject(new TypeError("keepAliveFetch: a body is a string or bytes"));
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   const headers: Record<string, string> = {};
   new Headers(init.headers).forEach((value, key) => (headers[key] = value));
+  return exchange(url, init, headers, body).catch((error: NodeJS.ErrnoException & { reusedSocket?: boolean }) => {
+    // A kept-alive connection that the server closes while idle (its keep-alive timeout) as the next request goes out on it
+    // fails that request with ECONNRESET ("socket hang up"), unread: such a request is sent once more, on a new connection
+    // (the retry Node's documentation gives for `reusedSocket`). One that fails so on a new connection, or otherwise, is not.
+    if (error.reusedSocket === true && error.code === "ECONNRESET" && init.signal?.aborted !== true) return exchange(url, init, headers, body);
+    throw error;
+  });
+}
+
+/** One request and its response; a failure on a connection that had served requests before says so (`reusedSocket`). */
+function exchange(url: URL, init: RequestInit, headers: Record<string, string>, body: string | Uint8Array | undefined): Promise<Response> {
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise<Response>((resolve, reject) => {
     const request = send(url, { method: init.method ?? "GET", headers, agent: AGENTS[url.protocol as keyof typeof AGENTS], signal: init.signal ?? undefined }, (response) => {
       const chunks: Buffer[] = [];
@@ -37,7 +48,7 @@ export function keepAliveFetch(input: string | URL | Request, init: RequestInit 
         }
       });
     });
-    request.on("error", reject);
+    request.on("error", (error) => reject(Object.assign(error, { reusedSocket: request.reusedSocket })));
     request.end(body);
   });
 }

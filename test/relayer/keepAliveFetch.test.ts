@@ -104,4 +104,38 @@ describe("keepAliveFetch (node:http with kept-alive connections, in place of Nod
       }
     });
   });
+
+  describe("a kept-alive connection the server closes as a request goes out on it (its keep-alive timeout)", () => {
+    it("sends that request once more on a new connection, and answers it", async () => {
+      // The server answers the first request of each connection and hangs up on the next one, unanswered.
+      const served = new WeakMap<object, number>();
+      const racy = await server({
+        "/": (req, body, res) => {
+          const count = (served.get(req.socket) ?? 0) + 1;
+          served.set(req.socket, count);
+          if (count > 1) return req.socket.destroy();
+          res.writeHead(200, { "content-type": "application/json" }).end(body);
+        },
+      });
+      try {
+        const first = await keepAliveFetch(`${racy.url}/`, { method: "POST", body: "one" });
+        assert.equal(await first.text(), "one");
+        const second = await keepAliveFetch(`${racy.url}/`, { method: "POST", body: "two" });
+        assert.equal(await second.text(), "two", "answered on a new connection");
+        assert.equal(racy.connections(), 2);
+      } finally {
+        await racy.close();
+      }
+    });
+
+    it("does not send again a request that a new connection hung up on", async () => {
+      const hangsUp = await server({ "/": (req) => req.socket.destroy() });
+      try {
+        await assert.rejects(keepAliveFetch(`${hangsUp.url}/`, { method: "POST", body: "x" }), (e: NodeJS.ErrnoException) => e.code === "ECONNRESET");
+        assert.equal(hangsUp.connections(), 1, "sent once");
+      } finally {
+        await hangsUp.close();
+      }
+    });
+  });
 });
