@@ -44,7 +44,7 @@ export type RelayerIdleResult = {
   idleSeconds: number;
   /** The machine's 1-minute load average when the sampling ended: on a shared machine the CPU figures grow with it. */
   loadAverage: number;
-  /** The relayers' command line up to --config, absolute paths by their file names. */
+  /** The relayers' command line up to --config, absolute paths by their file names, after their MALLOC_ARENA_MAX. */
   command: string;
   goals: { idleCpuPercent: number; rssMB: number };
   met: { idleCpuPercent: boolean; rssMB: boolean };
@@ -134,10 +134,14 @@ async function settled(devnet: Devnet, dir: string, file: DevnetFile): Promise<v
   }
 }
 
-/** The command line of `pid` up to --config, absolute paths shortened to their file names ("node --max-semi-space-size=1 dist/relayer.mjs"). */
+/**
+ * The command line of `pid` up to --config, absolute paths shortened to their file names, after the malloc setting of its
+ * environment ("MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 dist/relayer.mjs"): what a user runs to get the same process.
+ */
 function commandOf(pid: number): string {
   const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-  return args.slice(0, args.indexOf("--config")).map((a) => (isAbsolute(a) ? basename(a) : a)).join(" ");
+  const arenas = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").find((entry) => entry.startsWith("MALLOC_ARENA_MAX="));
+  return [...(arenas === undefined ? [] : [arenas]), ...args.slice(0, args.indexOf("--config")).map((a) => (isAbsolute(a) ? basename(a) : a))].join(" ");
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;
