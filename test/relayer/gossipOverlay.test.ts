@@ -604,6 +604,20 @@ describe("GossipOverlay", () => {
       assert.deepEqual(reasons(node), ["duplicate gossip", "duplicate gossip", "duplicate gossip"]);
     });
 
+    it("tells a repeat by the text the transport read: the same frame is refused, a respelled one is looked at again and changes nothing", async () => {
+      const { node } = solo();
+      const push = update(A3());
+      const frame = JSON.stringify(push, null, 1); // as a peer that writes JSON its own way sends it
+      await node.overlay.handle(attacker, push, frame);
+      await node.overlay.handle(honest, structuredClone(push), frame);
+      assert.equal(node.list.offers, 1, "the same frame is taken once, from any peer");
+      assert.deepEqual(reasons(node), ["duplicate gossip"]);
+
+      await node.overlay.handle(attacker, structuredClone(push), JSON.stringify(push));
+      assert.equal(node.list.offers, 2, "the same content in another spelling is offered again");
+      assert.equal(node.list.version, 1, "and the view list finds it known");
+    });
+
     it("refuses more than maxPerPeerPerSecond messages from one peer in a second and admits it again a second later (gossip flood)", async () => {
       const { clock, node } = solo({ maxPerPeerPerSecond: 5 });
       const pull = (h: number): Message => ({ kind: "view-pull", chainId: A.chainId.toString(), fromHeight: h.toString() });
