@@ -10,6 +10,7 @@ import { fanout } from "../net/requestChannel.js";
 import { relate } from "../view/relate.js";
 import type { ViewList } from "./viewList.js";
 import { fromWireSignedView, toWireSignedView, type Evidence, type SignedView } from "../view/signedView.js";
+import { headOf, toWireViewHead, type SignedViewHead } from "../view/viewHead.js";
 
 export type GossipOptions = {
   chainId: bigint;
@@ -62,11 +63,13 @@ type Strikes = { count: number; since: number };
 /**
  * The gossip overlay between systems (section IV.C): one node per system and round (the pusher) pushes what
  * each other system has not been sent of its view list to a random subset of systems, which re-push what they
- * learned in their pushers' rounds; a node pulls when a view is more than k ahead of what it can verify, and a
- * pacemaker sends the whole list to one system in turn. Messages are rate-limited per peer, then
- * de-duplicated by the hash of their text; a peer that keeps sending invalid ones is cut off until its strikes
- * decay. What the overlay keeps is bounded (OVERLAY_LIMITS). A node hands it what its transport decoded
- * (`decodeMessage`), so every field is within its bounds.
+ * learned in their pushers' rounds, each view as its head above the newest view of its chain the receiver is known to
+ * hold (the window only when the receiver cannot connect without it); a node pulls when a view is more than k ahead of
+ * what it can verify, or for a head it cannot make whole, and a pacemaker sends the whole list to one system in turn.
+ * Messages are rate-limited per peer, then de-duplicated by the hash of their text; a peer that keeps sending invalid
+ * ones is cut off until its strikes decay. What the overlay keeps is bounded (OVERLAY_LIMITS, and a height per chain
+ * and member of the configured systems). A node hands it what its transport decoded (`decodeMessage`), so every field
+ * is within its bounds.
  */
 export class GossipOverlay {
   readonly #o: GossipOptions;
@@ -82,6 +85,13 @@ export class GossipOverlay {
    * the newest this node sent to it, or one of its nodes sent to this node.
    */
   readonly #sent = new Map<bigint, Map<bigint, bigint>>();
+  /**
+   * lower-case address of another system's member → chainId → the height of the newest view of that chain the member is
+   * known to hold: one this node pushed to it, or one it sent here that this node's list knew or took. A push to it
+   * carries a newer view as its head above that height (SignedViewHead). Kept per member, since a push reaches
+   * (1 − r)·q + 1 of a system's q members and which ones turns with the rounds.
+   */
+  readonly #heldBy = new Map<string, Map<bigint, bigint>>();
   /** lower-case address → the system (chainId) whose committee it belongs to */
   readonly #systemOf: Map<string, bigint>;
 
@@ -140,28 +150,42 @@ export class GossipOverlay {
     const pacemaker = BigInt(this.#o.pacemakerBlocks);
     if (height % pacemaker === 0n) {
       const target = others[Number((height / pacemaker) % BigInt(others.length))]!;
-      this.#push(target, this.#o.viewList.entries());
+      this.#push(target, this.#o.viewList.entries(), "whole");
       for (const evidence of this.#reported.values()) this.#toSystem(target, evidence);
       return;
     }
     for (const target of others.filter(() => this.#random() < this.#o.sendRate)) {
       const sent = this.#sent.get(target);
       const fresh = this.#o.viewList.entries().filter((e) => e.view.height > (sent?.get(e.view.chainId) ?? -1n));
-      if (fresh.length > 0) this.#push(target, fresh);
+      if (fresh.length > 0) this.#push(target, fresh, "heads");
     }
   }
 
-  /** Sends `views` to `target`, and remembers them as sent there when the transport took the message for one of its nodes at least. */
-  #push(target: bigint, views: readonly SignedView[]): void {
-    if (this.#toSystem(target, { kind: "view-update", views: views.map(toWireSignedView) }) === 0) return;
-    for (const { view } of views) this.#holds(target, view.chainId, view.height);
+  /**
+   * Sends `views` to the nodes of `target` a push goes to, and remembers them as sent there when the transport took the
+   * message for one of them at least. With `heads`, each receiver gets as a head (SignedViewHead) every view whose
+   * window reaches the newest view of its chain that receiver is known to hold (#heldBy): the window only when it cannot
+   * connect without it. The pacemaker sends whole views, which need nothing held to be checked.
+   */
+  #push(target: bigint, views: readonly SignedView[], form: "whole" | "heads"): void {
+    const whole: Message = { kind: "view-update", views: views.map(toWireSignedView) };
+    let took = 0;
+    for (const member of this.#pushTargets(target)) {
+      const held = this.#heldBy.get(member.toLowerCase());
+      const heads = form === "heads" && held !== undefined ? views.map((signed) => headAbove(signed, held)) : [];
+      const update: Message = heads.some((head) => head !== undefined)
+        ? { kind: "view-update", views: views.filter((_, i) => heads[i] === undefined).map(toWireSignedView), heads: heads.flatMap((head) => (head === undefined ? [] : [toWireViewHead(head)])) }
+        : whole;
+      if (this.#o.send(member, update) === 0) continue;
+      took += 1;
+      for (const { view } of views) raise(this.#heldBy, member.toLowerCase(), view.chainId, view.height);
+    }
+    if (took > 0) for (const { view } of views) this.#holds(target, view.chainId, view.height);
   }
 
   /** Notes that `system` holds the view of `chainId` at `height` (or a newer one): a push there need not carry it. */
   #holds(system: bigint, chainId: bigint, height: bigint): void {
-    let sent = this.#sent.get(system);
-    if (sent === undefined) this.#sent.set(system, (sent = new Map()));
-    if (height > (sent.get(chainId) ?? -1n)) sent.set(chainId, height);
+    raise(this.#sent, system, chainId, height);
   }
 
   /** Broadcasts fork evidence to every system and hands it to the node, once per chain. */
@@ -212,22 +236,36 @@ export class GossipOverlay {
     const sender = this.#systemOf.get(peer);
     // One pull per chain and update: each view of it too far ahead would ask for the same path.
     const pulled = new Set<string>();
-    for (const wire of message.views) {
-      const offer = await this.#o.viewList.offer(wire);
+    const items = [...message.views.map((wire) => ({ chainId: wire.view.chainId, height: wire.view.height, offer: () => this.#o.viewList.offer(wire) })), ...(message.heads ?? []).map((head) => ({ chainId: head.chainId, height: head.height, offer: () => this.#o.viewList.offerHead(head) }))];
+    for (const item of items) {
+      const offer = await item.offer();
       // An honest node pushes only views it verified: one invalid view condemns the update, and its sender earns one
       // strike for it, not one per view, so that one frame cannot cut a node off.
       if (offer.result === "invalid") return this.#strike(from, "invalid view");
       if (offer.result === "conflict") this.report(offer.evidence);
-      else if (offer.result === "unverifiable" && !pulled.has(wire.view.chainId)) {
-        pulled.add(wire.view.chainId);
-        this.#pull(sender, from, BigInt(wire.view.chainId), offer.from);
+      else if ((offer.result === "unverifiable" || offer.result === "baseless") && !pulled.has(item.chainId)) {
+        pulled.add(item.chainId);
+        const chainId = BigInt(item.chainId);
+        if (offer.result === "unverifiable") this.#pull(sender, from, chainId, offer.from);
+        // A head this node cannot make whole: its sender holds the whole view, and answers a pull from just below it (or
+        // from this node's newest, when that is lower) with it. Not a strike: the sender cannot know which views this
+        // node holds, and a head whose base differs from this node's history is how a fork shows when the branches meet.
+        else this.#o.send(from, { kind: "view-pull", chainId: item.chainId, fromHeight: this.#pullFrom(chainId, BigInt(item.height)).toString() });
       }
-      // The sender's system holds what it sent (a view known here, newer, or too far ahead but signed): this node's
-      // pushes there leave it out. Without this, each system received each view from every other one (9 times in 10 at
-      // n = 10). A lying member can only keep its own system from hearing it from this node: the pacemaker still
+      // The sender's system holds what it sent (a view known here, newer, too far ahead but signed, or a head): this
+      // node's pushes there leave it out. Without this, each system received each view from every other one (9 times in
+      // 10 at n = 10). A lying member can only keep its own system from hearing it from this node: the pacemaker still
       // sends the whole list there, which bounds how long a fork stays hidden.
-      if (sender !== undefined && (offer.result === "new" || offer.result === "known" || offer.result === "unverifiable")) this.#holds(sender, BigInt(wire.view.chainId), BigInt(wire.view.height));
+      if (sender !== undefined && (offer.result === "new" || offer.result === "known" || offer.result === "unverifiable" || offer.result === "baseless")) this.#holds(sender, BigInt(item.chainId), BigInt(item.height));
+      // The sender holds what it sent, once it proved true here: a push to it can carry the heads of newer views.
+      if (sender !== undefined && (offer.result === "new" || offer.result === "known")) raise(this.#heldBy, peer, BigInt(item.chainId), BigInt(item.height));
     }
+  }
+
+  /** Where a pull for the view of `chainId` at `height` starts: at this node's newest view of the chain when lower, else just below it. */
+  #pullFrom(chainId: bigint, height: bigint): bigint {
+    const newest = this.#o.viewList.newest(chainId)?.view.height;
+    return newest !== undefined && newest < height ? newest : height - 1n;
   }
 
   /**
@@ -260,39 +298,43 @@ export class GossipOverlay {
   /**
    * Sends `message` to nodes of system `chainId`: to every one, to the (1 − r)·q + 1 a push goes to, or to one member
    * drawn at random (the next one when the transport does not take it), so that a member that does not answer is not
-   * asked every time. Returns how many nodes the transport took it for.
+   * asked every time.
    */
-  #toSystem(chainId: bigint, message: Message, reach: "everyone" | "fanout" | "one" = "fanout"): number {
-    const system = this.#o.systems.get(chainId);
-    if (system === undefined) return 0;
+  #toSystem(chainId: bigint, message: Message, reach: "everyone" | "fanout" | "one" = "fanout"): void {
+    const members = this.#o.systems.get(chainId)?.members ?? [];
     const self = this.#o.self.toLowerCase();
-    let taken = 0;
-    if (reach === "everyone") {
-      for (const member of system.members) if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) taken += 1;
-      return taken;
-    }
-    const members = system.members;
-    if (reach === "one") {
+    if (reach === "fanout") {
+      for (const member of this.#pushTargets(chainId)) this.#o.send(member, message);
+    } else if (reach === "everyone") {
+      for (const member of members) if (member.toLowerCase() !== self) this.#o.send(member, message);
+    } else {
       const start = Math.floor(this.#random() * members.length);
       for (let i = 0; i < members.length; i++) {
         const member = members[(start + i) % members.length]!;
-        if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) return 1;
+        if (member.toLowerCase() !== self && this.#o.send(member, message) > 0) return;
       }
-      return 0;
     }
-    // A push goes to the receiving system's pusher and the members after it in committee order, (1 − r)·q + 1 in all
-    // (at least one of them honest): the members about to push there take the news in and re-push it in their rounds.
-    // Its round is reckoned from the block after the newest view of that system this node holds (it lags by the gap).
+  }
+
+  /**
+   * The nodes of system `chainId` a push goes to: its pusher and the members after it in committee order, (1 − r)·q + 1
+   * in all (at least one of them honest), so that the members about to push there take the news in and re-push it in
+   * their rounds. Its round is reckoned from the block after the newest view of that system this node holds (it lags
+   * by the gap).
+   */
+  #pushTargets(chainId: bigint): Address[] {
+    const system = this.#o.systems.get(chainId);
+    if (system === undefined) return [];
+    const self = this.#o.self.toLowerCase();
+    const members = system.members;
     const newest = this.#o.viewList.newest(chainId)?.view.height ?? -1n;
     const start = Number(((newest + 1n) / BigInt(this.#o.roundBlocks)) % BigInt(members.length));
-    let asked = 0;
-    for (let i = 0; i < members.length && asked < fanout(system); i++) {
+    const targets: Address[] = [];
+    for (let i = 0; i < members.length && targets.length < fanout(system); i++) {
       const member = members[(start + i) % members.length]!;
-      if (member.toLowerCase() === self) continue;
-      if (this.#o.send(member, message) > 0) taken += 1;
-      asked += 1;
+      if (member.toLowerCase() !== self) targets.push(member);
     }
-    return taken;
+    return targets;
   }
 
   /** A peer's strikes now: one is forgiven every strikeDecayMs, counted from its first strike or the last one forgiven. */
@@ -317,4 +359,17 @@ export class GossipOverlay {
     this.#strikes.set(peer, { count, since });
     this.#o.onRefused(from, reason);
   }
+}
+
+/** The head of `signed` above the height of its chain in `held`, when its window reaches that height (headOf). */
+function headAbove(signed: SignedView, held: ReadonlyMap<bigint, bigint>): SignedViewHead | undefined {
+  const base = held.get(signed.view.chainId);
+  return base === undefined ? undefined : headOf(signed, base);
+}
+
+/** Raises the height `heights` holds for `holder` and `chainId` to `height`. */
+function raise<K>(heights: Map<K, Map<bigint, bigint>>, holder: K, chainId: bigint, height: bigint): void {
+  let held = heights.get(holder);
+  if (held === undefined) heights.set(holder, (held = new Map()));
+  if (height > (held.get(chainId) ?? -1n)) held.set(chainId, height);
 }

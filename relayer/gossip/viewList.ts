@@ -1,8 +1,9 @@
-import type { WireSignedView } from "../net/message.js";
+import type { WireSignedView, WireViewHead } from "../net/message.js";
 import { relate } from "../view/relate.js";
 import { fromWireSignedView, type Evidence, type SignedView } from "../view/signedView.js";
 import { verifySignedView, type Committee, type ViewVerifier } from "../view/verifySignedView.js";
 import type { View } from "../view/view.js";
+import { fromWireViewHead, malformedHead, viewFromHead, type Baseless, type SignedViewHead } from "../view/viewHead.js";
 
 /** What offering a signed view to the list did. */
 export type Offer =
@@ -11,6 +12,7 @@ export type Offer =
   | { result: "unverifiable"; from: bigint } // more than k ahead: pull from `from`
   | { result: "conflict"; evidence: Evidence } // fork evidence
   | { result: "invalid"; reason: string } // bad signatures, unknown chain, malformed
+  | { result: "baseless"; why: Baseless } // a view head the list cannot make whole: ask its sender for the view
   | { result: "frozen" }; // the chain was frozen: its views are no longer taken
 
 /**
@@ -83,6 +85,37 @@ export class ViewList {
     } catch {
       return { result: "invalid", reason: "malformed view" };
     }
+    return this.#offer(signed, committee, connects);
+  }
+
+  /**
+   * Offers a view head (SignedViewHead): made whole from a stored view whose window reaches its base, then offered as a
+   * view. `known` when no stored view reaches its base but it is no newer than the newest and agrees with what the list
+   * holds; `baseless` when it is newer and none reaches its base, or when the list's history differs from the head's;
+   * `invalid` when it is no head a sender makes, or when its whole view fails its signatures.
+   */
+  async offerHead(wire: WireViewHead): Promise<Offer> {
+    let head: SignedViewHead;
+    try {
+      head = fromWireViewHead(wire);
+    } catch {
+      return { result: "invalid", reason: "malformed view head" };
+    }
+    const committee = this.#committees.get(head.chainId);
+    if (committee === undefined) return { result: "invalid", reason: `unknown chain ${head.chainId}` };
+    if (this.#frozen.has(head.chainId)) return { result: "frozen" };
+    const malformed = malformedHead(head, committee.k);
+    if (malformed !== undefined) return { result: "invalid", reason: malformed };
+    const known = this.#views.get(head.chainId) ?? [];
+    const view = viewFromHead(head, known.map((s) => s.view), committee.k);
+    // A head no newer than the newest view, and consistent with every stored one, tells the list nothing new: as a whole
+    // view too old to relate would be, it is known.
+    if (view === "no base" && known.length > 0 && head.height <= known.at(-1)!.view.height) return { result: "known" };
+    if (typeof view === "string") return { result: "baseless", why: view };
+    return this.#offer({ view, signatures: head.signatures }, committee, false);
+  }
+
+  async #offer(signed: SignedView, committee: Committee, connects: boolean): Promise<Offer> {
     const chainId = signed.view.chainId;
     if (this.#frozen.has(chainId)) return { result: "frozen" };
     const known = this.#views.get(chainId) ?? [];

@@ -1,5 +1,5 @@
 import type { z } from "zod/v4";
-import type { messageSchema, recordProofsSchema, signedViewSchema, viewSchema } from "./messageSchema.js";
+import type { messageSchema, recordProofsSchema, signedViewSchema, viewHeadSchema, viewSchema } from "./messageSchema.js";
 
 /**
  * Messages between relayer nodes, and the bounds every field of them is held to. The types are the schema's
@@ -18,7 +18,7 @@ export const MAX_BRIDGE = 8192;
 export const MAX_K = 256;
 /** Largest committee, so most signatures on a view: the ViewRegistry's MAX_COMMITTEE. */
 export const MAX_COMMITTEE = 256;
-/** Most signed views in one view-update: a push carries one per chain, a pull's answer at most this many. */
+/** Most signed views in one view-update (and most view heads): a push carries one per chain, a pull's answer at most this many. */
 export const MAX_VIEWS_PER_UPDATE = 64;
 /**
  * Most nodes in one Merkle-Patricia proof: the tries are keyed by 32-byte hashes, 64 nibbles, and each branch node on
@@ -36,6 +36,8 @@ export const MAX_REASON_LENGTH = 200;
 export type WireView = z.infer<typeof viewSchema>;
 /** A view and the signatures of its committee, in ascending signer order. */
 export type WireSignedView = z.infer<typeof signedViewSchema>;
+/** A signed view without the part of its window the receiver holds (SignedViewHead, viewHead.ts). */
+export type WireViewHead = z.infer<typeof viewHeadSchema>;
 /**
  * The records of a check() answer, from one `eth_getProof` of the answering chain's Gateway: the block's RLP header,
  * the Gateway's account proof, and one storage proof per contract asked about, in the order of the request.
@@ -59,7 +61,10 @@ export type WireRecordProofs = z.infer<typeof recordProofsSchema>;
  *   heights knownHeight + 1 .. start of the view's window − 1 (empty when they meet); with `atHeight` both are absent.
  * - `answer-error` (request channel): the node cannot answer (yet): the view it has does not reach `minHeight`, or it
  *   failed; `reason` is one line for the requester's log.
- * - `view-update` (gossip, push): the sender's view list entries that changed, each with its committee's signatures.
+ * - `view-update` (gossip, push): the sender's view list entries that changed, each with its committee's signatures:
+ *   in `heads` those whose window reaches a view of their chain the receiver is known to hold, without the hashes up to
+ *   that view's height (SignedViewHead, viewHead.ts); in `views` the others whole. A pull's answer and the pacemaker's
+ *   list carry whole views only.
  * - `view-pull` (gossip, pull): asks for certified views of `chainId` from `fromHeight` on, at most k apart.
  * - `evidence` (gossip): two conflicting signed views of one chain, fork evidence.
  */

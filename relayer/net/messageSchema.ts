@@ -50,7 +50,9 @@ const upTo = <T extends z.ZodType>(item: T, max: number, what: string) =>
   z.custom<unknown[]>((v) => Array.isArray(v) && v.length <= max, `expected at most ${max} ${what}`).pipe(z.array(item));
 
 export const viewSchema = z.strictObject({ chainId: uint64, height: uint64, acc: hash, hashes: listOf<Hex>(isHash, MAX_K, "window hashes in lower-case hex", 1) });
-export const signedViewSchema = z.strictObject({ view: viewSchema, signatures: listOf<Hex>(isViewSignature, MAX_COMMITTEE, "65-byte signatures or a 160-byte BLS aggregate in lower-case hex", 1) });
+const viewSignatures = listOf<Hex>(isViewSignature, MAX_COMMITTEE, "65-byte signatures or a 160-byte BLS aggregate in lower-case hex", 1);
+export const signedViewSchema = z.strictObject({ view: viewSchema, signatures: viewSignatures });
+export const viewHeadSchema = z.strictObject({ chainId: uint64, height: uint64, base: uint64, baseAcc: hash, hashes: listOf<Hex>(isHash, MAX_K, "hashes above the base in lower-case hex", 1), signatures: viewSignatures });
 const trieProof = listOf<Hex>(isBytes(MAX_TRIE_NODE_BYTES), MAX_PROOF_NODES, `trie nodes of at most ${MAX_TRIE_NODE_BYTES} bytes in lower-case hex`);
 export const recordProofsSchema = z.strictObject({
   header: z.custom<Hex>(isBytes(MAX_HEADER_BYTES), `expected a block header of at most ${MAX_HEADER_BYTES} bytes in lower-case hex`),
@@ -85,7 +87,11 @@ export const messageSchema = z.discriminatedUnion("kind", [
     bridge: listOf<Hex>(isHash, MAX_BRIDGE, "bridge hashes in lower-case hex").optional(),
   }),
   z.strictObject({ kind: z.literal("answer-error"), requestId, reason: z.custom<string>(isReason, `expected one line of at most ${MAX_REASON_LENGTH} characters`) }),
-  z.strictObject({ kind: z.literal("view-update"), views: upTo(signedViewSchema, MAX_VIEWS_PER_UPDATE, "signed views") }),
+  z.strictObject({
+    kind: z.literal("view-update"),
+    views: upTo(signedViewSchema, MAX_VIEWS_PER_UPDATE, "signed views"),
+    heads: upTo(viewHeadSchema, MAX_VIEWS_PER_UPDATE, "view heads").optional(),
+  }),
   z.strictObject({ kind: z.literal("view-pull"), chainId: uint64, fromHeight: uint64 }),
   z.strictObject({ kind: z.literal("evidence"), a: signedViewSchema, b: signedViewSchema }),
 ]);

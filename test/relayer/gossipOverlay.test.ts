@@ -11,6 +11,7 @@ import { fanout, type RemoteSystem } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { relate } from "../../relayer/view/relate.js";
 import { toWireView } from "../../relayer/view/wireView.js";
+import { headOf, toWireViewHead } from "../../relayer/view/viewHead.js";
 import { branch, prng, Q, randomHash, signSynthetic, testChain, THRESHOLD, viewAt, wire, type TestChain } from "../fixtures/syntheticChain.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -239,9 +240,11 @@ describe("GossipOverlay", () => {
       assert.deepEqual(node.sent.map((s) => s.message), [], "nothing to push");
     });
 
-    it("pushes to each other system with probability sendRate (seeded PRNG, sendRate 0.5 over 24 changes)", async () => {
+    it("pushes to each other system with probability sendRate (seeded PRNG, sendRate 0.5 over 24 changes), each view whole or as its head above the one its receiver was sent", async () => {
       const { node } = solo({ sendRate: 0.5 });
       const picked = new Map<bigint, number>([[B.chainId, 0], [C.chainId, 0]]);
+      const last = new Map<Address, SignedView>();
+      let heads = 0;
       for (const view of aEveryBlock) {
         node.sent.length = 0;
         await node.overlay.learn(view);
@@ -251,8 +254,16 @@ describe("GossipOverlay", () => {
           assert.equal(new Set(to).size, FANOUT, "each picked system gets fanout nodes");
           picked.set(chainId, picked.get(chainId)! + 1);
         }
-        for (const { message } of node.sent) assert.deepEqual(message, update(view), "the newest view of the changed chain");
+        for (const { to, message } of node.sent) {
+          // The newest view of the changed chain: as its head above the view this node last sent that receiver, when
+          // the new window reaches it (A's k is 4), else whole.
+          const head = last.has(to) ? headOf(view, last.get(to)!.view.height) : undefined;
+          assert.deepEqual(message, head === undefined ? update(view) : { kind: "view-update", views: [], heads: [toWireViewHead(head)] }, `to ${to} at ${view.view.height}`);
+          if (head !== undefined) heads += 1;
+          last.set(to, view);
+        }
       }
+      assert.ok(heads > 0, "some pushes carried a head");
       const total = picked.get(B.chainId)! + picked.get(C.chainId)!;
       const draws = 2 * aEveryBlock.length;
       assert.ok(total >= 0.25 * draws && total <= 0.75 * draws, `${total} of ${draws} system pushes, expected about half`);

@@ -14,11 +14,13 @@ import {
   MESSAGE_KINDS,
   type Message,
   type WireSignedView,
+  type WireViewHead,
 } from "../../relayer/net/message.js";
 import { decodeMessage } from "../../relayer/net/messageSchema.js";
 import { relate } from "../../relayer/view/relate.js";
 import { verifySignedView } from "../../relayer/view/verifySignedView.js";
 import { fromWireView } from "../../relayer/view/wireView.js";
+import { headOf, toWireViewHead } from "../../relayer/view/viewHead.js";
 import { signSynthetic, testChain, viewAt, wire } from "../fixtures/syntheticChain.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -30,8 +32,10 @@ const hashOf = (tag: string): Hex => keccak256(stringToHex(tag));
 const REQUEST_ID = hashOf("request").slice(2, 34);
 
 async function examples(): Promise<Message[]> {
-  const signed = wire(await signSynthetic(A, viewAt(A, 9)));
+  const newest = await signSynthetic(A, viewAt(A, 9));
+  const signed = wire(newest);
   const older = wire(await signSynthetic(A, viewAt(A, 5)));
+  const head = toWireViewHead(headOf(newest, 7n)!);
   const node = `0x${"e2".repeat(300)}` as Hex;
   return [
     { kind: "cosign", chainId: "1001", height: "9", signer: A.accounts[0]!.address, signature: signed.signatures[0]! },
@@ -41,6 +45,7 @@ async function examples(): Promise<Message[]> {
     { kind: "answer", requestId: REQUEST_ID, height: "30", proof: { header: "0xc0", accountProof: [], storageProofs: [] } },
     { kind: "answer-error", requestId: REQUEST_ID, reason: "no certified view reaches the requested height yet" },
     { kind: "view-update", views: [signed, older] },
+    { kind: "view-update", views: [], heads: [head] },
     { kind: "view-pull", chainId: "1001", fromHeight: "0" },
     { kind: "evidence", a: signed, b: older },
   ];
@@ -64,7 +69,7 @@ const KEYS: Record<string, readonly string[]> = {
   request: ["kind", "requestId", "chainId", "contractIds", "knownHeight", "minHeight", "atHeight"],
   answer: ["kind", "requestId", "height", "proof", "view", "bridge"],
   "answer-error": ["kind", "requestId", "reason"],
-  "view-update": ["kind", "views"],
+  "view-update": ["kind", "views", "heads"],
   "view-pull": ["kind", "chainId", "fromHeight"],
   evidence: ["kind", "a", "b"],
 };
@@ -83,6 +88,18 @@ function signedViewWithin(s: WireSignedView): boolean {
     isHexOf(s.view.acc, 32) &&
     listWithin(s.view.hashes, 1, MAX_K, (h) => isHexOf(h, 32)) &&
     listWithin(s.signatures, 1, MAX_COMMITTEE, (sig) => isHexOf(sig, 65))
+  );
+}
+
+function headWithin(h: WireViewHead): boolean {
+  return (
+    keysWithin(h, ["chainId", "height", "base", "baseAcc", "hashes", "signatures"]) &&
+    isDecimal(h.chainId) &&
+    isDecimal(h.height) &&
+    isDecimal(h.base) &&
+    isHexOf(h.baseAcc, 32) &&
+    listWithin(h.hashes, 1, MAX_K, (x) => isHexOf(x, 32)) &&
+    listWithin(h.signatures, 1, MAX_COMMITTEE, (sig) => isHexOf(sig, 65))
   );
 }
 
@@ -110,7 +127,7 @@ function withinBounds(m: Message): boolean {
     case "answer-error":
       return requestIdOk(m.requestId) && m.reason.length <= MAX_REASON_LENGTH && !/[\u0000-\u001f\u007f]/.test(m.reason);
     case "view-update":
-      return listWithin(m.views, 0, MAX_VIEWS_PER_UPDATE, (s) => signedViewWithin(s as WireSignedView));
+      return listWithin(m.views, 0, MAX_VIEWS_PER_UPDATE, (s) => signedViewWithin(s as WireSignedView)) && (m.heads === undefined || listWithin(m.heads, 0, MAX_VIEWS_PER_UPDATE, (h) => headWithin(h as WireViewHead)));
     case "view-pull":
       return isDecimal(m.chainId) && isDecimal(m.fromHeight);
     case "evidence":
@@ -216,7 +233,8 @@ describe("decodeMessage", () => {
   });
 
   it("refuses a field out of its bounds, naming the field", () => {
-    const [cosign, request, , answer, , answerError, update, pull, evidence] = valid as [Message, Extract<Message, { kind: "request" }>, Message, Extract<Message, { kind: "answer" }>, Message, Message, Message, Message, Message];
+    const [cosign, request, , answer, , answerError, update, headsUpdate, pull, evidence] = valid as [Message, Extract<Message, { kind: "request" }>, Message, Extract<Message, { kind: "answer" }>, Message, Message, Message, Extract<Message, { kind: "view-update" }>, Message, Message];
+    const head = headsUpdate.heads![0]!;
     const view = signed.view;
     const cases: [unknown, RegExp][] = [
       [{ ...request, requestId: REQUEST_ID.slice(1) }, /^requestId: expected 16 bytes in lower-case hex$/],
@@ -244,6 +262,11 @@ describe("decodeMessage", () => {
       [{ ...update, views: Array.from({ length: MAX_VIEWS_PER_UPDATE + 1 }, () => signed) }, /^views: expected at most 64 signed views$/],
       [{ ...update, views: [signed, { ...signed, view: { ...view, acc: view.acc.slice(0, 40) } }] }, /^views\.1\.view\.acc: expected a 32-byte hash/],
       [{ ...update, views: [{ ...signed, view: { ...view, extra: "" } }] }, /^views\.0\.view: Unrecognized key: "extra"$/],
+      [{ ...headsUpdate, heads: Array.from({ length: MAX_VIEWS_PER_UPDATE + 1 }, () => head) }, /^heads: expected at most 64 view heads$/],
+      [{ ...headsUpdate, heads: [{ ...head, base: "07" }] }, /^heads\.0\.base: expected a decimal below 2\^64$/],
+      [{ ...headsUpdate, heads: [{ ...head, baseAcc: head.baseAcc.toUpperCase().replace("0X", "0x") }] }, /^heads\.0\.baseAcc: expected a 32-byte hash in lower-case hex$/],
+      [{ ...headsUpdate, heads: [{ ...head, hashes: [] }] }, /^heads\.0\.hashes: expected 1 to 256 hashes above the base/],
+      [{ ...headsUpdate, heads: [{ ...head, view: signed.view }] }, /^heads\.0: Unrecognized key: "view"$/],
       [{ ...pull, fromHeight: "1.5" }, /^fromHeight: /],
       [{ ...evidence, b: undefined }, /^b: /],
     ];
