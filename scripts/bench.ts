@@ -1,6 +1,7 @@
 /**
  * The benchmarks of the paper's section VII and against the alternatives, in one run:
- *   1. the paper's grid (Table I, Figures 5 and 6) on the relayer's own protocol code over in-memory transports and a simulated clock;
+ *   1. the paper's grid (Table I, Figures 5 and 6) on the relayer's own protocol code over in-memory transports and a simulated clock,
+ *      and what view heads save in gossip bytes (two cells at k = 5 and k = 16, each with and without them);
  *   2. the same measurement on real chains: hardhat node and relayer processes over WebSockets, side by side with the
  *      simulation of the same cells and parameters (skipped by --quick);
  *   3. gas: one swap of this framework (alone, and per swap in batches of ten) against a hashed-timelock swap on the same
@@ -31,6 +32,7 @@ import { writeCharts } from "./bench/charts.js";
 import { measureGasCosts } from "./bench/gasCosts.js";
 import { measureRealCell, type RealCellResult } from "./bench/realCell.js";
 import { measureRelayerIdle } from "./bench/relayerIdle.js";
+import { measureViewHeads } from "./bench/viewHeadSavings.js";
 import { cellName, FULL_BLOCKS, FULL_CELLS, GRID_WORKERS, gridTable, QUICK_BLOCKS, QUICK_CELLS, simulateGrid, type CellSpec } from "./bench/simulateGrid.js";
 
 const RESULTS = fileURLToPath(new URL("../bench-results.json", import.meta.url));
@@ -46,6 +48,9 @@ const REAL_CELLS: readonly CellSpec[] = [
  * block unasked (the pacemaker's), and the head for every check() it answers.
  */
 const REAL = { q: 3, k: 16, blocks: 200, blockMs: 500, ttl: 100, signEvery: DEFAULT_RATES.viewSignEvery } as const;
+
+/** Blocks of each simulation that measures what view heads save (scripts/bench/viewHeadSavings.ts). */
+const VIEW_HEAD_BLOCKS = 600;
 
 /** The idle relayers: the devnet `fibc devnet up` starts by default. */
 const IDLE = { chains: 3, validatorsPerChain: 4, blockMs: 500, warmupSeconds: 60, idleSeconds: 60, basePort: 25_000 } as const;
@@ -140,6 +145,8 @@ try {
     };
     progress.log(`\n${gridTable(grid)}\n`);
     say(`scale ratio (messages per task, largest n over smallest): ${grid.scaleRatio.map((r) => `${r.taskRate * 10}_${r.sendRate * 10} ${r.ratio.toFixed(2)}`).join(", ")}`);
+    say("view heads: 5_1_3 and 10_1_3 at k = 5 and k = 16, each with whole views only and with heads");
+    gridPart.viewHeads = await measureViewHeads({ blocks: values.quick ? QUICK_BLOCKS : VIEW_HEAD_BLOCKS, log: (line) => say(`  ${line}`) });
   }
 
   const real: { cell: string; real: RealCellResult; simulated: ReturnType<typeof sideOf> }[] = [];

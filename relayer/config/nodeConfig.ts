@@ -59,6 +59,12 @@ export type GossipConfig = {
   maxPerPeerPerSecond: number;
   /** Invalid gossip messages after which a peer is cut off. */
   maxStrikes: number;
+  /**
+   * Whether a push carries a view as its head above the newest view of its chain the receiver is known to hold (its
+   * window only when the receiver cannot connect without it). False sends whole views only: for a network whose peers
+   * run a version without view heads, whose decoder refuses an update that carries them.
+   */
+  viewHeads: boolean;
 };
 
 /** One relayer node's configuration, validated. */
@@ -110,6 +116,7 @@ export const DEFAULT_GOSSIP: GossipConfig = {
   roundBlocks: 1,
   maxPerPeerPerSecond: 20,
   maxStrikes: 10,
+  viewHeads: true,
 };
 
 /**
@@ -229,6 +236,7 @@ export const nodeConfigFileSchema = z
         roundBlocks: positiveInt.default(DEFAULT_GOSSIP.roundBlocks),
         maxPerPeerPerSecond: positiveInt.default(DEFAULT_GOSSIP.maxPerPeerPerSecond),
         maxStrikes: positiveInt.default(DEFAULT_GOSSIP.maxStrikes),
+        viewHeads: z.boolean().default(DEFAULT_GOSSIP.viewHeads),
       })
       .strict()
       .default({}),

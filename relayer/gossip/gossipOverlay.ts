@@ -32,6 +32,8 @@ export type GossipOptions = {
   maxPerPeerPerSecond: number;
   /** Invalid messages after which a peer is cut off. */
   maxStrikes: number;
+  /** Whether pushes carry views as heads where the receiver holds an older view (GossipConfig.viewHeads; default true). */
+  viewHeads?: boolean;
   /**
    * One strike of a peer is forgiven every this many ms (default STRIKE_DECAY_MS), so that a peer cut off is taken back
    * once its strikes decay below maxStrikes: a node framed once (or briefly faulty) is not cut off for good, and one that
@@ -157,7 +159,7 @@ export class GossipOverlay {
     for (const target of others.filter(() => this.#random() < this.#o.sendRate)) {
       const sent = this.#sent.get(target);
       const fresh = this.#o.viewList.entries().filter((e) => e.view.height > (sent?.get(e.view.chainId) ?? -1n));
-      if (fresh.length > 0) this.#push(target, fresh, "heads");
+      if (fresh.length > 0) this.#push(target, fresh, this.#o.viewHeads === false ? "whole" : "heads");
     }
   }
 

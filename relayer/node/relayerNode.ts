@@ -179,6 +179,7 @@ export class RelayerNode {
       send: (to, message) => this.#send(to, message),
       sendRate: config.gossip.sendRate,
       pacemakerBlocks: config.gossip.pacemakerBlocks,
+      viewHeads: config.gossip.viewHeads,
       roundBlocks: config.gossip.roundBlocks,
       connected: () => this.#transport.connected(),
       maxPerPeerPerSecond: config.gossip.maxPerPeerPerSecond,

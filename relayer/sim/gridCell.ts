@@ -51,6 +51,8 @@ export type CellParameters = {
    * check() request, as a relayer node batches the due steps of one tick. Default: one block interval.
    */
   batchMs?: number;
+  /** Whether gossip pushes carry view heads (the relayer's gossip.viewHeads). Default true. */
+  viewHeads?: boolean;
   /** Signatures and checks shared with other cells of the same seed; a fresh one when absent. */
   cache?: SignatureCache;
 };
@@ -64,6 +66,8 @@ export type SystemResult = {
   answers: number;
   /** view-update, view-pull and evidence messages its nodes sent. */
   gossip: number;
+  /** Their bytes, as JSON text. */
+  gossipBytes: number;
   /** Every node-to-node message its nodes sent. */
   messages: number;
   bytes: number;
@@ -104,6 +108,7 @@ export type CellResult = {
   requests: number;
   requestChannelMessages: number;
   gossip: number;
+  gossipBytes: number;
   messages: number;
   /** What the transports delivered and dropped: every counted message is delivered exactly once. */
   delivered: number;
@@ -135,7 +140,7 @@ export type CellResult = {
   cpuMs: number;
 };
 
-type Counters = { byKind: Map<MessageKind, number>; bytes: number; successfulTasks: number; gap: GapHistogram; systemGap: GapHistogram };
+type Counters = { byKind: Map<MessageKind, number>; bytes: number; gossipBytes: number; successfulTasks: number; gap: GapHistogram; systemGap: GapHistogram };
 
 const REQUEST_CHANNEL: readonly MessageKind[] = ["request", "answer", "answer-error"];
 const GOSSIP: readonly MessageKind[] = ["view-update", "view-pull", "evidence"];
@@ -149,7 +154,7 @@ const GOSSIP: readonly MessageKind[] = ["view-update", "view-pull", "evidence"];
  * sender and kind, and samples each node's gap to every other system once per block interval.
  */
 export async function simulateCell(parameters: CellParameters): Promise<CellResult> {
-  const { n, taskRate, sendRate, blocks, q = CELL_DEFAULTS.q, k = CELL_DEFAULTS.k, seed = 1, signEvery = CELL_DEFAULTS.signEvery, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 } } = parameters;
+  const { n, taskRate, sendRate, blocks, q = CELL_DEFAULTS.q, k = CELL_DEFAULTS.k, seed = 1, signEvery = CELL_DEFAULTS.signEvery, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 }, viewHeads = true } = parameters;
   const batchMs = parameters.batchMs ?? blockMs;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`a network of ${n} systems: at least 2 are needed`);
   if (!(taskRate >= 0 && taskRate <= 1 && sendRate >= 0 && sendRate <= 1)) throw new RangeError("taskRate and sendRate are probabilities");
@@ -168,7 +173,7 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
   const hub = new MemoryHub({ clock, latencyMs: () => latencyMs.min + latency() * (latencyMs.max - latencyMs.min) });
   const systems = Array.from({ length: n }, (_, index) => new SyntheticSystem({ index, seed, q, threshold, k, signEvery, cache }));
   const remote = new Map<bigint, RemoteSystem>(systems.map((s) => [s.chainId, { members: s.committee.members, ...R }]));
-  const counters = systems.map((): Counters => ({ byKind: new Map(), bytes: 0, successfulTasks: 0, gap: new GapHistogram(), systemGap: new GapHistogram() }));
+  const counters = systems.map((): Counters => ({ byKind: new Map(), bytes: 0, gossipBytes: 0, successfulTasks: 0, gap: new GapHistogram(), systemGap: new GapHistogram() }));
   const incidents: Record<string, number> = {};
   const sides = new Map<Hex, TaskSide>();
   const nodes = systems.map((system) =>
@@ -182,7 +187,7 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
           hub,
           clock,
           cache,
-          gossip: { sendRate, pacemakerBlocks: DEFAULT_GOSSIP.pacemakerBlocks, roundBlocks: DEFAULT_GOSSIP.roundBlocks, maxPerPeerPerSecond: DEFAULT_GOSSIP.maxPerPeerPerSecond, maxStrikes: DEFAULT_GOSSIP.maxStrikes },
+          gossip: { sendRate, pacemakerBlocks: DEFAULT_GOSSIP.pacemakerBlocks, roundBlocks: DEFAULT_GOSSIP.roundBlocks, maxPerPeerPerSecond: DEFAULT_GOSSIP.maxPerPeerPerSecond, maxStrikes: DEFAULT_GOSSIP.maxStrikes, viewHeads },
           requestTimeoutMs: DEFAULT_RATES.requestTimeoutMs,
           batchMs,
           maxRequestsPerSecond: DEFAULT_RATES.maxRequestsPerSecond,
@@ -191,6 +196,7 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
             const counter = counters[system.index]!;
             counter.byKind.set(message.kind, (counter.byKind.get(message.kind) ?? 0) + 1);
             counter.bytes += bytes;
+            if (GOSSIP.includes(message.kind)) counter.gossipBytes += bytes;
           },
           onRequest: (contractId, node) => sides.get(contractId)?.nudge(node),
           onIncident: (what) => (incidents[what] = (incidents[what] ?? 0) + 1),
@@ -294,6 +300,7 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
       requests: count(counter, ["request"]),
       answers: count(counter, ["answer", "answer-error"]),
       gossip: count(counter, GOSSIP),
+      gossipBytes: counter.gossipBytes,
       messages: [...counter.byKind.values()].reduce((sum, v) => sum + v, 0),
       bytes: counter.bytes,
       successfulTasks: counter.successfulTasks,
@@ -333,6 +340,7 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
     requests,
     requestChannelMessages,
     gossip: total((s) => s.gossip),
+    gossipBytes: total((s) => s.gossipBytes),
     messages: total((s) => s.messages),
     delivered: hub.delivered,
     dropped: hub.dropped,

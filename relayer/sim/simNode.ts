@@ -21,7 +21,7 @@ export type Checked = { record: RecordState; post: View | undefined };
 
 type PendingCheck = { contractId: Hex; minHeight: bigint; resolve: (checked: Checked) => void; reject: (error: Error) => void };
 
-export type GossipTuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "roundBlocks" | "maxPerPeerPerSecond" | "maxStrikes">;
+export type GossipTuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "roundBlocks" | "maxPerPeerPerSecond" | "maxStrikes" | "viewHeads">;
 
 export type SimNodeParameters = {
   system: SyntheticSystem;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { getAddress, keccak256, stringToHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { GossipOverlay, OVERLAY_LIMITS, type GossipOptions } from "../../relayer/gossip/gossipOverlay.js";
@@ -11,7 +12,7 @@ import { fanout, type RemoteSystem } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { relate } from "../../relayer/view/relate.js";
 import { toWireView } from "../../relayer/view/wireView.js";
-import { headOf, toWireViewHead } from "../../relayer/view/viewHead.js";
+import { headOf, toWireViewHead, type SignedViewHead } from "../../relayer/view/viewHead.js";
 import { branch, prng, Q, randomHash, signSynthetic, testChain, THRESHOLD, viewAt, wire, type TestChain } from "../fixtures/syntheticChain.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -571,6 +572,133 @@ describe("GossipOverlay", () => {
       await node.overlay.handle(p1, evidenceOf(A11(), fork11));
       assert.equal(node.evidence.length, 1, "valid fork evidence, signed by A's committee twice");
       assert.ok(node.list.isFrozen(A.chainId));
+    });
+  });
+
+  describe("view heads (the window only when the receiver cannot connect without it)", () => {
+    const peer = B.accounts[1]!.address;
+    const at = (h: number): SignedView => aEveryBlock.find((s) => s.view.height === BigInt(h))!;
+    const headUpdate = (...heads: SignedViewHead[]): Message => ({ kind: "view-update", views: [], heads: heads.map(toWireViewHead) });
+
+    it("over a network of 3 systems × 4 nodes, every node of A and C makes B's heads whole into exactly the views B's committee signed, with no pull and no strike", async () => {
+      // B's window is 8 blocks and each of its nodes pushes every 4th round: the views it pushes reach what it pushed last.
+      const bEveryBlock: SignedView[] = [];
+      for (let h = 8; h <= 27; h++) bEveryBlock.push(await signSynthetic(B, viewAt(B, h)));
+      const net = await network({ sendRate: 1 });
+      for (const signed of bEveryBlock) {
+        for (const member of net.nodes.filter((n) => n.chainId === B.chainId)) await member.overlay.learn(signed);
+        for (const n of net.nodes) n.overlay.onBlock(signed.view.height);
+        await net.settle();
+      }
+      const updates = net.nodes.flatMap((n) => byKind(n, "view-update").map((s) => s.message as Extract<Message, { kind: "view-update" }>));
+      const heads = updates.reduce((sum, m) => sum + (m.heads?.length ?? 0), 0);
+      const whole = updates.reduce((sum, m) => sum + m.views.length, 0);
+      assert.ok(heads > whole, `${heads} heads and ${whole} whole views: most pushes carry heads`);
+      const signedByB = new Set(bEveryBlock.map((s) => JSON.stringify(wire(s))));
+      // A push reaches the fanout of a system from its pusher, reckoned from the newest view of it the sender holds (here
+      // none, and so the same members every round).
+      const holding = net.nodes.filter((m) => m.chainId !== B.chainId && m.list.newest(B.chainId) !== undefined);
+      assert.equal(holding.length, 2 * FANOUT);
+      for (const n of holding) {
+        const newest = n.list.newest(B.chainId)!;
+        assert.ok(signedByB.has(JSON.stringify(wire(newest))), `${n.address} holds a view B signed`);
+        assert.ok(newest.view.height >= 24n, `${n.address} is at most 3 blocks behind: ${newest.view.height}`);
+      }
+      assert.deepEqual(net.nodes.flatMap((n) => byKind(n, "view-pull")), [], "no head needed the whole view");
+      assert.deepEqual([...new Set(net.nodes.flatMap(reasons))].filter((r) => r !== "duplicate gossip"), [], "nothing refused but repeats");
+    });
+
+    it("pulls the whole view from the sender of a head it holds no base for, once per update and chain, without a strike, and takes the answer", async () => {
+      const { node } = solo();
+      await node.overlay.learn(A3());
+      await node.overlay.handle(peer, headUpdate(headOf(at(9), 7n)!, headOf(at(10), 8n)!));
+      assert.deepEqual(byKind(node, "view-pull"), [{ to: peer, message: { kind: "view-pull", chainId: "1001", fromHeight: "3" } }], "from its newest view, to the sender");
+      assert.deepEqual(node.list.newest(A.chainId), A3(), "nothing entered");
+      assert.deepEqual(reasons(node), []);
+      await node.overlay.handle(peer, update(A7(), at(10)));
+      assert.deepEqual(node.list.newest(A.chainId), at(10), "the answer's whole views connect");
+    });
+
+    it("takes a head older than its newest view as known when it agrees with the views it holds, without a pull", async () => {
+      const { node } = solo();
+      for (const h of [8, 12]) await node.overlay.learn(at(h));
+      const before = node.list.offers;
+      await node.overlay.handle(peer, headUpdate(headOf(at(10), 8n)!)); // A@12's window is 9..12: no held view reaches 10's window start, 7
+      assert.deepEqual(byKind(node, "view-pull"), []);
+      assert.deepEqual(node.list.newest(A.chainId), at(12));
+      assert.equal(node.list.version, 2, "nothing new");
+      assert.equal(node.list.offers, before, "offerHead, not a whole view");
+      assert.deepEqual(reasons(node), []);
+    });
+
+    it("attack: a head whose hashes above the base are forged, under the signatures of the true view, earns its sender a strike and enters nothing", async () => {
+      const { node } = solo();
+      await node.overlay.learn(at(8));
+      const head = headOf(at(10), 8n)!;
+      await node.overlay.handle(peer, headUpdate({ ...head, hashes: [head.hashes[0]!, randomHash(prng(5))] }));
+      assert.deepEqual(reasons(node), ["invalid view"], "made whole over the receiver's own history, its signatures fail: the sender forged it");
+      assert.deepEqual(node.list.newest(A.chainId), at(8));
+      assert.deepEqual(byKind(node, "view-pull"), [], "no pull for a forgery");
+    });
+
+    it("attack: a head with a forged accumulator through its base is other history: pulled from its sender, not struck (the sender cannot be told from a fork)", async () => {
+      const { node } = solo();
+      await node.overlay.learn(at(8));
+      await node.overlay.handle(peer, headUpdate({ ...headOf(at(10), 8n)!, baseAcc: randomHash(prng(6)) }));
+      assert.deepEqual(reasons(node), []);
+      assert.deepEqual(byKind(node, "view-pull"), [{ to: peer, message: { kind: "view-pull", chainId: "1001", fromHeight: "8" } }]);
+      assert.deepEqual(node.list.newest(A.chainId), at(8));
+    });
+
+    it("a fork shows through heads: the head of the other branch is other history, the pull brings its whole view, and that is evidence", async () => {
+      const { node } = solo();
+      await node.overlay.learn(at(10));
+      // fork11 differs from A at height 10: its head above 9 carries the other hash at 10.
+      await node.overlay.handle(peer, headUpdate(headOf(fork11, 9n)!));
+      assert.deepEqual(byKind(node, "view-pull"), [{ to: peer, message: { kind: "view-pull", chainId: "1001", fromHeight: "10" } }]);
+      assert.deepEqual(node.evidence, []);
+      await node.overlay.handle(peer, update(fork11));
+      assert.equal(node.evidence.length, 1, "the whole view conflicts with A@10");
+      assert.ok(node.list.isFrozen(A.chainId));
+    });
+
+    it("attack: whatever an attacker changes in a head, the receiver's list holds only views A signed, finds no fork, and strikes at most once (fast-check)", async () => {
+      const honestViews = new Set(aEveryBlock.map((s) => JSON.stringify(wire(s))));
+      const change = fc.oneof(
+        fc.record({ field: fc.constant("height" as const), by: fc.integer({ min: -3, max: 3 }) }),
+        fc.record({ field: fc.constant("base" as const), by: fc.integer({ min: -3, max: 3 }) }),
+        fc.record({ field: fc.constant("baseAcc" as const), seed: fc.nat() }),
+        fc.record({ field: fc.constant("hash" as const), index: fc.nat(), seed: fc.nat() }),
+        fc.record({ field: fc.constant("drop" as const), index: fc.nat() }),
+        fc.record({ field: fc.constant("signatures" as const), from: fc.integer({ min: 4, max: 27 }) }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 6, max: 20 }), fc.integer({ min: 1, max: 3 }), fc.nat(2), fc.array(change, { maxLength: 3 }), async (held, ahead, back, changes) => {
+          const { node } = solo();
+          await node.overlay.learn(at(held));
+          // An honest head: its base at or below the held view, inside the new view's window (A's k is 4).
+          const honestHead = headOf(at(held + ahead), BigInt(held - Math.min(back, 3 - ahead)))!;
+          let head: SignedViewHead = { ...honestHead, hashes: [...honestHead.hashes] };
+          for (const c of changes) {
+            if (c.field === "height") head = { ...head, height: head.height + BigInt(c.by) < 0n ? 0n : head.height + BigInt(c.by) };
+            else if (c.field === "base") head = { ...head, base: head.base + BigInt(c.by) < 0n ? 0n : head.base + BigInt(c.by) };
+            else if (c.field === "baseAcc") head = { ...head, baseAcc: randomHash(prng(c.seed)) };
+            else if (c.field === "hash") head = { ...head, hashes: head.hashes.map((h, i) => (i === c.index % head.hashes.length ? randomHash(prng(c.seed)) : h)) };
+            else if (c.field === "drop" && head.hashes.length > 1) head = { ...head, hashes: head.hashes.filter((_, i) => i !== c.index % head.hashes.length) };
+            else if (c.field === "signatures") head = { ...head, signatures: [...at(c.from).signatures] };
+          }
+          const decoded = decodeMessage(JSON.parse(JSON.stringify(headUpdate(head))));
+          if (!decoded.ok) return; // refused at the boundary
+          await node.overlay.handle(peer, decoded.message);
+          const newest = node.list.newest(A.chainId)!;
+          assert.ok(honestViews.has(JSON.stringify(wire(newest))), `the list holds ${JSON.stringify(wire(newest).view)}`);
+          assert.deepEqual(node.evidence, [], "no fork was made up");
+          assert.ok(!node.list.isFrozen(A.chainId));
+          assert.ok(reasons(node).length <= 1, `refused ${reasons(node).join(", ")}`);
+          if (JSON.stringify(toWireViewHead(head)) === JSON.stringify(toWireViewHead(honestHead))) assert.deepEqual(newest, at(held + ahead), "an unchanged head enters");
+        }),
+        { numRuns: 120 },
+      );
     });
   });
 
