@@ -1,4 +1,4 @@
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 
 /**
  * Keys of the well-known test accounts that Hardhat and Anvil both fund at start (mnemonic "test test … junk"). Public
@@ -6,6 +6,7 @@ import type { Hex } from "viem";
  */
 /** Account #0 (0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266): deploys and owns the contracts of `fibc deploy` unless told otherwise. */
 export const HARDHAT_ACCOUNT_0_KEY: Hex = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+export const HARDHAT_ACCOUNT_0: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /** Account #1 (0x70997970C51812dc3A010C7d01b50e0d17dc79C8): pays on the --from chain of `fibc swap` unless devnet.json names user keys. */
 export const HARDHAT_ACCOUNT_1_KEY: Hex = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 /** Account #2 (0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC): pays on the --to chain of `fibc swap`. */

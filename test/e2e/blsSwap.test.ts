@@ -8,6 +8,7 @@ import { Devnet, type DevnetChain, type DevnetFile } from "../../relayer/devnet/
 import { DevnetError } from "../../relayer/devnet/devnetError.js";
 import { DEMO_GATEWAY_SETTINGS } from "../../relayer/devnet/story.js";
 import { runSwap } from "../../relayer/devnet/swap.js";
+import { HARDHAT_ACCOUNT_0 } from "../../relayer/devnet/testAccounts.js";
 import { AGGREGATE_BYTES } from "../../relayer/view/blsScheme.js";
 import { devnetBasePort } from "../fixtures/freePort.js";
 
@@ -52,6 +53,8 @@ describe("a swap between an ECDSA chain and a BLS12-381 chain (devnet, q = 3)", 
     assert.equal(await clientOf(bls).readContract({ address: bls.registry, abi: isBlsAbi, functionName: "isBlsCommittee", args: [BigInt(ecdsa.chainId)] }), false);
 
     const key = (side: string): Hex => keccak256(stringToHex(`bls-swap/${side}`));
+    const faucetNonces = () => Promise.all([ecdsa, bls].map((c) => clientOf(c).getTransactionCount({ address: HARDHAT_ACCOUNT_0 })));
+    const noncesBefore = await faucetNonces();
     const result = await runSwap({
       from: { rpcUrl: ecdsa.url, gateway: ecdsa.gateway, registry: ecdsa.registry, token: ecdsa.token, payerKey: key("from"), give: { asset: "token", amount: parseEther("100") } },
       to: { rpcUrl: bls.url, gateway: bls.gateway, registry: bls.registry, token: bls.token, payerKey: key("to"), give: { asset: "coin", amount: parseEther("1") } },
@@ -61,6 +64,9 @@ describe("a swap between an ECDSA chain and a BLS12-381 chain (devnet, q = 3)", 
       registryWaitMs: 40_000,
     });
     assert.deepEqual([result.from.outcome, result.to.outcome], ["released", "released"]);
+    // The two new payers got their coin in a transfer from test account #0 mined like any transaction, one per chain, not
+    // by hardhat_setBalance: that changes a block's state outside it, and every check() answer proven at that block fails.
+    assert.deepEqual(await faucetNonces(), noncesBefore.map((n) => n + 1));
 
     // The ECDSA chain's registry accepted views of the BLS chain past its genesis, each with one aggregate entry; the BLS
     // chain's registry took the ECDSA chain's views with at least the threshold of 65-byte signatures.
