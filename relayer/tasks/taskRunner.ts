@@ -6,7 +6,7 @@ import type { AcceptedViews } from "../chain/acceptedView.js";
 import { readRecords } from "../chain/readRecords.js";
 import { NO_HEADER_PROOF, type HeaderProof } from "../chain/recordProof.js";
 import type { RecordFields } from "../chain/recordWord.js";
-import type { SendOutcome, TxSender } from "../chain/txSender.js";
+import { TxRefusedError, type SendOutcome, type TxSender } from "../chain/txSender.js";
 import { NO_POST, type ViewPost } from "../chain/viewPost.js";
 import type { Evidence, SignedView } from "../view/signedView.js";
 import { MAX_CONTRACTS_PER_REQUEST, type Answer } from "../net/message.js";
@@ -58,6 +58,11 @@ const FIRST_WAIT_RETRIES = 2;
 const EARLY_NUDGES = 4096;
 /** Counterparties whose steps run at the same time, at most (each one's steps run one after another). */
 const PARALLEL_COUNTERPARTIES = 4;
+/**
+ * Reverts of a step whose check() answer another node's post of the counterparty's view overtook: the registry no longer
+ * takes the answer's bridge, or no longer has the answer's block as an accepted height. A new answer fixes them.
+ */
+const REGISTRY_MOVED = ["ViewRegistryBridgeMismatch", "GatewayHeaderNotAccepted"] as const;
 
 /** What the committee's shared chain work needs, for the task runner and the registry refresher alike. */
 export type CommitteeWork = {
@@ -233,7 +238,22 @@ export class TaskRunner {
       for (const id of sent.contractIds) this.#steps.delete(`${id}:${step}`);
       this.#o.onEvent({ type: "step-sent", step, contractIds: sent.contractIds, outcome: sent.outcome });
     } catch (error) {
+      if (error instanceof TxRefusedError && REGISTRY_MOVED.some((name) => error.reason.includes(name))) this.#retryAtPace(step, tasks);
       this.#o.onEvent({ type: "step-failed", step, contractIds: tasks.map((t) => t.contractId), error: shortMessage(error) });
+    }
+  }
+
+  /**
+   * The step's answer was overtaken: another node posted a newer view of the counterparty between this node's check()
+   * and its transaction. The next attempt, with a new answer, comes after retryMs, and the pause does not grow: doubled at
+   * each such race, it reached 8 to 16 s on a busy 10-chain network, and pre-commits expired waiting.
+   */
+  #retryAtPace(step: Step, tasks: readonly Task[]): void {
+    for (const task of tasks) {
+      const entry = this.#steps.get(`${task.contractId}:${step}`);
+      if (entry === undefined) continue;
+      entry.delay = this.#o.retryMs;
+      entry.nextAttempt = this.#o.clock.now() + this.#o.retryMs;
     }
   }
 

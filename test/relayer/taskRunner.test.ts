@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPublicClient, custom, keccak256, parseEther, stringToHex, type Address, type PublicClient } from "viem";
 import { AcceptedViews } from "../../relayer/chain/acceptedView.js";
-import type { TxSender } from "../../relayer/chain/txSender.js";
+import { TxRefusedError, type TxSender } from "../../relayer/chain/txSender.js";
 import { RequestFailedError, type AskParameters, type RequestChannel } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { Store } from "../../relayer/store/store.js";
@@ -299,6 +299,60 @@ describe("TaskRunner", function () {
       await tick();
       assert.deepEqual(script.asked.map((r) => r.chainId), [b.chainId], "B's request counts for A's contract with B, not for the one with C");
       assert.deepEqual(sent.map((t) => t.key), [`${swaps[0]!.idX}:precommit`]);
+      store.close();
+    });
+
+    /** A committee of one whose sender refuses the first `refusals` steps with `reason`, then lands them. */
+    async function refusingRunner(reason: string, refusals: number) {
+      const clock = new SimulatedClock();
+      const script = scriptedChannel();
+      const sent: string[] = [];
+      let left = refusals;
+      const sender = {
+        send: async ({ key }: { key: string }) => {
+          if (left-- > 0) throw new TxRefusedError(key, reason, undefined);
+          sent.push(key);
+          return "landed";
+        },
+      } as unknown as TxSender;
+      const self = a.committee[0]!.address;
+      const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
+      script.registerMirrors(b.chainId);
+      return { clock, sent, toB, ...(await runnerOf(self, [self], script.channel, sender, clock)) };
+    }
+
+    for (const reason of ["ViewRegistryBridgeMismatch", "GatewayHeaderNotAccepted"]) {
+      it(`a step refused with ${reason} (another node's view post overtook its answer) is checked and tried again after retryMs each time, not backed off`, async () => {
+        const { clock, sent, toB, tick, store } = await refusingRunner(reason, 3);
+        await tick();
+        await clock.advance(2 * RETRY_MS);
+        await tick();
+        assert.equal(toB().length, 1);
+        for (let attempt = 2; attempt <= 4; attempt++) {
+          await clock.advance(RETRY_MS);
+          await tick();
+          assert.equal(toB().length, attempt, `attempt ${attempt}, one retry pause after the last (doubled, it would wait ${2 ** (attempt - 1)} pauses)`);
+        }
+        assert.deepEqual(sent, [`${swaps[0]!.idX}:precommit`], "the fourth attempt, with a fresh answer, lands");
+        store.close();
+      });
+    }
+
+    it("a step refused for another reason backs off: the pause doubles after each attempt", async () => {
+      const { clock, sent, toB, tick, store } = await refusingRunner("GatewayWrongBeneficiary", 3);
+      await tick();
+      await clock.advance(2 * RETRY_MS);
+      await tick();
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 2);
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 2, "the pause after the second attempt is two retry pauses");
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 3);
+      assert.deepEqual(sent, []);
       store.close();
     });
 
