@@ -91,7 +91,9 @@ export class GossipOverlay {
    * lower-case address of another system's member → chainId → the height of the newest view of that chain the member is
    * known to hold: one this node pushed to it, or one it sent here that this node's list knew or took. A push to it
    * carries a newer view as its head above that height (SignedViewHead). Kept per member, since a push reaches
-   * (1 − r)·q + 1 of a system's q members and which ones turns with the rounds.
+   * (1 − r)·q + 1 of a system's q members and which ones turns with the rounds. A push counts once the transport took
+   * it: a member that lost it, or could not connect it, cannot make the next head whole and pulls the view (a round
+   * trip; its later heads then have a base again).
    */
   readonly #heldBy = new Map<string, Map<bigint, bigint>>();
   /** lower-case address → the system (chainId) whose committee it belongs to */
@@ -254,11 +256,13 @@ export class GossipOverlay {
         // node holds, and a head whose base differs from this node's history is how a fork shows when the branches meet.
         else this.#o.send(from, { kind: "view-pull", chainId: item.chainId, fromHeight: this.#pullFrom(chainId, BigInt(item.height)).toString() });
       }
-      // The sender's system holds what it sent (a view known here, newer, too far ahead but signed, or a head): this
-      // node's pushes there leave it out. Without this, each system received each view from every other one (9 times in
-      // 10 at n = 10). A lying member can only keep its own system from hearing it from this node: the pacemaker still
-      // sends the whole list there, which bounds how long a fork stays hidden.
-      if (sender !== undefined && (offer.result === "new" || offer.result === "known" || offer.result === "unverifiable" || offer.result === "baseless")) this.#holds(sender, BigInt(item.chainId), BigInt(item.height));
+      // The sender's system holds what it sent (a view known here, newer, or too far ahead but signed): this node's
+      // pushes there leave it out. Without this, each system received each view from every other one (9 times in 10 at
+      // n = 10). A lying member can only keep its own system from hearing it from this node: the pacemaker still sends
+      // the whole list there, which bounds how long a fork stays hidden. A head not made whole counts for nothing: its
+      // signatures are unchecked (a forged one at height 2^64 − 1 would stop every push of its chain there), and the
+      // pull's answer records its height once it verifies.
+      if (sender !== undefined && (offer.result === "new" || offer.result === "known" || offer.result === "unverifiable")) this.#holds(sender, BigInt(item.chainId), BigInt(item.height));
       // The sender holds what it sent, once it proved true here: a push to it can carry the heads of newer views.
       if (sender !== undefined && (offer.result === "new" || offer.result === "known")) raise(this.#heldBy, peer, BigInt(item.chainId), BigInt(item.height));
     }

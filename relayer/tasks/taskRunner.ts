@@ -63,6 +63,8 @@ const PARALLEL_COUNTERPARTIES = 4;
  * takes the answer's bridge, or no longer has the answer's block as an accepted height. A new answer fixes them.
  */
 const REGISTRY_MOVED = ["ViewRegistryBridgeMismatch", "GatewayHeaderNotAccepted"] as const;
+/** Such races retried at the retry pace, at most, per step: one that keeps being refused so is backed off again. */
+const MAX_PACED_RETRIES = 8;
 
 /** What the committee's shared chain work needs, for the task runner and the registry refresher alike. */
 export type CommitteeWork = {
@@ -147,6 +149,8 @@ type StepEntry = {
   nudged: boolean;
   /** This node's last attempt answered such a request. */
   answering: boolean;
+  /** Attempts refused because the registry moved under their answer (REGISTRY_MOVED), retried at the retry pace. */
+  raced?: number;
 };
 /** Tasks whose mirror a verified answer at `height` showed not registered (or registered too late). */
 type Missing = { tasks: Task[]; height: bigint };
@@ -246,12 +250,15 @@ export class TaskRunner {
   /**
    * The step's answer was overtaken: another node posted a newer view of the counterparty between this node's check()
    * and its transaction. The next attempt, with a new answer, comes after retryMs, and the pause does not grow: doubled at
-   * each such race, it reached 8 to 16 s on a busy 10-chain network, and pre-commits expired waiting.
+   * each such race, it reached 8 to 16 s on a busy 10-chain network, and pre-commits expired waiting. After
+   * MAX_PACED_RETRIES such refusals the step backs off as any other (a refusal that never ends is no race).
    */
   #retryAtPace(step: Step, tasks: readonly Task[]): void {
     for (const task of tasks) {
       const entry = this.#steps.get(`${task.contractId}:${step}`);
       if (entry === undefined) continue;
+      entry.raced = (entry.raced ?? 0) + 1;
+      if (entry.raced > MAX_PACED_RETRIES) continue;
       entry.delay = this.#o.retryMs;
       entry.nextAttempt = this.#o.clock.now() + this.#o.retryMs;
     }

@@ -6,7 +6,7 @@ import type { SignedView } from "./signedView.js";
 /**
  * A signed view as a receiver that holds an older view of its chain needs it (section IV.C: the window only when the
  * receiver cannot connect without it): the head of the view and its signatures, and of the window only the hashes above
- * `base`, a height the sender knows the receiving system holds a view of. `baseAcc` is the accumulator through `base`
+ * `base`, a height the sender knows the receiving node holds a view of. `baseAcc` is the accumulator through `base`
  * on the sender's history, so that a receiver whose history differs there tells it from a forgery.
  */
 export type SignedViewHead = { chainId: bigint; height: bigint; base: bigint; baseAcc: Hex; hashes: Hex[]; signatures: Hex[] };
@@ -51,10 +51,15 @@ export function viewFromHead(head: SignedViewHead, stored: readonly View[], k: n
   return { chainId: head.chainId, height: head.height, acc: foldAcc(source.acc, upToBase.slice(0, cut)), hashes: [...upToBase.slice(cut), ...head.hashes] };
 }
 
-/** Whether `view` and `head` tell the same history where they overlap: the hashes above the base, and the accumulator through it. */
+/**
+ * Whether `view` and `head` tell the same history where they overlap: the accumulator through the base (when the view's
+ * window reaches it), the accumulator below the view's window (when the head's hashes reach it), and the hashes of the
+ * heights both hold.
+ */
 function agrees(head: SignedViewHead, view: View): boolean {
   const start = viewStart(view);
   if (head.base >= start - 1n && head.base <= view.height && foldAcc(view.acc, view.hashes.slice(0, Number(head.base + 1n - start))) !== head.baseAcc) return false;
+  if (start - 1n > head.base && start - 1n <= head.height && foldAcc(head.baseAcc, head.hashes.slice(0, Number(start - 1n - head.base))) !== view.acc) return false;
   for (let height = head.base + 1n > start ? head.base + 1n : start; height <= head.height && height <= view.height; height++) {
     if (view.hashes[Number(height - start)] !== head.hashes[Number(height - head.base - 1n)]) return false;
   }

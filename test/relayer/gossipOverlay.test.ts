@@ -650,6 +650,17 @@ describe("GossipOverlay", () => {
       assert.deepEqual(node.list.newest(A.chainId), at(8));
     });
 
+    it("attack: a forged head far ahead (nothing to make it whole from, so its signatures go unchecked) does not stop this node's pushes of its chain to the sender's system", async () => {
+      const { node } = solo({ sendRate: 1 });
+      await node.overlay.learn(A3());
+      const top = 2n ** 64n - 1n;
+      const forged: SignedViewHead = { chainId: A.chainId, height: top, base: top - 2n, baseAcc: randomHash(prng(7)), hashes: [randomHash(prng(8)), randomHash(prng(9))], signatures: [...A3().signatures] };
+      await node.overlay.handle(peer, headUpdate(forged));
+      assert.deepEqual(byKind(node, "view-pull").map((s) => s.to), [peer], "pulled from the sender, which has nothing to show");
+      node.overlay.onBlock(1n);
+      assert.deepEqual([...recipientsBySystem(byKind(node, "view-update")).keys()].sort(), [B.chainId, C.chainId], "B is still sent A@3");
+    });
+
     it("a fork shows through heads: the head of the other branch is other history, the pull brings its whole view, and that is evidence", async () => {
       const { node } = solo();
       await node.overlay.learn(at(10));
@@ -695,7 +706,13 @@ describe("GossipOverlay", () => {
           assert.deepEqual(node.evidence, [], "no fork was made up");
           assert.ok(!node.list.isFrozen(A.chainId));
           assert.ok(reasons(node).length <= 1, `refused ${reasons(node).join(", ")}`);
-          if (JSON.stringify(toWireViewHead(head)) === JSON.stringify(toWireViewHead(honestHead))) assert.deepEqual(newest, at(held + ahead), "an unchanged head enters");
+          const changed = JSON.stringify(toWireViewHead(head)) !== JSON.stringify(toWireViewHead(honestHead));
+          if (!changed) assert.deepEqual(newest, at(held + ahead), "an unchanged head enters");
+          // Hashes forged only above the receiver's newest view: made whole over its own history, the signatures fail. (A
+          // forged hash at a height it holds is another history: pulled, not struck.)
+          else if (changes.every((c) => c.field === "hash") && head.hashes.every((h, i) => h === honestHead.hashes[i] || head.base + 1n + BigInt(i) > BigInt(held))) {
+            assert.deepEqual(reasons(node), ["invalid view"], "a forged hash is struck");
+          }
         }),
         { numRuns: 120 },
       );

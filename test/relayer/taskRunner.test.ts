@@ -338,6 +338,26 @@ describe("TaskRunner", function () {
       });
     }
 
+    it("a race that never ends (refused so every time) goes back to doubling pauses after 8 paced retries", async () => {
+      const { clock, sent, toB, tick, store } = await refusingRunner("ViewRegistryBridgeMismatch", 100);
+      await tick();
+      await clock.advance(2 * RETRY_MS);
+      await tick();
+      for (let attempt = 2; attempt <= 10; attempt++) {
+        await clock.advance(RETRY_MS);
+        await tick();
+        assert.equal(toB().length, attempt);
+      }
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 10, "after the 9th refusal the pause doubles again");
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 11);
+      assert.deepEqual(sent, []);
+      store.close();
+    });
+
     it("a step refused for another reason backs off: the pause doubles after each attempt", async () => {
       const { clock, sent, toB, tick, store } = await refusingRunner("GatewayWrongBeneficiary", 3);
       await tick();
