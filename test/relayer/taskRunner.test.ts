@@ -316,22 +316,24 @@ describe("TaskRunner", function () {
         },
       } as unknown as TxSender;
       const self = a.committee[0]!.address;
-      const toB = () => script.asked.filter((r) => r.chainId === b.chainId);
       script.registerMirrors(b.chainId);
-      return { clock, sent, toB, ...(await runnerOf(self, [self], script.channel, sender, clock)) };
+      const runner = await runnerOf(self, [self], script.channel, sender, clock);
+      /** Checks of B's mirror asked for after `pauses` retry pauses more (the first tick at once). */
+      const askedAfter = async (pauses: number) => {
+        await clock.advance(pauses * RETRY_MS);
+        await runner.tick();
+        return script.asked.filter((r) => r.chainId === b.chainId).length;
+      };
+      return { sent, askedAfter, store: runner.store };
     }
 
     for (const reason of ["ViewRegistryBridgeMismatch", "GatewayHeaderNotAccepted"]) {
       it(`a step refused with ${reason} (another node's view post overtook its answer) is checked and tried again after retryMs each time, not backed off`, async () => {
-        const { clock, sent, toB, tick, store } = await refusingRunner(reason, 3);
-        await tick();
-        await clock.advance(2 * RETRY_MS);
-        await tick();
-        assert.equal(toB().length, 1);
+        const { sent, askedAfter, store } = await refusingRunner(reason, 3);
+        await askedAfter(0);
+        assert.equal(await askedAfter(2), 1);
         for (let attempt = 2; attempt <= 4; attempt++) {
-          await clock.advance(RETRY_MS);
-          await tick();
-          assert.equal(toB().length, attempt, `attempt ${attempt}, one retry pause after the last (doubled, it would wait ${2 ** (attempt - 1)} pauses)`);
+          assert.equal(await askedAfter(1), attempt, `attempt ${attempt}, one retry pause after the last (doubled, it would wait ${2 ** (attempt - 1)} pauses)`);
         }
         assert.deepEqual(sent, [`${swaps[0]!.idX}:precommit`], "the fourth attempt, with a fresh answer, lands");
         store.close();
@@ -339,39 +341,23 @@ describe("TaskRunner", function () {
     }
 
     it("a race that never ends (refused so every time) goes back to doubling pauses after 8 paced retries", async () => {
-      const { clock, sent, toB, tick, store } = await refusingRunner("ViewRegistryBridgeMismatch", 100);
-      await tick();
-      await clock.advance(2 * RETRY_MS);
-      await tick();
-      for (let attempt = 2; attempt <= 10; attempt++) {
-        await clock.advance(RETRY_MS);
-        await tick();
-        assert.equal(toB().length, attempt);
-      }
-      await clock.advance(RETRY_MS);
-      await tick();
-      assert.equal(toB().length, 10, "after the 9th refusal the pause doubles again");
-      await clock.advance(RETRY_MS);
-      await tick();
-      assert.equal(toB().length, 11);
+      const { sent, askedAfter, store } = await refusingRunner("ViewRegistryBridgeMismatch", 100);
+      await askedAfter(0);
+      assert.equal(await askedAfter(2), 1);
+      for (let attempt = 2; attempt <= 10; attempt++) assert.equal(await askedAfter(1), attempt);
+      assert.equal(await askedAfter(1), 10, "after the 9th refusal the pause doubles again");
+      assert.equal(await askedAfter(1), 11);
       assert.deepEqual(sent, []);
       store.close();
     });
 
     it("a step refused for another reason backs off: the pause doubles after each attempt", async () => {
-      const { clock, sent, toB, tick, store } = await refusingRunner("GatewayWrongBeneficiary", 3);
-      await tick();
-      await clock.advance(2 * RETRY_MS);
-      await tick();
-      await clock.advance(RETRY_MS);
-      await tick();
-      assert.equal(toB().length, 2);
-      await clock.advance(RETRY_MS);
-      await tick();
-      assert.equal(toB().length, 2, "the pause after the second attempt is two retry pauses");
-      await clock.advance(RETRY_MS);
-      await tick();
-      assert.equal(toB().length, 3);
+      const { sent, askedAfter, store } = await refusingRunner("GatewayWrongBeneficiary", 3);
+      await askedAfter(0);
+      assert.equal(await askedAfter(2), 1);
+      assert.equal(await askedAfter(1), 2);
+      assert.equal(await askedAfter(1), 2, "the pause after the second attempt is two retry pauses");
+      assert.equal(await askedAfter(1), 3);
       assert.deepEqual(sent, []);
       store.close();
     });
