@@ -110,6 +110,20 @@ export const DEFAULT_RATES: RatesConfig = {
   maxRequestsPerSecond: 50,
 };
 
+/**
+ * The rates of a node whose chain makes a block every `blockMs`: it polls once per block (a poll is one request for the
+ * newest block, its logs read only when its bloom names the node's contracts, so an idle node costs its endpoint one
+ * request a block), and a takeover waits a number of blocks rather than seconds, so that on fast chains a silent
+ * designated node still leaves a swap time to settle. The devnet's nodes run with these, and the simulator models them.
+ */
+export function ratesForBlockTime(blockMs: number): RatesConfig {
+  return {
+    ...DEFAULT_RATES,
+    pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, blockMs)),
+    takeoverMs: Math.max(5_000, Math.min(DEFAULT_RATES.takeoverMs, 20 * blockMs)),
+  };
+}
+
 export const DEFAULT_GOSSIP: GossipConfig = {
   sendRate: 0.3,
   pacemakerBlocks: 10,

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPublicClient, createTestClient, formatEther, http, keccak256, parseEther, stringToHex, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { DEFAULT_GOSSIP, DEFAULT_RATES, parseNodeConfig, type GossipConfig, type NodeConfigFile } from "../config/nodeConfig.js";
+import { DEFAULT_GOSSIP, parseNodeConfig, ratesForBlockTime, type GossipConfig, type NodeConfigFile } from "../config/nodeConfig.js";
 import { ChainProcess } from "./chainProcess.js";
 import { connect, transact } from "./connect.js";
 import { assertGatewaySettings, DEFAULT_GATEWAY_SETTINGS, deployChain, type DeployedChain, type GatewaySettings } from "./deployChain.js";
@@ -571,14 +571,7 @@ async function writeNodeConfigs({ dir, chains, k, blockMs, listenPorts, metricsP
       r: { ...DEVNET_R },
       chains: chainConfigs,
       peers,
-      // Poll once per block: a poll is one request for the newest block (its logs are read only when its bloom names
-      // this chain's contracts), so an idle node costs its endpoint one request a block. A takeover waits a number of
-      // blocks rather than seconds, so that on fast devnet chains a silent designated node still leaves a swap time to settle.
-      rates: {
-        ...DEFAULT_RATES,
-        pollMs: Math.max(50, Math.min(DEFAULT_RATES.pollMs, blockMs)),
-        takeoverMs: Math.max(5_000, Math.min(DEFAULT_RATES.takeoverMs, 20 * blockMs)),
-      },
+      rates: ratesForBlockTime(blockMs),
       gossip: { ...DEFAULT_GOSSIP, ...gossip },
     };
     parseNodeConfig(config, { source: path });

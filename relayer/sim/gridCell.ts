@@ -1,5 +1,5 @@
-import type { Hex } from "viem";
-import { DEFAULT_GOSSIP, DEFAULT_RATES } from "../config/nodeConfig.js";
+import type { Address, Hex } from "viem";
+import { DEFAULT_GOSSIP, ratesForBlockTime } from "../config/nodeConfig.js";
 import { MemoryHub } from "../net/memoryTransport.js";
 import type { Message, MessageKind } from "../net/message.js";
 import { fanout, type RemoteSystem } from "../net/requestChannel.js";
@@ -9,6 +9,7 @@ import { GapHistogram, type GapSummary } from "./gapHistogram.js";
 import { deriveSeed, seededRandom } from "./seededRandom.js";
 import { SignatureCache, type SignatureWork } from "./signatureCache.js";
 import { SimNode } from "./simNode.js";
+import { SimTaskRunner } from "./simTaskRunner.js";
 import { SimulatedClock } from "./simulatedClock.js";
 import { SyntheticSystem } from "./syntheticSystem.js";
 import { TaskSide, type TaskOutcome } from "./taskSide.js";
@@ -46,11 +47,8 @@ export type CellParameters = {
   blockMs?: number;
   /** One-way delay of each message, drawn uniformly. Default 10–50 ms. */
   latencyMs?: { min: number; max: number };
-  /**
-   * Checks of one step with one target that a node is asked for within this many ms of simulated time go in one
-   * check() request, as a relayer node batches the due steps of one tick. Default: one block interval.
-   */
-  batchMs?: number;
+  /** Most contracts per batch step, as the relayer's TaskRunner takes it. Default DEFAULT_BATCH_SIZE. */
+  batchSize?: number;
   /** Whether gossip pushes carry view heads (the relayer's gossip.viewHeads). Default true. */
   viewHeads?: boolean;
   /** Signatures and checks shared with other cells of the same seed; a fresh one when absent. */
@@ -150,12 +148,13 @@ const GOSSIP: readonly MessageKind[] = ["view-update", "view-pull", "evidence"];
  * synthetic systems of q nodes each produce a block every `blockMs` of simulated time; every node runs a
  * ViewList, a GossipOverlay with the cell's send rate and a RequestChannel over one MemoryHub. A block
  * holds a new task with probability `taskRate`: a contract on its system and a mirror on a random other
- * one, each side driven through check() requests like the relayer's TaskRunner. Counts every message by
+ * one. Every node runs its chain's task sides with the relayer's StepSchedule at each block (SimTaskRunner),
+ * at the rates a devnet node of that block time runs with (ratesForBlockTime). Counts every message by
  * sender and kind, and samples each node's gap to every other system once per block interval.
  */
 export async function simulateCell(parameters: CellParameters): Promise<CellResult> {
-  const { n, taskRate, sendRate, blocks, q = CELL_DEFAULTS.q, k = CELL_DEFAULTS.k, seed = 1, signEvery = CELL_DEFAULTS.signEvery, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 }, viewHeads = true } = parameters;
-  const batchMs = parameters.batchMs ?? blockMs;
+  const { n, taskRate, sendRate, blocks, q = CELL_DEFAULTS.q, k = CELL_DEFAULTS.k, seed = 1, signEvery = CELL_DEFAULTS.signEvery, expiryBlocks = 20, blockMs = 100, latencyMs = { min: 10, max: 50 }, viewHeads = true, batchSize } = parameters;
+  const rates = ratesForBlockTime(blockMs);
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`a network of ${n} systems: at least 2 are needed`);
   if (!(taskRate >= 0 && taskRate <= 1 && sendRate >= 0 && sendRate <= 1)) throw new RangeError("taskRate and sendRate are probabilities");
   if (!Number.isInteger(blocks) || blocks < 1) throw new RangeError(`blocks must be a positive integer, not ${blocks}`);
@@ -175,7 +174,10 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
   const remote = new Map<bigint, RemoteSystem>(systems.map((s) => [s.chainId, { members: s.committee.members, ...R }]));
   const counters = systems.map((): Counters => ({ byKind: new Map(), bytes: 0, gossipBytes: 0, successfulTasks: 0, gap: new GapHistogram(), systemGap: new GapHistogram() }));
   const incidents: Record<string, number> = {};
-  const sides = new Map<Hex, TaskSide>();
+  /** Per system, its task sides not ended yet. */
+  const open = systems.map(() => new Set<TaskSide>());
+  /** Each node's task work, by address: a request it serves nudges it. */
+  const runners = new Map<Address, SimTaskRunner>();
   const nodes = systems.map((system) =>
     system.committee.members.map(
       (address, member) =>
@@ -188,9 +190,8 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
           clock,
           cache,
           gossip: { sendRate, pacemakerBlocks: DEFAULT_GOSSIP.pacemakerBlocks, roundBlocks: DEFAULT_GOSSIP.roundBlocks, maxPerPeerPerSecond: DEFAULT_GOSSIP.maxPerPeerPerSecond, maxStrikes: DEFAULT_GOSSIP.maxStrikes, viewHeads },
-          requestTimeoutMs: DEFAULT_RATES.requestTimeoutMs,
-          batchMs,
-          maxRequestsPerSecond: DEFAULT_RATES.maxRequestsPerSecond,
+          requestTimeoutMs: rates.requestTimeoutMs,
+          maxRequestsPerSecond: rates.maxRequestsPerSecond,
           random: stream(`gossip/${system.index}/${member}`),
           onSent: (message: Message, bytes: number) => {
             const counter = counters[system.index]!;
@@ -198,11 +199,18 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
             counter.bytes += bytes;
             if (GOSSIP.includes(message.kind)) counter.gossipBytes += bytes;
           },
-          onRequest: (contractId, node) => sides.get(contractId)?.nudge(node),
+          onRequest: (contractId, from) => runners.get(address)!.nudge(contractId, from),
           onIncident: (what) => (incidents[what] = (incidents[what] ?? 0) + 1),
         }),
     ),
   );
+  const isMember = (chainId: bigint, address: Address) => remote.get(chainId)?.members.some((m) => m.toLowerCase() === address.toLowerCase()) ?? false;
+  for (const [index, group] of nodes.entries()) {
+    for (const node of group) {
+      const { members } = systems[index]!.committee;
+      runners.set(node.address, new SimTaskRunner({ node, members, sides: () => open[index]!, clock, retryMs: 2 * rates.pollMs, takeoverMs: rates.takeoverMs, isMember, ...(batchSize !== undefined && { batchSize }) }));
+    }
+  }
   for (const node of nodes.flat()) await node.start();
 
   // Tasks start only where both contracts can expire and be terminated within the run.
@@ -210,13 +218,8 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
   const taskRandom = stream("tasks");
   const ended = { successful: 0, refunded: 0, split: 0 };
   let tasks = 0;
-  /** `${system}:${height}` → task sides to start, or to expire, when that block is produced. */
-  const starting = new Map<string, TaskSide[]>();
+  /** `${system}:${height}` → task sides that expire when that block is produced. */
   const expiring = new Map<string, TaskSide[]>();
-  const at = (map: Map<string, TaskSide[]>, system: SyntheticSystem, height: number, side: TaskSide) => {
-    const key = `${system.index}:${height}`;
-    map.set(key, [...(map.get(key) ?? []), side]);
-  };
 
   const newTask = (origin: SyntheticSystem, height: number) => {
     const target = systems.filter((s) => s !== origin)[Math.floor(taskRandom() * (n - 1))]!;
@@ -238,25 +241,25 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
         for (const s of [origin, target]) counters[s.index]!.successfulTasks += 1;
       }
     };
-    const side = (own: SyntheticSystem, other: SyntheticSystem, contractId: Hex, mirrorId: Hex, h1: number, h2: number) => {
-      const task = new TaskSide({ contractId, mirrorId, own, other, nodes: nodes[own.index]!, h1, h2, clock, retryMs: 2 * blockMs, onDone });
-      sides.set(contractId, task);
-      at(expiring, own, h1 + 1, task);
-      return task;
+    const side = (own: SyntheticSystem, other: SyntheticSystem, contractId: Hex, mirrorId: Hex, registeredAt: number, h2: number) => {
+      const h1 = registeredAt + expiryBlocks;
+      const task: TaskSide = new TaskSide({ contractId, mirrorId, own, other, registeredAt, h1, h2, onDone: (outcome) => (open[own.index]!.delete(task), onDone(outcome)) });
+      open[own.index]!.add(task);
+      const key = `${own.index}:${h1 + 1}`;
+      expiring.set(key, [...(expiring.get(key) ?? []), task]);
     };
-    at(starting, origin, height, side(origin, target, contract, mirror, height + expiryBlocks, mirrorHeight + expiryBlocks));
-    at(starting, target, mirrorHeight, side(target, origin, mirror, contract, mirrorHeight + expiryBlocks, height + expiryBlocks));
+    side(origin, target, contract, mirror, height, mirrorHeight + expiryBlocks);
+    side(target, origin, mirror, contract, mirrorHeight, height + expiryBlocks);
   };
 
   const produce = async (system: SyntheticSystem) => {
     const height = system.produce();
     for (const node of nodes[system.index]!) await node.onBlock(height);
     if (height <= lastTaskBlock && taskRandom() < taskRate) newTask(system, height);
-    for (const map of [expiring, starting]) {
-      const key = `${system.index}:${height}`;
-      for (const task of map.get(key) ?? []) (map === starting ? task.start() : task.expired());
-      map.delete(key);
-    }
+    const key = `${system.index}:${height}`;
+    for (const task of expiring.get(key) ?? []) task.expired();
+    expiring.delete(key);
+    for (const node of nodes[system.index]!) runners.get(node.address)!.tick();
     if (height + 1 < blocks) clock.setTimeout(() => void produce(system), blockMs);
   };
   // Like the chains, the block times depend on the seed alone: every cell of a grid sees system i produce at the same instants.
@@ -288,7 +291,6 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
   schedule(1);
 
   await clock.advance(blocks * blockMs);
-  for (const task of sides.values()) task.stop();
   await clock.runUntilIdle();
 
   const count = (counter: Counters, kinds: readonly MessageKind[]) => kinds.reduce((sum, kind) => sum + (counter.byKind.get(kind) ?? 0), 0);

@@ -8,18 +8,15 @@ import { MemoryTransport, type MemoryHub } from "../net/memoryTransport.js";
 import { MAX_BRIDGE, MAX_CONTRACTS_PER_REQUEST, MAX_VIEWS_PER_UPDATE, type Message, type Reply, type Request } from "../net/message.js";
 import { RequestChannel, type RemoteSystem } from "../net/requestChannel.js";
 import type { Delivery } from "../net/transport.js";
-import { checkAnswer, type AnswerBasis, type CheckedAnswer } from "../tasks/checkAnswer.js";
+import { checkAnswer, type AnswerBasis } from "../tasks/checkAnswer.js";
 import { bridgeFor, requestProblem } from "../tasks/serveCheck.js";
-import { DEFAULT_BATCH_SIZE } from "../tasks/taskRunner.js";
 import { certifiedPath } from "../view/certifiedPath.js";
 import type { View } from "../view/view.js";
 import type { SignatureCache } from "./signatureCache.js";
 import { readRecordProof, recordProof, type RecordState, type SyntheticSystem } from "./syntheticSystem.js";
 
-/** What a check() showed of one contract: its record, and the view the step would post with it (none when the registry has it). */
-export type Checked = { record: RecordState; post: View | undefined };
-
-type PendingCheck = { contractId: Hex; minHeight: bigint; resolve: (checked: Checked) => void; reject: (error: Error) => void };
+/** What a check() showed: the height of its proof, each contract's record, and the view the step would post with it (none when the registry has it). */
+export type Checked = { height: number; records: RecordState[]; post: View | undefined };
 
 export type GossipTuning = Pick<GossipOptions, "sendRate" | "pacemakerBlocks" | "roundBlocks" | "maxPerPeerPerSecond" | "maxStrikes" | "viewHeads">;
 
@@ -36,13 +33,11 @@ export type SimNodeParameters = {
   gossip: GossipTuning;
   requestTimeoutMs: number;
   maxRequestsPerSecond: number;
-  /** Checks of one step with one target asked within this many ms go in one request (the node's tick). */
-  batchMs: number;
   random: () => number;
   /** Every message the transport took from this node. */
   onSent: (message: Message, bytes: number) => void;
-  /** A check() request for one of this chain's contracts reached this node: the counterparty is at work on it. */
-  onRequest: (contractId: Hex, node: SimNode) => void;
+  /** Node `from` asked this node about one of this chain's contracts: the counterparty is at work on it. */
+  onRequest: (contractId: Hex, from: Address) => void;
   /** A message the overlay or the channel refused, by reason (the slower of a request's two answers is one), or fork evidence. */
   onIncident: (what: string) => void;
 };
@@ -62,8 +57,6 @@ export class SimNode {
   readonly #transport: MemoryTransport;
   readonly #gossip: GossipOverlay;
   readonly #channel: RequestChannel;
-  /** `${target}:${step}` → the checks waiting to be sent together */
-  readonly #batches = new Map<string, { target: SyntheticSystem; items: PendingCheck[] }>();
   /** check() answers waiting for this node's chain to reach their requests' minHeight. */
   #awaitingHeight: { minHeight: number; done: () => void }[] = [];
   #learned = -1;
@@ -139,71 +132,37 @@ export class SimNode {
   }
 
   /**
-   * check() of `contractId` on `target`, batched the way TaskRunner batches a tick's due steps: every check of one step
-   * with one target that this node is asked for within `batchMs` goes in one request (at most DEFAULT_BATCH_SIZE
-   * contracts). The answer is believed by the node's own checkAnswer against this system's registry; the record is what
-   * the proof shows, with the view the step would post. Rejects when no answer verified, or its height is below `minHeight`.
+   * check() of `contractIds` on `target` in one request, as TaskRunner asks for a batch step. The answer is believed by
+   * the node's own checkAnswer against this system's registry; the records are what the proofs show, with the view the
+   * step would post. Rejects when no answer verified (RequestFailedError), or its height is below `minHeight`.
    */
-  check({ target, contractId, step, minHeight }: { target: SyntheticSystem; contractId: Hex; step: "precommit" | "terminate"; minHeight: number }): Promise<Checked> {
-    return new Promise<Checked>((resolve, reject) => {
-      const key = `${target.chainId}:${step}`;
-      let batch = this.#batches.get(key);
-      if (batch === undefined) {
-        this.#batches.set(key, (batch = { target, items: [] }));
-        this.#o.clock.setTimeout(() => void this.#flush(key), this.#o.batchMs);
-      }
-      batch.items.push({ contractId, minHeight: BigInt(minHeight), resolve, reject });
-    });
-  }
-
-  #flush(key: string): void {
-    const batch = this.#batches.get(key);
-    this.#batches.delete(key);
-    if (batch === undefined) return;
-    for (let i = 0; i < batch.items.length; i += DEFAULT_BATCH_SIZE) void this.#ask(batch.target, batch.items.slice(i, i + DEFAULT_BATCH_SIZE));
-  }
-
-  async #ask(target: SyntheticSystem, items: PendingCheck[]): Promise<void> {
-    if (target.height < 0) {
-      for (const item of items) item.reject(new Error(`chain ${target.chainId} has no block yet`));
-      return;
-    }
+  async check({ target, contractIds, minHeight }: { target: SyntheticSystem; contractIds: readonly Hex[]; minHeight: number }): Promise<Checked> {
+    if (target.height < 0) throw new Error(`chain ${target.chainId} has no block yet`);
     const accepted = this.system.accepted(target);
-    const minHeight = items.reduce((min, item) => (item.minHeight < min ? item.minHeight : min), items[0]!.minHeight);
     // The registry's accepted view with its signatures, as a node reads it from ViewAccepted: an answer that conflicts
     // with its window is fork evidence. A view the registry accepted was certified (and signed) before it was posted.
     const acceptedView = accepted.height > 0n ? target.certified(Number(accepted.height)) : undefined;
-    const basis: AnswerBasis = { kind: "newest", knownHeight: accepted.height, stored: accepted.word, minHeight, ...(acceptedView && { accepted: acceptedView }) };
-    const contractIds = items.map((item) => item.contractId);
-    let believed: { checked: CheckedAnswer; records: RecordState[] };
-    try {
-      believed = await this.#channel.ask({
-        chainId: target.chainId,
-        contractIds,
-        knownHeight: accepted.height,
-        minHeight,
-        verify: async (answer) => {
-          const checked = await checkAnswer({
-            answer,
-            chainId: target.chainId,
-            committee: target.committee,
-            basis,
-            contracts: contractIds.length,
-            verify: this.#o.cache.verify,
-            onVerified: (signed) => this.#gossip.learn(signed),
-          });
-          return { checked, records: checked.storageProofs.map(readRecordProof) };
-        },
-      });
-    } catch (error) {
-      for (const item of items) item.reject(error as Error);
-      return;
-    }
-    const { checked, records } = believed;
-    items.forEach((item, i) => {
-      if (checked.height < item.minHeight) item.reject(new Error(`answer at ${checked.height}, below ${item.minHeight}`));
-      else item.resolve({ record: records[i]!, post: checked.post?.view });
+    const basis: AnswerBasis = { kind: "newest", knownHeight: accepted.height, stored: accepted.word, minHeight: BigInt(minHeight), ...(acceptedView && { accepted: acceptedView }) };
+    const { checked, records } = await this.#channel.ask({
+      chainId: target.chainId,
+      contractIds: [...contractIds],
+      knownHeight: accepted.height,
+      minHeight: BigInt(minHeight),
+      verify: async (answer) => {
+        const checked = await checkAnswer({
+          answer,
+          chainId: target.chainId,
+          committee: target.committee,
+          basis,
+          contracts: contractIds.length,
+          verify: this.#o.cache.verify,
+          onVerified: (signed) => this.#gossip.learn(signed),
+        });
+        return { checked, records: checked.storageProofs.map(readRecordProof) };
+      },
     });
+    if (checked.height < BigInt(minHeight)) throw new Error(`answer at ${checked.height}, below ${minHeight}`);
+    return { height: Number(checked.height), records, post: checked.post?.view };
   }
 
   /** serveCheck over the synthetic chain: the records at the head, certified for the answer, with that view and the bridge to it. */
@@ -275,7 +234,7 @@ export class SimNode {
   #onMessage({ from, message, text }: Delivery): Promise<void> {
     if (message.kind === "view-update" || message.kind === "view-pull" || message.kind === "evidence") return this.#gossip.handle(from, message, text);
     if (message.kind === "request" && BigInt(message.chainId) === this.system.chainId && Array.isArray(message.contractIds)) {
-      for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#o.onRequest(contractId, this);
+      for (const contractId of message.contractIds.slice(0, MAX_CONTRACTS_PER_REQUEST)) this.#o.onRequest(contractId, from);
     }
     return this.#channel.handle(from, message);
   }

@@ -1,8 +1,6 @@
 import type { Hex } from "viem";
-import type { Clock } from "../clock.js";
-import { designatedFor } from "../tasks/taskRunner.js";
-import type { Checked, SimNode } from "./simNode.js";
-import type { SyntheticSystem } from "./syntheticSystem.js";
+import type { View } from "../view/view.js";
+import type { RecordState, SyntheticSystem } from "./syntheticSystem.js";
 
 /** How one side of a task ended: released (the swap happened), refunded at terminate, or cancelled before a pre-commit. */
 export type TaskOutcome = "released" | "refunded" | "cancelled";
@@ -13,121 +11,73 @@ export type TaskSideParameters = {
   mirrorId: Hex;
   own: SyntheticSystem;
   other: SyntheticSystem;
-  /** The nodes of `own`, in committee order: each step is run by the one `designatedFor` picks. */
-  nodes: readonly SimNode[];
+  /** The height of `own`'s block that holds the contract. */
+  registeredAt: number;
   /** Expiry heights on `own` and on `other`. */
   h1: number;
   h2: number;
-  clock: Clock;
-  /** First pause after a failed check(); it doubles up to 16 times that, as in TaskRunner. */
-  retryMs: number;
   onDone: (outcome: TaskOutcome) => void;
 };
 
-type Phase = "precommit" | "waiting" | "terminate" | "done";
-
 /**
- * One side of a cross-chain task (section IV.B), driven as the relayer's TaskRunner drives it: check()
- * until the mirror is proven registered, then pre-commit in the next block; once `own` passed h1, check()
- * at h2 or later and release when the mirror was pre-committed by h2, refund otherwise; cancel when h1
- * passes first. A failed check is retried after a doubling pause, cut short when the counterparty asks
- * about this contract (step 2 of the paper: wait for B's check, then resend).
+ * One side of a cross-chain task (section IV.B) as its chain's Gateway records it: registered, pre-committed by h1 or
+ * cancelled after it, then released or refunded by a terminate whose proof of the mirror is at h2 or later. The nodes
+ * of `own` (SimTaskRunner) read the step it is due for, as TaskRunner reads a record's status, and record the steps
+ * they take.
  */
 export class TaskSide {
   readonly contractId: Hex;
+  readonly mirrorId: Hex;
+  /** The chain of the mirror. */
+  readonly counterparty: bigint;
+  readonly other: SyntheticSystem;
+  readonly h2: number;
   readonly #o: TaskSideParameters;
-  #phase: Phase = "precommit";
-  #delay: number;
-  #cancelRetry: (() => void) | undefined;
-  #asking = false;
-  #stopped = false;
-  readonly #runners = new Map<"precommit" | "terminate", SimNode>();
+  #phase: "registered" | "committed" | "done" = "registered";
 
   constructor(parameters: TaskSideParameters) {
     this.#o = parameters;
     this.contractId = parameters.contractId;
-    this.#delay = parameters.retryMs;
+    this.mirrorId = parameters.mirrorId;
+    this.counterparty = parameters.other.chainId;
+    this.other = parameters.other;
+    this.h2 = parameters.h2;
   }
 
-  /** The contract is in a block of `own`: start checking the mirror. */
-  start(): void {
-    void this.#attempt();
+  /** The step due at `own`'s head: a pre-commit while registered up to h1, a terminate once pre-committed and past h1. */
+  due(): "precommit" | "terminate" | undefined {
+    const { own, registeredAt, h1 } = this.#o;
+    if (own.height < registeredAt) return undefined;
+    if (this.#phase === "registered" && own.height <= h1) return "precommit";
+    if (this.#phase === "committed" && own.height > h1) return "terminate";
+    return undefined;
   }
 
-  /** `own` reached h1 + 1: terminate a pre-committed contract, cancel one that never was. */
+  /** `own` reached h1 + 1: a contract never pre-committed is cancelled (a transaction that needs no check()). */
   expired(): void {
-    if (this.#phase === "precommit") return this.#finish("cancelled");
-    if (this.#phase !== "waiting") return;
-    this.#phase = "terminate";
-    this.#delay = this.#o.retryMs;
-    void this.#attempt();
+    if (this.#phase === "registered") this.#finish("cancelled");
   }
 
-  /** The counterparty asked `node` about this contract: if `node` runs the current step and is pausing, try now. */
-  nudge(node: SimNode): void {
-    if (this.#asking || this.#cancelRetry === undefined || node !== this.#runner()) return;
-    this.#cancelRetry();
-    void this.#attempt();
+  /** A pre-commit with the answer's view: it lands in `own`'s next block, or is refused there when that is past h1. */
+  precommit(post: View | undefined): void {
+    if (this.#phase !== "registered") return;
+    const { own, h1 } = this.#o;
+    const at = own.height + 1;
+    if (at > h1) return;
+    own.commit(this.contractId, at);
+    if (post !== undefined) own.acceptView(post);
+    this.#phase = "committed";
   }
 
-  /** The run is over: no more attempts. */
-  stop(): void {
-    this.#stopped = true;
-    this.#cancelRetry?.();
-  }
-
-  /** The node that runs the current step: the same for every attempt of a step, so it is picked once (a keccak256 each). */
-  #runner(): SimNode {
-    const step = this.#phase === "terminate" ? "terminate" : "precommit";
-    let runner = this.#runners.get(step);
-    if (runner === undefined) {
-      const designated = designatedFor(`${this.contractId}:${step}`, this.#o.own.committee.members);
-      this.#runners.set(step, (runner = this.#o.nodes.find((node) => node.address === designated)!));
-    }
-    return runner;
-  }
-
-  async #attempt(): Promise<void> {
-    this.#cancelRetry = undefined;
-    const phase = this.#phase;
-    if (this.#stopped || (phase !== "precommit" && phase !== "terminate")) return;
-    const { own, other, mirrorId, h1, h2 } = this.#o;
-    this.#asking = true;
-    let checked: Checked | undefined;
-    try {
-      checked = await this.#runner().check({ target: other, contractId: mirrorId, step: phase, minHeight: phase === "terminate" ? h2 : 0 });
-    } catch {
-      checked = undefined; // no verified answer (RequestFailedError), or one below h2
-    } finally {
-      this.#asking = false;
-    }
-    if (this.#phase !== phase) return; // expired while asking
-    const mirror = checked?.record;
-    if (mirror !== undefined && phase === "precommit" && mirror.status !== "none") {
-      const at = own.height + 1;
-      if (at > h1) return this.#finish("cancelled");
-      own.commit(this.contractId, at);
-      if (checked?.post !== undefined) own.acceptView(checked.post); // the pre-commit posted the answer's view
-      this.#phase = "waiting";
-      return;
-    }
-    if (mirror !== undefined && phase === "terminate") {
-      if (checked?.post !== undefined) own.acceptView(checked.post);
-      return this.#finish(mirror.status === "committed" && mirror.at <= h2 ? "released" : "refunded");
-    }
-    this.#retry();
-  }
-
-  #retry(): void {
-    if (this.#stopped) return;
-    this.#cancelRetry = this.#o.clock.setTimeout(() => void this.#attempt(), this.#delay);
-    this.#delay = Math.min(this.#delay * 2, this.#o.retryMs * 16);
+  /** A terminate with the mirror's record at h2 or later: released when the mirror was pre-committed by h2. */
+  terminate(mirror: RecordState, post: View | undefined): void {
+    if (this.#phase !== "committed") return;
+    if (post !== undefined) this.#o.own.acceptView(post);
+    this.#finish(mirror.status === "committed" && mirror.at <= this.h2 ? "released" : "refunded");
   }
 
   #finish(outcome: TaskOutcome): void {
     this.#phase = "done";
-    this.#cancelRetry?.();
-    this.#cancelRetry = undefined;
     this.#o.onDone(outcome);
   }
 }

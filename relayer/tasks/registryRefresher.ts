@@ -3,7 +3,8 @@ import { defaultRefreshBlocks } from "../config/nodeConfig.js";
 import type { Answer } from "../net/message.js";
 import type { AnswerBasis, CheckedAnswer } from "./checkAnswer.js";
 import { shortMessage } from "../util/shortMessage.js";
-import { believeAnswer, rankFor, type CommitteeWork } from "./taskRunner.js";
+import { rankFor } from "./stepSchedule.js";
+import { believeAnswer, type CommitteeWork } from "./taskRunner.js";
 
 export type RegistryRefresherOptions = CommitteeWork & {
   /** The height of the newest verified view of `chainId` this node knows (its view list), if any. */

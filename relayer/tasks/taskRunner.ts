@@ -1,5 +1,4 @@
-import { LRUCache } from "lru-cache";
-import { hexToBigInt, keccak256, stringToHex, type Address, type Hex, type PublicClient } from "viem";
+import type { Address, Hex, PublicClient } from "viem";
 import type { Clock } from "../clock.js";
 import { gatewayAbi, registryAbi, Status } from "../chain/abis.js";
 import type { AcceptedViews } from "../chain/acceptedView.js";
@@ -9,15 +8,14 @@ import type { RecordFields } from "../chain/recordWord.js";
 import { TxRefusedError, type SendOutcome, type TxSender } from "../chain/txSender.js";
 import { NO_POST, type ViewPost } from "../chain/viewPost.js";
 import type { Evidence, SignedView } from "../view/signedView.js";
-import { MAX_CONTRACTS_PER_REQUEST, type Answer } from "../net/message.js";
+import type { Answer } from "../net/message.js";
 import type { RequestChannel } from "../net/requestChannel.js";
 import type { Store, Task, TaskState } from "../store/store.js";
 import { verifySignedView, type Committee } from "../view/verifySignedView.js";
 import { accBeforeHead, type View } from "../view/view.js";
 import { checkAnswer, ConflictingAnswerError, ForkEvidenceError, type AnswerBasis, type CheckedAnswer } from "./checkAnswer.js";
 import { shortMessage } from "../util/shortMessage.js";
-
-export type Step = "precommit" | "terminate" | "cancel";
+import { batchKey, StepSchedule, type Due, type Step } from "./stepSchedule.js";
 
 /** What the runner reports, for logs and metrics. A batch step names every contract it carried. */
 export type TaskEvent =
@@ -39,9 +37,6 @@ export type TaskEvent =
   /** A registry refresh of chain `chainId`'s view that did not happen yet, and why. */
   | { type: "refresh-failed"; chainId: bigint; error: string };
 
-/** Most contracts one Gateway step carries (and one check() request asks about). */
-export const DEFAULT_BATCH_SIZE = 16;
-
 /**
  * Records read per eth_call of a tick's multicall: a few hundred keep each call far below any node's gas cap for
  * eth_call (a record read costs a few thousand gas) and its response small.
@@ -50,21 +45,10 @@ const RECORDS_PER_CALL = 400;
 /** Calldata of one recordOf(bytes32) call: the selector and the id. */
 const RECORD_CALL_BYTES = 36;
 /**
- * Retry pauses a pre-commit's first check waits for the counterparty's request: the legs of a swap land on their chains
- * a block or two apart, and the side that checks first, before the other leg is in the other chain's head, pays a miss.
- */
-const FIRST_WAIT_RETRIES = 2;
-/** Contracts whose counterparty asked about them before this node saw them due, remembered at most (the newest). */
-const EARLY_NUDGES = 4096;
-/** Counterparties whose steps run at the same time, at most (each one's steps run one after another). */
-const PARALLEL_COUNTERPARTIES = 4;
-/**
  * Reverts of a step whose check() answer another node's post of the counterparty's view overtook: the registry no longer
  * takes the answer's bridge, or no longer has the answer's block as an accepted height. A new answer fixes them.
  */
 const REGISTRY_MOVED = ["ViewRegistryBridgeMismatch", "GatewayHeaderNotAccepted"] as const;
-/** Such races retried at the retry pace, at most, per step: one that keeps being refused so is backed off again. */
-const MAX_PACED_RETRIES = 8;
 
 /** What the committee's shared chain work needs, for the task runner and the registry refresher alike. */
 export type CommitteeWork = {
@@ -93,32 +77,9 @@ export type CommitteeWork = {
 
 export type TaskRunnerOptions = CommitteeWork & {
   store: Store;
-  /** Most contracts per Gateway step; default DEFAULT_BATCH_SIZE, at most MAX_CONTRACTS_PER_REQUEST. */
+  /** Most contracts per Gateway step (StepScheduleOptions.batchSize). */
   batchSize?: number;
 };
-
-/** The committee member chosen for a step: keccak256(key) mod q, in committee order. */
-export function designatedFor(key: string, members: readonly Address[]): Address {
-  return members[Number(hexToBigInt(keccak256(stringToHex(key))) % BigInt(members.length))]!;
-}
-
-/** How many takeovers away `self` is from acting on `key`: 0 for the designated member, then in committee order. */
-export function rankFor(key: string, members: readonly Address[], self: Address): number {
-  const q = members.length;
-  const designated = members.indexOf(designatedFor(key, members));
-  const index = members.findIndex((m) => m.toLowerCase() === self.toLowerCase());
-  return (index - designated + q) % q;
-}
-
-/**
- * The key of a batch step: names the step for the designated node and the transaction sender. `${contractId}:${step}` of
- * the batch's smallest contract id, so a batch of one has its contract's own step key.
- */
-export function batchKey(step: Step, contractIds: readonly Hex[]): string {
-  const first = [...contractIds].map((id) => id.toLowerCase()).sort()[0];
-  if (first === undefined) throw new RangeError("an empty batch has no key");
-  return `${first}:${step}`;
-}
 
 const STATE_OF: Record<number, TaskState | undefined> = {
   [Status.Registered]: "registered",
@@ -128,30 +89,6 @@ const STATE_OF: Record<number, TaskState | undefined> = {
   [Status.Cancelled]: "cancelled",
 };
 
-type Due = { task: Task; step: Step };
-/** What one node knows of one contract's step (`${contractId}:${step}`). */
-type StepEntry = {
-  /** The chain of the contract's mirror: only its committee's requests wake the step. */
-  counterparty: bigint;
-  /** When this node first saw the step due: the takeover clock. */
-  readyAt: number;
-  /** When this node may try the step next. */
-  nextAttempt: number;
-  /** The pause after a failed attempt (doubles up to 16 × retryMs). */
-  delay: number;
-  /** When this node last tried the step; undefined while it has not (its turn has not come). */
-  triedAt?: number;
-  /** The height of the counterparty's view at which this node's last check showed the mirror missing. */
-  missedAt?: bigint;
-  /** The last check showed the mirror missing and no request of the counterparty about the contract came since. */
-  awaiting: boolean;
-  /** A request of the counterparty about the contract came since this node's last attempt began (or before its first). */
-  nudged: boolean;
-  /** This node's last attempt answered such a request. */
-  answering: boolean;
-  /** Attempts refused because the registry moved under their answer (REGISTRY_MOVED), retried at the retry pace. */
-  raced?: number;
-};
 /** Tasks whose mirror a verified answer at `height` showed not registered (or registered too late). */
 type Missing = { tasks: Task[]; height: bigint };
 type Outcome = { sent: { contractIds: Hex[]; outcome: SendOutcome } | undefined; missing: Missing | undefined };
@@ -163,35 +100,21 @@ type StepCall = { post: ViewPost; at: HeaderProof; tasks: Task[]; storageProofs:
  * Drives the contract transactions of this node's chain through the IBCP (section IV.B): pre-commit once the
  * counterparty registered the mirror, terminate after both expiries, cancel what never pre-committed. Every due step
  * of one kind with one counterparty goes in one check() request and one Gateway transaction, which also posts the
- * counterparty's view the answer carried. One node per batch is chosen deterministically from the batch's key; the
- * next one in rank takes over when nothing happened for `takeoverMs`, and so on.
- *
- * The check rule is the paper's (step 2): a pre-commit check that finds the mirror not registered is not repeated on a
- * timer. The node waits for the counterparty's own check() request about the contract (`nudge`), which its nodes send
- * once they registered the mirror, and then checks again, whatever its rank. The first check itself waits
- * FIRST_WAIT_RETRIES retry pauses for that request (and goes at once if it came already), so that of two legs
- * registered at about the same time at most one side checks too early. Only a long fallback, a full takeover round
- * (q × takeoverMs), covers a request that was lost or went to other members: a request reaches (1 − r)·q + 1 of the q
- * members, and where it missed the one that waits, the takeover order still brings the next member's own first check
- * within takeoverMs, so the committee as a whole checks a waiting step about once per takeoverMs. A nudge does not
- * advance a member whose turn has not come: the counterparty's nodes also ask about contracts whose mirror they found
- * registered (their recheck), and those members would duplicate a step whose transaction is on its way.
+ * counterparty's view the answer carried. Who acts on which batch when, and the paper's check rule, are the
+ * StepSchedule's; this runner reads the chain, asks, believes the answers and sends the transactions.
  *
  * Steps run in the background, one lane per counterparty: a tick starts the lanes that are not running, so a check
  * that waits for a slow or silent counterparty holds up neither another counterparty's steps nor the next tick.
  */
 export class TaskRunner {
   readonly #o: TaskRunnerOptions;
-  readonly #batchSize: number;
-  readonly #steps = new Map<string, StepEntry>();
-  /** contractId → who asked about it before this node saw its pre-commit due (checked against the counterparty then). */
-  readonly #early = new LRUCache<string, Address>({ max: EARLY_NUDGES });
+  readonly #schedule: StepSchedule<Task>;
   /** Lanes (a counterparty, or "cancel") whose steps are running, and the promise of each. */
   readonly #lanes = new Map<string, Promise<void>>();
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
-    this.#batchSize = Math.max(1, Math.min(options.batchSize ?? DEFAULT_BATCH_SIZE, MAX_CONTRACTS_PER_REQUEST));
+    this.#schedule = new StepSchedule({ ...options, isMember: (chainId, address) => this.#isMember(chainId, address) });
   }
 
   /**
@@ -203,27 +126,15 @@ export class TaskRunner {
   async tick(head: bigint): Promise<void> {
     const tasks = this.#o.store.openTasks();
     const statuses = await this.#statuses(tasks);
-    const due: Due[] = [];
+    const due: Due<Task>[] = [];
     tasks.forEach((task, i) => {
       const step = this.#refresh(task, statuses[i]!, head);
       if (step !== undefined) due.push({ task, step });
     });
-    const keys = new Set(due.map(({ task, step }) => `${task.contractId}:${step}`));
-    for (const key of this.#steps.keys()) if (!keys.has(key)) this.#steps.delete(key);
-    // Steps with one counterparty run one after another, since each may move the registry's view of it that the next
-    // one's answer must connect to; steps with different counterparties run side by side (up to PARALLEL_COUNTERPARTIES).
-    const lanes = new Map<string, [Step, Task[]][]>();
-    for (const [step, batch] of this.#batches(due)) {
-      const entries = this.#entries(step, batch);
-      const lane = step === "cancel" ? "cancel" : batch[0]!.counterparty.toString();
-      // A lane still running, or one over the limit, keeps its steps' turns for a later tick.
-      const full = !lanes.has(lane) && this.#lanes.size + lanes.size >= PARALLEL_COUNTERPARTIES;
-      if (this.#lanes.has(lane) || full || !this.#myTurn(batchKey(step, batch.map((t) => t.contractId)), entries)) continue;
-      lanes.set(lane, [...(lanes.get(lane) ?? []), [step, batch]]);
-    }
-    for (const [lane, steps] of lanes) {
+    const lanes = this.#schedule.plan(due, new Set(this.#lanes.keys()));
+    for (const [lane, batches] of lanes) {
       const run = (async () => {
-        for (const [step, batch] of steps) await this.#step(step, batch);
+        for (const { step, tasks } of batches) await this.#step(step, tasks);
       })().finally(() => this.#lanes.delete(lane));
       this.#lanes.set(lane, run);
     }
@@ -237,47 +148,13 @@ export class TaskRunner {
   async #step(step: Step, tasks: Task[]): Promise<void> {
     try {
       const { sent, missing } = await this.#run(step, tasks);
-      if (missing !== undefined) this.#missed(missing.tasks, missing.height);
+      if (missing !== undefined) this.#schedule.missed(missing.tasks, missing.height);
       if (sent === undefined) return;
-      for (const id of sent.contractIds) this.#steps.delete(`${id}:${step}`);
+      this.#schedule.sent(step, sent.contractIds);
       this.#o.onEvent({ type: "step-sent", step, contractIds: sent.contractIds, outcome: sent.outcome });
     } catch (error) {
-      if (error instanceof TxRefusedError && REGISTRY_MOVED.some((name) => error.reason.includes(name))) this.#retryAtPace(step, tasks);
+      if (error instanceof TxRefusedError && REGISTRY_MOVED.some((name) => error.reason.includes(name))) this.#schedule.retryAtPace(step, tasks);
       this.#o.onEvent({ type: "step-failed", step, contractIds: tasks.map((t) => t.contractId), error: shortMessage(error) });
-    }
-  }
-
-  /**
-   * The step's answer was overtaken: another node posted a newer view of the counterparty between this node's check()
-   * and its transaction. The next attempt, with a new answer, comes after retryMs, and the pause does not grow: doubled at
-   * each such race, it reached 8 to 16 s on a busy 10-chain network, and pre-commits expired waiting. After
-   * MAX_PACED_RETRIES such refusals the step backs off as any other (a refusal that never ends is no race).
-   */
-  #retryAtPace(step: Step, tasks: readonly Task[]): void {
-    for (const task of tasks) {
-      const entry = this.#steps.get(`${task.contractId}:${step}`);
-      if (entry === undefined) continue;
-      entry.raced = (entry.raced ?? 0) + 1;
-      if (entry.raced > MAX_PACED_RETRIES) continue;
-      entry.delay = this.#o.retryMs;
-      entry.nextAttempt = this.#o.clock.now() + this.#o.retryMs;
-    }
-  }
-
-  /**
-   * A verified answer at `height` showed these tasks' mirrors not registered (or registered too late). A check that
-   * answered a request of the counterparty, or during which one came, goes on at the retry pace: the counterparty
-   * registered, only its certified view may not show it yet. Any other waits for the counterparty's request, or for a
-   * full takeover round.
-   */
-  #missed(tasks: readonly Task[], height: bigint): void {
-    for (const task of tasks) {
-      const entry = this.#steps.get(`${task.contractId}:precommit`);
-      if (entry === undefined || entry.triedAt === undefined) continue;
-      entry.missedAt = height;
-      if (entry.nudged || entry.answering) continue;
-      entry.awaiting = true;
-      entry.nextAttempt = entry.triedAt + this.#o.takeoverMs * this.#o.members.length;
     }
   }
 
@@ -294,26 +171,9 @@ export class TaskRunner {
     return (records as readonly (readonly [number, ...unknown[]])[]).map(([status]) => status);
   }
 
-  /**
-   * Node `from` asked about `contractId` (the paper's step 2: a node of the counterparty registered the mirror and checks
-   * this contract). If this node's pre-commit check found the mirror missing, it checks again now, whatever its rank; if
-   * the step waits for its first check, that check is due now (in rank order, as always); a nudge during a check makes a
-   * miss of that check go on at the retry pace rather than wait. A nudge for a contract this node has not seen due yet is
-   * remembered for when it does. Only members of the mirror chain's committee wake a step: a node of any other chain
-   * could otherwise make this node ask again and again.
-   */
+  /** Node `from` asked about `contractId`: the counterparty is at work on it (StepSchedule.nudge). */
   nudge(contractId: Hex, from: Address): void {
-    const id = contractId.toLowerCase();
-    const entry = this.#steps.get(`${id}:precommit`);
-    if (entry === undefined) {
-      this.#early.set(id, from);
-      return;
-    }
-    if (!this.#isMember(entry.counterparty, from)) return;
-    entry.nudged = true;
-    if (!entry.awaiting && entry.triedAt !== undefined) return;
-    entry.awaiting = false;
-    entry.nextAttempt = this.#o.clock.now();
+    this.#schedule.nudge(contractId, from);
   }
 
   #isMember(chainId: bigint, address: Address): boolean {
@@ -330,64 +190,6 @@ export class TaskRunner {
     if (status === Status.Registered) return head > task.h1 ? "cancel" : "precommit";
     if (status === Status.Committed && head > task.h1) return "terminate";
     return undefined;
-  }
-
-  /** Due steps in batches: a cancel alone (the Gateway cancels one contract per call), the rest by kind and counterparty. */
-  *#batches(due: readonly Due[]): Generator<[Step, Task[]]> {
-    const groups = new Map<string, { step: Step; tasks: Task[] }>();
-    for (const { task, step } of due) {
-      const key = step === "cancel" ? `cancel:${task.contractId}` : `${step}:${task.counterparty}`;
-      let group = groups.get(key);
-      if (group === undefined) groups.set(key, (group = { step, tasks: [] }));
-      group.tasks.push(task);
-    }
-    for (const { step, tasks } of groups.values()) {
-      // Every node sorts the same way, so that they all form the same batches and agree on who sends each.
-      const sorted = [...tasks].sort((a, b) => (a.contractId < b.contractId ? -1 : a.contractId > b.contractId ? 1 : 0));
-      for (let i = 0; i < sorted.length; i += this.#batchSize) yield [step, sorted.slice(i, i + this.#batchSize)];
-    }
-  }
-
-  /** The entries of a batch's steps, created for those first seen due now. */
-  #entries(step: Step, batch: readonly Task[]): StepEntry[] {
-    const now = this.#o.clock.now();
-    return batch.map((task) => {
-      const key = `${task.contractId}:${step}`;
-      let entry = this.#steps.get(key);
-      if (entry === undefined) {
-        // A pre-commit's first check gives the counterparty FIRST_WAIT_RETRIES retry pauses to ask first (unless it did):
-        // two users who register at about the same time then cost one check each, not a miss and a recheck.
-        const early = this.#early.get(task.contractId.toLowerCase());
-        this.#early.delete(task.contractId.toLowerCase());
-        const nudged = step === "precommit" && early !== undefined && this.#isMember(task.counterparty, early);
-        const firstAt = step === "precommit" && !nudged ? now + FIRST_WAIT_RETRIES * this.#o.retryMs : now;
-        entry = { counterparty: task.counterparty, readyAt: now, nextAttempt: firstAt, delay: this.#o.retryMs, awaiting: false, nudged, answering: false };
-        this.#steps.set(key, entry);
-      }
-      return entry;
-    });
-  }
-
-  /**
-   * Whether this node acts on the batch now: its rank for the batch key, counted from when the first of its steps
-   * became due (so that a batch that grows does not restart the takeover clock), and the earliest next attempt of its
-   * steps (a nudged step's is now).
-   */
-  #myTurn(key: string, entries: readonly StepEntry[]): boolean {
-    const now = this.#o.clock.now();
-    const readyAt = Math.min(...entries.map((e) => e.readyAt));
-    const nextAttempt = Math.min(...entries.map((e) => e.nextAttempt));
-    const rank = rankFor(key, this.#o.members, this.#o.self);
-    if (now < readyAt + rank * this.#o.takeoverMs || now < nextAttempt) return false;
-    for (const entry of entries) {
-      entry.answering = entry.nudged;
-      entry.nudged = false;
-      entry.awaiting = false;
-      entry.triedAt = now;
-      entry.nextAttempt = now + entry.delay;
-      entry.delay = Math.min(entry.delay * 2, this.#o.retryMs * 16);
-    }
-    return true;
   }
 
   /** One batch step: the check() it needs, then one transaction; what it sent, and the mirrors the check found missing. */
@@ -425,11 +227,7 @@ export class TaskRunner {
    */
   async #precommit(tasks: Task[], counterparty: Counterparty): Promise<{ call: StepCall | undefined; missing: Missing | undefined }> {
     if (counterparty.frozen) return { call: undefined, missing: undefined };
-    const missedAt = tasks.reduce((most, t) => {
-      const at = this.#steps.get(`${t.contractId}:precommit`)?.missedAt;
-      return at !== undefined && at + 1n > most ? at + 1n : most;
-    }, 0n);
-    const { checked, records } = await this.#askNewest(tasks, counterparty, missedAt);
+    const { checked, records } = await this.#askNewest(tasks, counterparty, this.#schedule.missedHeight(tasks));
     const ready: { task: Task; proof: Hex[] }[] = [];
     const absent: Task[] = [];
     tasks.forEach((task, i) => {

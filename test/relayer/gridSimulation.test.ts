@@ -51,8 +51,8 @@ describe("simulateCell", function () {
 
   it("costs a task the IBCP's four checks, each sent to (1 − r)q + 1 = 2 nodes and answered, fewer when checks share a request", async () => {
     assert.equal(slow.fanout, 2);
-    // Every check in a request of its own: at least four per task.
-    const unbatched = await cell({ batchMs: 0 });
+    // Every step in a batch of its own: at least four checks per task.
+    const unbatched = await cell({ batchSize: 1 });
     assert.equal(unbatched.successfulTasks, unbatched.tasks);
     assert.ok(unbatched.requestsPerTask >= 4 * unbatched.fanout, `${unbatched.requestsPerTask} requests per task`);
     for (const r of [slow, fast, unbatched]) {
@@ -60,7 +60,7 @@ describe("simulateCell", function () {
       // Retries happen only while the mirror is not yet in a block: a few per task, not a storm.
       assert.ok(r.requestsPerTask < 6 * r.fanout, `${r.requestsPerTask} requests per task`);
     }
-    // A node's checks of one step with one target within a block interval go in one request, as a node's tick batches them.
+    // The steps of one kind with one counterparty that a node's task pass finds due go in one request.
     assert.ok(slow.requests < unbatched.requests, `${slow.requests} requests batched, ${unbatched.requests} one check each`);
   });
 

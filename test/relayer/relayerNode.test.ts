@@ -8,7 +8,7 @@ import type { Registration } from "../../relayer/chain/registration.js";
 import type { Message } from "../../relayer/net/message.js";
 import { fanout } from "../../relayer/net/requestChannel.js";
 import type { Transport } from "../../relayer/net/transport.js";
-import { batchKey, designatedFor } from "../../relayer/tasks/taskRunner.js";
+import { batchKey, designatedFor } from "../../relayer/tasks/stepSchedule.js";
 import { ZERO_HASH } from "../../relayer/view/view.js";
 import { bridgeFor, deploySystem, K, mine, R_DENOMINATOR, R_NUMERATOR, relayView, sign, viewOf, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, registerLeg, type Swap } from "../fixtures/swap.js";

@@ -6,7 +6,8 @@ import { TxRefusedError, type TxSender } from "../../relayer/chain/txSender.js";
 import { RequestFailedError, type AskParameters, type RequestChannel } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { Store } from "../../relayer/store/store.js";
-import { designatedFor, rankFor, TaskRunner, type TaskEvent } from "../../relayer/tasks/taskRunner.js";
+import { designatedFor, rankFor } from "../../relayer/tasks/stepSchedule.js";
+import { TaskRunner, type TaskEvent } from "../../relayer/tasks/taskRunner.js";
 import { TaskScanner } from "../../relayer/tasks/taskScanner.js";
 import type { Committee } from "../../relayer/view/verifySignedView.js";
 import { deploySystem, K, type Chain } from "../fixtures/system.js";
@@ -409,6 +410,31 @@ describe("TaskRunner", function () {
       assert.deepEqual(sent.map((s) => s.key), [`${swaps[1]!.idX}:precommit`]);
       release();
       await runner.idle();
+      store.close();
+    });
+
+    it("a step carried in another's batch before its own first check is due keeps its wait: a miss does not park it for a takeover round", async () => {
+      const { store, tick, clock, script, sent, toB } = await soloRunner();
+      await tick(); // the contract with B is due, its first check after two retry pauses
+      // A second contract with B, registered a retry pause later: its first check comes one pause after the first one's.
+      const later = await prepareSwap(
+        { chain: a, payer: a.users.alice, beneficiary: a.users.bob.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await a.publicClient.getBlockNumber()) + 500n },
+        { chain: b, payer: b.users.bob, beneficiary: a.users.alice.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await b.publicClient.getBlockNumber()) + 500n },
+        keccak256(stringToHex("rule carried")),
+      );
+      await a.gateway.write.register([later.regX], { account: a.users.alice.account, value: later.regX.amount });
+      await new TaskScanner({ client: a.publicClient, gateway: a.gateway.address, store }).scan(await a.publicClient.getBlockNumber());
+      await clock.advance(RETRY_MS);
+      await tick();
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 1, "the first contract's check carries both: B registered neither mirror yet");
+      // B registers the second mirror and its node's request goes to another member: nothing wakes this node.
+      script.registerMirrors(b.chainId);
+      await clock.advance(RETRY_MS);
+      await tick();
+      assert.equal(toB().length, 2, "the second contract's own first check comes when its wait is over, not a takeover round later");
+      assert.deepEqual(sent.map((s) => s.functionName), ["precommit"]);
       store.close();
     });
   });
