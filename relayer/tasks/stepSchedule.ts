@@ -54,10 +54,10 @@ export type StepBatch<T extends Scheduled> = { step: Step; tasks: T[] };
 
 /** A batch as the schedule plans it. */
 type Planned<T extends Scheduled> = StepBatch<T> & {
-  /** batchKey: whose turn it is. */
-  key: string;
   /** Steps in one lane run one after another: the counterparty's chain id, or "cancel". */
   lane: string;
+  /** This node's rank for the batch's key (batchKey): how many takeovers it waits. */
+  rank: number;
   entries: StepEntry[];
 };
 
@@ -81,6 +81,8 @@ type StepEntry = {
   nudged: boolean;
   /** This node's last attempt answered such a request. */
   answering: boolean;
+  /** This node's last attempt carried the step before its first check was due (another step of the batch was). */
+  carried?: boolean;
   /** Attempts refused because the registry moved under their answer, retried at the retry pace. */
   raced?: number;
 };
@@ -122,6 +124,8 @@ export class StepSchedule<T extends Scheduled> {
   readonly #o: StepScheduleOptions;
   readonly #batchSize: number;
   readonly #steps = new Map<string, StepEntry>();
+  /** This node's rank for each batch key of the last plan: a batch waits through many passes, and a rank is a keccak256. */
+  #ranks = new Map<string, number>();
   /** contractId → who asked about it before this node saw its pre-commit due (checked against the counterparty then). */
   readonly #early = new LRUCache<string, Address>({ max: EARLY_NUDGES });
 
@@ -161,15 +165,20 @@ export class StepSchedule<T extends Scheduled> {
       group.tasks.push(task);
     }
     const batches: Planned<T>[] = [];
+    const ranks = new Map<string, number>();
     for (const { step, tasks } of groups.values()) {
       // Every node sorts the same way, so that they all form the same batches and agree on who sends each.
       const sorted = [...tasks].sort((a, b) => (a.contractId < b.contractId ? -1 : a.contractId > b.contractId ? 1 : 0));
       for (let i = 0; i < sorted.length; i += this.#batchSize) {
         const batch = sorted.slice(i, i + this.#batchSize);
         const lane = step === "cancel" ? "cancel" : batch[0]!.counterparty.toString();
-        batches.push({ step, tasks: batch, key: batchKey(step, batch.map((t) => t.contractId)), lane, entries: this.#entries(step, batch) });
+        const key = batchKey(step, batch.map((t) => t.contractId));
+        const rank = this.#ranks.get(key) ?? rankFor(key, this.#o.members, this.#o.self);
+        ranks.set(key, rank);
+        batches.push({ step, tasks: batch, lane, rank, entries: this.#entries(step, batch) });
       }
     }
+    this.#ranks = ranks;
     return batches;
   }
 
@@ -182,11 +191,9 @@ export class StepSchedule<T extends Scheduled> {
     const now = this.#o.clock.now();
     const readyAt = Math.min(...batch.entries.map((e) => e.readyAt));
     const nextAttempt = Math.min(...batch.entries.map((e) => e.nextAttempt));
-    const rank = rankFor(batch.key, this.#o.members, this.#o.self);
-    if (now < readyAt + rank * this.#o.takeoverMs || now < nextAttempt) return false;
-    // A step not due yet rides along at no cost (it is in the same request), but this is not its attempt: a miss of a
-    // first check carried before its wait is over would otherwise make it wait for a request that may have come already.
-    for (const entry of batch.entries.filter((e) => e.nextAttempt <= now)) {
+    if (now < readyAt + batch.rank * this.#o.takeoverMs || now < nextAttempt) return false;
+    for (const entry of batch.entries) {
+      entry.carried = entry.triedAt === undefined && entry.nextAttempt > now;
       entry.answering = entry.nudged;
       entry.nudged = false;
       entry.awaiting = false;
@@ -213,15 +220,16 @@ export class StepSchedule<T extends Scheduled> {
   /**
    * A verified answer at `height` showed these tasks' mirrors not registered (or registered too late). A check that
    * answered a request of the counterparty, or during which one came, goes on at the retry pace: the counterparty
-   * registered, only its certified view may not show it yet. Any other waits for the counterparty's request, or for a
-   * full takeover round.
+   * registered, only its certified view may not show it yet. So does one carried in its batch before its own first check
+   * was due: the counterparty had not had the wait it is given to ask first, and its request may have come already (to
+   * another member). Any other waits for the counterparty's request, or for a full takeover round.
    */
   missed(tasks: readonly T[], height: bigint): void {
     for (const task of tasks) {
       const entry = this.#steps.get(`${task.contractId}:precommit`);
       if (entry === undefined || entry.triedAt === undefined) continue;
       entry.missedAt = height;
-      if (entry.nudged || entry.answering) continue;
+      if (entry.nudged || entry.answering || entry.carried) continue;
       entry.awaiting = true;
       entry.nextAttempt = entry.triedAt + this.#o.takeoverMs * this.#o.members.length;
     }
