@@ -81,8 +81,6 @@ type StepEntry = {
   nudged: boolean;
   /** This node's last attempt answered such a request. */
   answering: boolean;
-  /** This node's last attempt carried the step before its first check was due (another step of the batch was). */
-  carried?: boolean;
   /** Attempts refused because the registry moved under their answer, retried at the retry pace. */
   raced?: number;
 };
@@ -193,7 +191,9 @@ export class StepSchedule<T extends Scheduled> {
     const nextAttempt = Math.min(...batch.entries.map((e) => e.nextAttempt));
     if (now < readyAt + batch.rank * this.#o.takeoverMs || now < nextAttempt) return false;
     for (const entry of batch.entries) {
-      entry.carried = entry.triedAt === undefined && entry.nextAttempt > now;
+      // A step whose first check is not due yet rides along at no cost (it is in the same request), but this is not its
+      // check: its miss would park it before the counterparty had its wait to ask. Its own first check comes in time.
+      if (entry.triedAt === undefined && entry.nextAttempt > now) continue;
       entry.answering = entry.nudged;
       entry.nudged = false;
       entry.awaiting = false;
@@ -220,16 +220,15 @@ export class StepSchedule<T extends Scheduled> {
   /**
    * A verified answer at `height` showed these tasks' mirrors not registered (or registered too late). A check that
    * answered a request of the counterparty, or during which one came, goes on at the retry pace: the counterparty
-   * registered, only its certified view may not show it yet. So does one carried in its batch before its own first check
-   * was due: the counterparty had not had the wait it is given to ask first, and its request may have come already (to
-   * another member). Any other waits for the counterparty's request, or for a full takeover round.
+   * registered, only its certified view may not show it yet. Any other waits for the counterparty's request, or for a
+   * full takeover round. A step that rode along before its first check was due (see #take) is not held to the miss.
    */
   missed(tasks: readonly T[], height: bigint): void {
     for (const task of tasks) {
       const entry = this.#steps.get(`${task.contractId}:precommit`);
       if (entry === undefined || entry.triedAt === undefined) continue;
       entry.missedAt = height;
-      if (entry.nudged || entry.answering || entry.carried) continue;
+      if (entry.nudged || entry.answering) continue;
       entry.awaiting = true;
       entry.nextAttempt = entry.triedAt + this.#o.takeoverMs * this.#o.members.length;
     }

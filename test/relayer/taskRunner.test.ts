@@ -413,7 +413,7 @@ describe("TaskRunner", function () {
       store.close();
     });
 
-    it("a step carried in another's batch before its own first check was due is not parked by that check's miss: it goes on at the retry pace", async () => {
+    it("a step carried in another's batch before its own first check was due is not parked by that check's miss: its own first check comes after its wait", async () => {
       const { store, tick, clock, script, sent, toB } = await soloRunner();
       await tick(); // the contract with B is due, its first check after two retry pauses
       // A second contract with B, registered a retry pause later: its first check comes one pause after the first one's.
@@ -433,7 +433,7 @@ describe("TaskRunner", function () {
       script.registerMirrors(b.chainId);
       await clock.advance(RETRY_MS);
       await tick();
-      assert.equal(toB().length, 2, "the second contract is checked again a retry pause later, not a takeover round later");
+      assert.equal(toB().length, 2, "the second contract's own first check comes when its wait is over, not a takeover round later");
       assert.deepEqual(sent.map((s) => s.functionName), ["precommit"]);
       store.close();
     });
