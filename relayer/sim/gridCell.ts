@@ -204,11 +204,10 @@ export async function simulateCell(parameters: CellParameters): Promise<CellResu
         }),
     ),
   );
-  const isMember = (chainId: bigint, address: Address) => remote.get(chainId)?.members.some((m) => m.toLowerCase() === address.toLowerCase()) ?? false;
   for (const [index, group] of nodes.entries()) {
     for (const node of group) {
       const { members } = systems[index]!.committee;
-      runners.set(node.address, new SimTaskRunner({ node, members, sides: () => open[index]!, clock, retryMs: 2 * rates.pollMs, takeoverMs: rates.takeoverMs, isMember, ...(batchSize !== undefined && { batchSize }) }));
+      runners.set(node.address, new SimTaskRunner({ node, members, sides: () => open[index]!, clock, retryMs: 2 * rates.pollMs, takeoverMs: rates.takeoverMs, committees: remote, ...(batchSize !== undefined && { batchSize }) }));
     }
   }
   for (const node of nodes.flat()) await node.start();

@@ -14,7 +14,8 @@ export type SimTaskRunnerParameters = {
   /** As the node's rates set them (ratesForBlockTime): a retry pause of two polls, and the takeover wait. */
   retryMs: number;
   takeoverMs: number;
-  isMember: (chainId: bigint, address: Address) => boolean;
+  /** Every chain's committee (StepScheduleOptions.committees). */
+  committees: ReadonlyMap<bigint, { members: readonly Address[] }>;
   batchSize?: number;
 };
 

@@ -56,8 +56,8 @@ export type StepBatch<T extends Scheduled> = { step: Step; tasks: T[] };
 type Planned<T extends Scheduled> = StepBatch<T> & {
   /** Steps in one lane run one after another: the counterparty's chain id, or "cancel". */
   lane: string;
-  /** This node's rank for the batch's key (batchKey): how many takeovers it waits. */
-  rank: number;
+  /** batchKey: whose turn it is. */
+  key: string;
   entries: StepEntry[];
 };
 
@@ -96,8 +96,8 @@ export type StepScheduleOptions = {
   retryMs: number;
   /** Most contracts per batch; default DEFAULT_BATCH_SIZE, at most MAX_CONTRACTS_PER_REQUEST. */
   batchSize?: number;
-  /** Whether `address` is a member of chain `chainId`'s committee: only those wake a step. */
-  isMember: (chainId: bigint, address: Address) => boolean;
+  /** The committee of every chain: only members of a mirror chain's committee wake a step. */
+  committees: ReadonlyMap<bigint, { members: readonly Address[] }>;
 };
 
 /**
@@ -122,8 +122,6 @@ export class StepSchedule<T extends Scheduled> {
   readonly #o: StepScheduleOptions;
   readonly #batchSize: number;
   readonly #steps = new Map<string, StepEntry>();
-  /** This node's rank for each batch key of the last plan: a batch waits through many passes, and a rank is a keccak256. */
-  #ranks = new Map<string, number>();
   /** contractId → who asked about it before this node saw its pre-commit due (checked against the counterparty then). */
   readonly #early = new LRUCache<string, Address>({ max: EARLY_NUDGES });
 
@@ -163,20 +161,15 @@ export class StepSchedule<T extends Scheduled> {
       group.tasks.push(task);
     }
     const batches: Planned<T>[] = [];
-    const ranks = new Map<string, number>();
     for (const { step, tasks } of groups.values()) {
       // Every node sorts the same way, so that they all form the same batches and agree on who sends each.
       const sorted = [...tasks].sort((a, b) => (a.contractId < b.contractId ? -1 : a.contractId > b.contractId ? 1 : 0));
       for (let i = 0; i < sorted.length; i += this.#batchSize) {
         const batch = sorted.slice(i, i + this.#batchSize);
         const lane = step === "cancel" ? "cancel" : batch[0]!.counterparty.toString();
-        const key = batchKey(step, batch.map((t) => t.contractId));
-        const rank = this.#ranks.get(key) ?? rankFor(key, this.#o.members, this.#o.self);
-        ranks.set(key, rank);
-        batches.push({ step, tasks: batch, lane, rank, entries: this.#entries(step, batch) });
+        batches.push({ step, tasks: batch, key: batchKey(step, batch.map((t) => t.contractId)), lane, entries: this.#entries(step, batch) });
       }
     }
-    this.#ranks = ranks;
     return batches;
   }
 
@@ -189,7 +182,8 @@ export class StepSchedule<T extends Scheduled> {
     const now = this.#o.clock.now();
     const readyAt = Math.min(...batch.entries.map((e) => e.readyAt));
     const nextAttempt = Math.min(...batch.entries.map((e) => e.nextAttempt));
-    if (now < readyAt + batch.rank * this.#o.takeoverMs || now < nextAttempt) return false;
+    const rank = rankFor(batch.key, this.#o.members, this.#o.self);
+    if (now < readyAt + rank * this.#o.takeoverMs || now < nextAttempt) return false;
     for (const entry of batch.entries) {
       // A step whose first check is not due yet rides along at no cost (it is in the same request), but this is not its
       // check: its miss would park it before the counterparty had its wait to ask. Its own first check comes in time.
@@ -266,11 +260,15 @@ export class StepSchedule<T extends Scheduled> {
       this.#early.set(id, from);
       return;
     }
-    if (!this.#o.isMember(entry.counterparty, from)) return;
+    if (!this.#isMember(entry.counterparty, from)) return;
     entry.nudged = true;
     if (!entry.awaiting && entry.triedAt !== undefined) return;
     entry.awaiting = false;
     entry.nextAttempt = this.#o.clock.now();
+  }
+
+  #isMember(chainId: bigint, address: Address): boolean {
+    return (this.#o.committees.get(chainId)?.members ?? []).some((m) => m.toLowerCase() === address.toLowerCase());
   }
 
   /** The entries of a batch's steps, created for those first seen due now. */
@@ -284,7 +282,7 @@ export class StepSchedule<T extends Scheduled> {
         // two users who register at about the same time then cost one check each, not a miss and a recheck.
         const early = this.#early.get(task.contractId.toLowerCase());
         this.#early.delete(task.contractId.toLowerCase());
-        const nudged = step === "precommit" && early !== undefined && this.#o.isMember(task.counterparty, early);
+        const nudged = step === "precommit" && early !== undefined && this.#isMember(task.counterparty, early);
         const firstAt = step === "precommit" && !nudged ? now + FIRST_WAIT_RETRIES * this.#o.retryMs : now;
         entry = { counterparty: task.counterparty, readyAt: now, nextAttempt: firstAt, delay: this.#o.retryMs, awaiting: false, nudged, answering: false };
         this.#steps.set(key, entry);

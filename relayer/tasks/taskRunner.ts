@@ -114,7 +114,7 @@ export class TaskRunner {
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
-    this.#schedule = new StepSchedule({ ...options, isMember: (chainId, address) => this.#isMember(chainId, address) });
+    this.#schedule = new StepSchedule(options);
   }
 
   /**
@@ -174,10 +174,6 @@ export class TaskRunner {
   /** Node `from` asked about `contractId`: the counterparty is at work on it (StepSchedule.nudge). */
   nudge(contractId: Hex, from: Address): void {
     this.#schedule.nudge(contractId, from);
-  }
-
-  #isMember(chainId: bigint, address: Address): boolean {
-    return (this.#o.committees.get(chainId)?.members ?? []).some((m) => m.toLowerCase() === address.toLowerCase());
   }
 
   /** Stores the task's new state, from its record's status, and returns the step it is due for, if any. */
