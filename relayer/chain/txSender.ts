@@ -43,14 +43,18 @@ export type SendParameters<abi extends Abi, name extends ContractFunctionName<ab
 };
 
 /**
- * Sends a node's transactions one at a time. The nonce is read from the chain (`pending`) for every
- * transaction, so transactions sent from the same account elsewhere, or before a restart, never wedge it.
- * Every step is simulated first; a step that another node already landed is success, not an error.
+ * Sends a node's transactions in order, one submission at a time, without waiting for one to be mined before the
+ * next goes out: a node runs the steps of several counterparties at once, and a step whose transaction queued behind
+ * the others' receipts carried an answer that aged meanwhile (another node's post overtook it, or the next member took
+ * over). The nonce is read from the chain (`pending`) for every transaction, so transactions sent from the same account
+ * elsewhere, or before a restart, never wedge it. Every step is simulated first; a step that another node already
+ * landed is success, not an error.
  */
 export class TxSender {
   readonly #publicClient: PublicClient;
   readonly #walletClient: WalletClient<Transport, Chain, Account>;
   readonly #store: Store;
+  /** The submissions in order: each waits for the one before to be in the node's pool (not mined). */
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor({ publicClient, walletClient, store }: { publicClient: PublicClient; walletClient: WalletClient<Transport, Chain, Account>; store: Store }) {
@@ -59,49 +63,59 @@ export class TxSender {
     this.#store = store;
   }
 
-  send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(params: SendParameters<abi, name>): Promise<SendOutcome> {
-    const run = this.#queue.then(() => this.#send(params));
-    this.#queue = run.catch(() => undefined);
-    return run;
+  async send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(p: SendParameters<abi, name>): Promise<SendOutcome> {
+    const submitted = this.#queue.then(() => this.#submit(p));
+    this.#queue = submitted.catch(() => undefined);
+    const { hash, outcome } = await submitted;
+    if (hash === undefined) return outcome;
+    const receipt = await this.#publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status === "success") return "landed";
+    if ((await this.#simulate(p)) === "already-done") return "already-done";
+    throw new TxRevertedError(p.key, hash);
   }
 
-  async #send<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(p: SendParameters<abi, name>): Promise<SendOutcome> {
+  /** Simulates the step and sends it: its transaction's hash, or its outcome when it needs no transaction. */
+  async #submit<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(p: SendParameters<abi, name>): Promise<{ hash: Hex; outcome?: never } | { hash?: never; outcome: SendOutcome }> {
     const previous = this.#store.sent(p.key);
     if (previous !== undefined) {
       const receipt = await this.#publicClient.getTransactionReceipt({ hash: previous.hash }).catch(() => undefined);
-      if (receipt?.status === "success") return "already-done";
+      if (receipt?.status === "success") return { outcome: "already-done" };
       this.#store.forget(p.key); // reverted, dropped or never mined: decide again from the chain's state
     }
+    const done = await this.#simulate(p);
+    if (done !== undefined) return { outcome: done };
     const account = this.#walletClient.account;
-    const call = { account, address: p.address, abi: p.abi, functionName: p.functionName, args: p.args } as never;
-    // Another node may land the same step at any moment: a refusal naming a done-error is success.
-    const refused = (error: unknown): SendOutcome => {
-      const name = revertName(error);
-      if (name !== undefined && p.doneErrors.includes(name)) return "already-done";
-      throw new TxRefusedError(p.key, name ?? shortMessage(error), error);
-    };
-    try {
-      await this.#publicClient.simulateContract(call);
-    } catch (error) {
-      return refused(error);
-    }
     const nonce = await this.#publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
     let hash: Hex;
     try {
-      hash = await this.#walletClient.writeContract({ ...(call as object), nonce } as never);
+      hash = await this.#walletClient.writeContract({ ...(callOf(account, p) as object), nonce } as never);
     } catch (error) {
-      return refused(error);
+      return { outcome: refused(p, error) };
     }
     this.#store.recordSent({ key: p.key, hash, nonce, at: Date.now() });
-    const receipt = await this.#publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status === "success") return "landed";
-    try {
-      await this.#publicClient.simulateContract(call);
-    } catch (error) {
-      return refused(error);
-    }
-    throw new TxRevertedError(p.key, hash);
+    return { hash };
   }
+
+  /** undefined when the step would go through; "already-done" when it is refused with one of its done-errors; else throws TxRefusedError. */
+  async #simulate<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(p: SendParameters<abi, name>): Promise<SendOutcome | undefined> {
+    try {
+      await this.#publicClient.simulateContract(callOf(this.#walletClient.account, p));
+      return undefined;
+    } catch (error) {
+      return refused(p, error);
+    }
+  }
+}
+
+function callOf<abi extends Abi, name extends ContractFunctionName<abi, "nonpayable">>(account: Account, p: SendParameters<abi, name>): never {
+  return { account, address: p.address, abi: p.abi, functionName: p.functionName, args: p.args } as never;
+}
+
+/** Another node may land the same step at any moment: a refusal naming a done-error is success. */
+function refused(p: { key: string; doneErrors: readonly string[] }, error: unknown): SendOutcome {
+  const name = revertName(error);
+  if (name !== undefined && p.doneErrors.includes(name)) return "already-done";
+  throw new TxRefusedError(p.key, name ?? shortMessage(error), error);
 }
 
 /** The custom error a call reverted with, if any. */
