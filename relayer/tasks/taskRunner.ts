@@ -158,14 +158,15 @@ export class TaskRunner {
     }
   }
 
-  /** The Gateway's status of each task, in order. */
-  async #statuses(tasks: readonly Task[]): Promise<number[]> {
+  /** The Gateway's status of each task, in order: as mined, or with the node's pool of transactions applied (`pending`). */
+  async #statuses(tasks: readonly Task[], blockTag: "latest" | "pending" = "latest"): Promise<number[]> {
     if (tasks.length === 0) return [];
     // Deployless: the Multicall3 code travels with the eth_call, so no chain needs it deployed.
     const records = await this.#o.client.multicall({
       contracts: tasks.map((t) => ({ address: this.#o.gateway, abi: gatewayAbi, functionName: "recordOf", args: [t.contractId] }) as const),
       allowFailure: false,
       deployless: true,
+      blockTag,
       batchSize: RECORDS_PER_CALL * RECORD_CALL_BYTES,
     });
     return (records as readonly (readonly [number, ...unknown[]])[]).map(([status]) => status);
@@ -188,9 +189,17 @@ export class TaskRunner {
     return undefined;
   }
 
-  /** One batch step: the check() it needs, then one transaction; what it sent, and the mirrors the check found missing. */
-  async #run(step: Step, tasks: Task[]): Promise<Outcome> {
+  /**
+   * One batch step: the check() it needs, then one transaction; what it sent, and the mirrors the check found missing.
+   * Steps that another member's transaction already carries (in the pool, not mined yet: a member that took over while
+   * the one before it was still at work) are left out before any check() is asked; the next tick sees them done.
+   */
+  async #run(step: Step, batch: Task[]): Promise<Outcome> {
     const { sender, gateway } = this.#o;
+    const from = step === "terminate" ? Status.Committed : Status.Registered;
+    const pending = await this.#statuses(batch, "pending");
+    const tasks = batch.filter((_, i) => pending[i] === from);
+    if (tasks.length === 0) return { sent: undefined, missing: undefined };
     if (step === "cancel") {
       const [task] = tasks as [Task];
       const outcome = await sender.send({ key: batchKey("cancel", [task.contractId]), address: gateway, abi: gatewayAbi, functionName: "cancel", args: [task.terms], doneErrors: ["GatewayWrongStatus"] });

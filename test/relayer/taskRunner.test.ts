@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createPublicClient, custom, keccak256, parseEther, stringToHex, type Address, type PublicClient } from "viem";
+import { createPublicClient, custom, keccak256, parseEther, stringToHex, type Account, type Address, type Chain as ViemChain, type PublicClient, type Transport, type WalletClient } from "viem";
 import { AcceptedViews } from "../../relayer/chain/acceptedView.js";
-import { TxRefusedError, type TxSender } from "../../relayer/chain/txSender.js";
+import { Status } from "../../relayer/chain/abis.js";
+import { TxRefusedError, TxSender } from "../../relayer/chain/txSender.js";
 import { RequestFailedError, type AskParameters, type RequestChannel } from "../../relayer/net/requestChannel.js";
 import { SimulatedClock } from "../../relayer/sim/simulatedClock.js";
 import { Store } from "../../relayer/store/store.js";
@@ -84,9 +85,9 @@ function scriptedChannel() {
 }
 
 /** Waits (in real time) until `check` holds, for work that runs in the background. */
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await sleep(25);
-  assert.ok(check(), "timed out");
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await check()); i++) await sleep(25);
+  assert.ok(await check(), "timed out");
 }
 
 /** A transaction sender that lands every step at once and remembers what it sent. */
@@ -94,6 +95,48 @@ function landingSender(): { sender: TxSender; sent: { functionName: string; key:
   const sent: { functionName: string; key: string }[] = [];
   const sender = { send: async ({ functionName, key }: { functionName: string; key: string }) => (sent.push({ functionName, key }), "landed") } as unknown as TxSender;
   return { sender, sent };
+}
+
+/** A runner of `chain` for `self` in its committee of `members`, with a store of the chain's open tasks; `tick` runs one tick to its end. */
+async function runnerOn(o: {
+  chain: Chain;
+  others: Chain[];
+  self: Address;
+  members: readonly Address[];
+  channel: RequestChannel;
+  sender: TxSender;
+  clock: SimulatedClock;
+  takeoverMs: number;
+  retryMs: number;
+}) {
+  const a = o.chain;
+  const store = new Store({ path: ":memory:" });
+  await new TaskScanner({ client: a.publicClient, gateway: a.gateway.address, store }).scan(await a.publicClient.getBlockNumber());
+  const committee = (chain: Chain): Committee => ({ gateway: chain.gateway.address, members: chain.committee.map((m) => m.address), threshold: 3, k: K });
+  const events: TaskEvent[] = [];
+  const runner = new TaskRunner({
+    chainId: a.chainId,
+    self: o.self,
+    members: o.members,
+    clock: o.clock,
+    takeoverMs: o.takeoverMs,
+    retryMs: o.retryMs,
+    client: a.publicClient,
+    gateway: a.gateway.address,
+    registry: a.registry.address,
+    sender: o.sender,
+    channel: o.channel,
+    committees: new Map(o.others.map((chain) => [chain.chainId, committee(chain)])),
+    acceptedViews: new AcceptedViews({ client: a.publicClient, registry: a.registry.address }),
+    onEvent: (event) => events.push(event),
+    onVerifiedView: async () => {},
+    store,
+  });
+  const tick = async () => {
+    await runner.tick(await a.publicClient.getBlockNumber());
+    await runner.idle();
+  };
+  return { runner, store, events, tick };
 }
 
 describe("TaskRunner", function () {
@@ -159,17 +202,58 @@ describe("TaskRunner", function () {
     await clock.advance(2_000);
     const first = await tick();
     assert.equal(most.asked, 4);
-    assert.deepEqual(first, { eth_call: 1 + 4, eth_getLogs: 2 }, "the records in one call, the registry's counterparty entry per batch, each accepted view once");
+    assert.deepEqual(first, { eth_call: 1 + 2 * 4, eth_getLogs: 2 }, "the records in one call; per batch, its records with the pool applied and the registry's counterparty entry; each accepted view once");
     await clock.advance(1_000); // past every batch's retry pause
     const second = await tick();
     assert.equal(most.asked, 8);
-    assert.deepEqual(second, { eth_call: 1 + 4 }, "the accepted views are not read again");
+    assert.deepEqual(second, { eth_call: 1 + 2 * 4 }, "the accepted views are not read again");
     // The check() requests of one counterparty go one after another (each may move the registry's view the next connects
     // to); those of different counterparties side by side, so a slow or silent counterparty holds up no other's steps.
     assert.equal(most.perChain, 1);
     assert.equal(most.total, 2);
     assert.ok(events.every((e) => e.type === "step-failed" && e.step === "precommit"));
     store.close();
+  });
+
+  it("a member that takes over a step another member's transaction already carries (in the pool, not mined) neither asks nor sends it", async () => {
+    const [a, b] = (await deploySystem({ networks: ["chainA", "chainB"], q: 3 })) as [Chain, Chain];
+    const swap = await prepareSwap(
+      { chain: a, payer: a.users.alice, beneficiary: a.users.bob.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await a.publicClient.getBlockNumber()) + 5n },
+      { chain: b, payer: b.users.bob, beneficiary: a.users.alice.account.address, asset: NATIVE, amount: parseEther("1"), expiry: (await b.publicClient.getBlockNumber()) + 5n },
+    );
+    await a.gateway.write.register([swap.regX], { account: a.users.alice.account, value: swap.regX.amount });
+    await a.conn.provider.request({ method: "hardhat_mine", params: ["0x10"] }); // past h1: the contract is due for cancel
+    const members = a.committee.map((m) => m.address);
+    const key = `${swap.idX}:cancel`;
+    const [designated, next] = [0, 1].map((rank) => members.find((m) => rankFor(key, members, m) === rank)!) as [Address, Address];
+    const clock = new SimulatedClock();
+    const channel = scriptedChannel().channel;
+    const timing = { chain: a, others: [b], members, channel, clock, takeoverMs: 10_000, retryMs: 100 };
+    const wallet = a.users.carol as unknown as WalletClient<Transport, ViemChain, Account>;
+    const first = await runnerOn({ ...timing, self: designated, sender: new TxSender({ publicClient: a.publicClient as PublicClient, walletClient: wallet, store: new Store({ path: ":memory:" }) }) });
+    const { sender, sent } = landingSender();
+    const second = await runnerOn({ ...timing, self: next, sender });
+
+    await a.conn.provider.request({ method: "evm_setAutomine", params: [false] });
+    try {
+      await first.runner.tick(await a.publicClient.getBlockNumber()); // its cancel goes to the pool, and waits there
+      const pool = async () => (await a.publicClient.getTransactionCount({ address: a.users.carol.account.address, blockTag: "pending" })) - (await a.publicClient.getTransactionCount({ address: a.users.carol.account.address }));
+      await until(async () => (await pool()) === 1);
+      await second.tick(); // the next member sees the step due too, and waits for its turn
+      await clock.advance(10_000); // the designated member is silent as far as the next one can tell: its turn comes
+      await second.tick();
+      assert.deepEqual(sent, [], "the next member sends no second cancel");
+      await a.conn.provider.request({ method: "evm_mine", params: [] });
+    } finally {
+      await a.conn.provider.request({ method: "evm_setAutomine", params: [true] });
+    }
+    await first.runner.idle();
+    assert.ok(first.events.some((e) => e.type === "step-sent" && e.step === "cancel" && e.outcome === "landed"));
+    const [status] = await a.gateway.read.recordOf([swap.idX]);
+    assert.equal(status, Status.Cancelled);
+    await second.tick();
+    assert.deepEqual(sent, [], "and none once it is mined");
+    for (const { store } of [first, second]) store.close();
   });
 
   describe("the paper's check rule (section IV.B step 2)", () => {
@@ -195,35 +279,8 @@ describe("TaskRunner", function () {
     });
 
     /** A runner of A for `self` in A's committee of `members`, with a store of A's open tasks. */
-    async function runnerOf(self: Address, members: readonly Address[], channel: RequestChannel, sender: TxSender, clock: SimulatedClock) {
-      const store = new Store({ path: ":memory:" });
-      await new TaskScanner({ client: a.publicClient, gateway: a.gateway.address, store }).scan(await a.publicClient.getBlockNumber());
-      const committee = (chain: Chain): Committee => ({ gateway: chain.gateway.address, members: chain.committee.map((m) => m.address), threshold: 3, k: K });
-      const events: TaskEvent[] = [];
-      const runner = new TaskRunner({
-        chainId: a.chainId,
-        self,
-        members,
-        clock,
-        takeoverMs: TAKEOVER_MS,
-        retryMs: RETRY_MS,
-        client: a.publicClient,
-        gateway: a.gateway.address,
-        registry: a.registry.address,
-        sender,
-        channel,
-        committees: new Map([b, c].map((chain) => [chain.chainId, committee(chain)])),
-        acceptedViews: new AcceptedViews({ client: a.publicClient, registry: a.registry.address }),
-        onEvent: (event) => events.push(event),
-        onVerifiedView: async () => {},
-        store,
-      });
-      const tick = async () => {
-        await runner.tick(await a.publicClient.getBlockNumber());
-        await runner.idle();
-      };
-      return { runner, store, events, tick };
-    }
+    const runnerOf = (self: Address, members: readonly Address[], channel: RequestChannel, sender: TxSender, clock: SimulatedClock) =>
+      runnerOn({ chain: a, others: [b, c], self, members, channel, sender, clock, takeoverMs: TAKEOVER_MS, retryMs: RETRY_MS });
 
     /** A committee of one (every step is this node's, a full takeover round is takeoverMs), a scripted channel, a sender that lands. */
     async function soloRunner() {
