@@ -197,15 +197,16 @@ export class TaskRunner {
   async #run(step: Step, batch: Task[]): Promise<Outcome> {
     const { sender, gateway } = this.#o;
     const from = step === "terminate" ? Status.Committed : Status.Registered;
-    const pending = await this.#statuses(batch, "pending");
+    // Both reads are round trips to a chain node that is busy when many steps are due: neither waits for the other.
+    const [pending, counterparty] = await Promise.all([this.#statuses(batch, "pending"), step === "cancel" ? undefined : this.#counterparty(batch[0]!.counterparty)]);
     const tasks = batch.filter((_, i) => pending[i] === from);
     if (tasks.length === 0) return { sent: undefined, missing: undefined };
-    if (step === "cancel") {
+    if (counterparty === undefined) {
+      // a cancel: nothing to ask
       const [task] = tasks as [Task];
       const outcome = await sender.send({ key: batchKey("cancel", [task.contractId]), address: gateway, abi: gatewayAbi, functionName: "cancel", args: [task.terms], doneErrors: ["GatewayWrongStatus"] });
       return { sent: { contractIds: [task.contractId], outcome }, missing: undefined };
     }
-    const counterparty = await this.#counterparty(tasks[0]!.counterparty);
     let missing: Missing | undefined;
     let call: StepCall | undefined;
     if (step === "precommit") ({ call, missing } = await this.#precommit(tasks, counterparty));
