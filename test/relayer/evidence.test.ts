@@ -23,6 +23,7 @@ import { registerBls, signBls, syntheticChain, syntheticView } from "../fixtures
 import { RpcServer } from "../fixtures/rpcServer.js";
 import { BOND, deploySystem, K, mine, sign, SLASH_REWARD_BPS, viewOf, type Chain } from "../fixtures/system.js";
 import { flipByte } from "../fixtures/tamper.js";
+import { until } from "../fixtures/until.js";
 
 /** Who sends evidence when no key is given: Hardhat's test account #3. */
 const SENDER = privateKeyToAccount(HARDHAT_ACCOUNT_3_KEY).address;
@@ -43,14 +44,6 @@ async function fibcEvidence(...args: string[]): Promise<{ code: number; stdout: 
   } finally {
     console.log = log;
     console.error = error;
-  }
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

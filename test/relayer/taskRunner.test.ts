@@ -13,6 +13,7 @@ import { TaskScanner } from "../../relayer/tasks/taskScanner.js";
 import type { Committee } from "../../relayer/view/verifySignedView.js";
 import { deploySystem, K, type Chain } from "../fixtures/system.js";
 import { NATIVE, prepareSwap, type Swap } from "../fixtures/swap.js";
+import { until } from "../fixtures/until.js";
 
 /** A client of `chain` that counts the JSON-RPC calls made through it, by method. */
 function countingClient(chain: Chain): { client: PublicClient; calls: Map<string, number> } {
@@ -82,12 +83,6 @@ function scriptedChannel() {
       return () => held.get(chainId)?.release();
     },
   };
-}
-
-/** Waits (in real time) until `check` holds, for work that runs in the background. */
-async function until(check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200 && !(await check()); i++) await sleep(25);
-  assert.ok(await check(), "timed out");
 }
 
 /** A transaction sender that lands every step at once and remembers what it sent. */
@@ -238,7 +233,7 @@ describe("TaskRunner", function () {
     try {
       await first.runner.tick(await a.publicClient.getBlockNumber()); // its cancel goes to the pool, and waits there
       const pool = async () => (await a.publicClient.getTransactionCount({ address: a.users.carol.account.address, blockTag: "pending" })) - (await a.publicClient.getTransactionCount({ address: a.users.carol.account.address }));
-      await until(async () => (await pool()) === 1);
+      await until("the designated member's cancel in the pool", async () => (await pool()) === 1);
       await second.tick(); // the next member sees the step due too, and waits for its turn
       await clock.advance(10_000); // the designated member is silent as far as the next one can tell: its turn comes
       await second.tick();
@@ -334,7 +329,7 @@ describe("TaskRunner", function () {
       await clock.advance(2 * RETRY_MS);
       const release = script.hold(b.chainId);
       const first = tick();
-      await until(() => toB().length === 1);
+      await until("the check of B", () => toB().length === 1);
       // B's request crosses A's check: B registered its side after B's view the answer will carry.
       runner.nudge(swaps[0]!.idX, b.committee[1]!.address);
       release();
@@ -455,13 +450,13 @@ describe("TaskRunner", function () {
       await runner.tick(head);
       await clock.advance(2 * RETRY_MS);
       await runner.tick(head);
-      await until(() => script.asked.length === 2);
+      await until("both counterparties asked", () => script.asked.length === 2);
       assert.deepEqual(script.asked.map((r) => r.chainId).sort(), [b.chainId, c.chainId].sort(), "both counterparties asked at once");
       // C's node registered and asks about A's contract with C: A's node checks again and pre-commits while B's check is out.
       script.registerMirrors(c.chainId);
       runner.nudge(swaps[1]!.idX, c.committee[0]!.address);
       await runner.tick(head);
-      await until(() => sent.length === 1);
+      await until("the pre-commit with C sent", () => sent.length === 1);
       assert.equal(script.asked.filter((r) => r.chainId === c.chainId).length, 2);
       assert.equal(script.asked.filter((r) => r.chainId === b.chainId).length, 1, "B's step is not asked twice while its check is out");
       assert.deepEqual(sent.map((s) => s.key), [`${swaps[1]!.idX}:precommit`]);

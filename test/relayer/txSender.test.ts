@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { setTimeout as sleep } from "node:timers/promises";
 import { network } from "hardhat";
 import { parseAbi, type Account, type Chain, type Hex, type PublicClient, type Transport, type WalletClient } from "viem";
 import { TxSender, type SendOutcome } from "../../relayer/chain/txSender.js";
 import { Store } from "../../relayer/store/store.js";
+import { until } from "../fixtures/until.js";
 
 const tokenAbi = parseAbi(["function mint(address to, uint256 amount)", "function balanceOf(address) view returns (uint256)"]);
 
@@ -22,9 +22,8 @@ describe("TxSender", () => {
     let outcomes: SendOutcome[];
     try {
       const sends = Promise.all([mint(alice!.account.address, "mint:alice"), mint(bob!.account.address, "mint:bob")]);
-      let pending = before;
-      for (let i = 0; i < 100 && pending < before + 2; i++, await sleep(20)) pending = await publicClient.getTransactionCount({ address: self, blockTag: "pending" });
-      assert.equal(pending - before, 2, "both transactions are in the pool before either is mined");
+      const inPool = async () => (await publicClient.getTransactionCount({ address: self, blockTag: "pending" })) - before;
+      await until("both transactions in the pool before either is mined", async () => (await inPool()) === 2, 2_000);
       assert.equal(await publicClient.getTransactionCount({ address: self }), before, "and neither is mined yet");
       await provider.request({ method: "evm_mine", params: [] });
       outcomes = await sends;
