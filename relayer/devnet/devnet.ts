@@ -198,6 +198,7 @@ export class Devnet {
     assertInt("basePort", basePort, 1, 65_535 - n - 2 * n * q + 1);
     dir = resolve(dir);
     await this.#refuseIfRunning(dir);
+    await clearRun(dir);
     const chainPorts = range(n).map((i) => basePort + i);
     // Hosts of their own start with every port free; this host's loopback may not.
     const loopback = placement === LOOPBACK;
@@ -214,13 +215,16 @@ export class Devnet {
       const chains = await this.#deployAndRegister({ endpoints: processes.map((p) => ({ url: p.url, process: p })), owner, q, k, bond, settings, blsChains });
       // Deployment ran with automine (a block per transaction, fast); from here on a block comes every blockMs and only
       // then, as on a real chain, so that expiries in blocks mean the same time whatever the load. The raw call: viem's
-      // setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here.
+      // setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here. The log of every
+      // JSON-RPC call stops there: printing and decoding each call doubled a node's CPU per call, and at n = 10 the chain
+      // nodes share the machine with the relayers they serve (the log keeps the node's start and the deployment).
       for (const p of processes) {
         const test = createTestClient({ mode: "hardhat", transport: http(p.url) });
         await test.request({ method: "evm_setIntervalMining", params: [blockMs] });
         await test.setAutomine(false);
+        await test.setLoggingEnabled(false);
       }
-      this.#log(`interval mining: a block every ${blockMs} ms on each chain, transactions wait for it`);
+      this.#log(`interval mining: a block every ${blockMs} ms on each chain, transactions wait for it; the chains log no more JSON-RPC calls`);
       return await this.#configureRelayers({ dir, chains, owner, k, blockMs, bond, settings, relayerPorts, relayers, relayerReadyTimeoutMs, gossip, placement, links });
     } catch (error) {
       await this.stop();
@@ -256,6 +260,7 @@ export class Devnet {
     assertInt("basePort", basePort, 1, 65_535 - 2 * rpcUrls.length * q + 1);
     dir = resolve(dir);
     await this.#refuseIfRunning(dir);
+    await clearRun(dir);
     const relayerPorts = await this.#relayerPorts(basePort, rpcUrls.length * q, true);
     try {
       const owner = member(ownerKey);
@@ -419,7 +424,6 @@ export class Devnet {
     placement: DevnetPlacement;
     links: DevnetLinks | undefined;
   }): Promise<DevnetFile> {
-    for (const sub of ["nodes", "stores", "logs"]) await rm(join(p.dir, sub), { recursive: true, force: true });
     await mkdir(join(p.dir, "nodes"), { recursive: true });
     await mkdir(join(p.dir, "stores"), { recursive: true });
     const nodeConfigs = await writeNodeConfigs({ dir: p.dir, chains: p.chains, k: p.k, blockMs: p.blockMs, listenPorts: p.relayerPorts.listen, metricsPorts: p.relayerPorts.metrics, gossip: p.gossip, placement: p.placement, links: p.links });
@@ -607,6 +611,11 @@ function member(key: Hex): DevnetMember {
 }
 
 /** Throws DevnetError naming every port of `ports` something already listens on; `range` describes what the devnet needs. */
+/** Removes an earlier run's relayer configurations, stores and logs before anything of this run writes there. */
+async function clearRun(dir: string): Promise<void> {
+  for (const sub of ["nodes", "stores", "logs"]) await rm(join(dir, sub), { recursive: true, force: true });
+}
+
 async function assertPortsFree(ports: number[], range: string): Promise<void> {
   const busy: number[] = [];
   for (const port of ports) if (await portInUse(HOST, port)) busy.push(port);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,6 +103,20 @@ describe("Devnet (real processes)", function () {
         new Devnet().up({ chains: 2, validatorsPerChain: Q, basePort: 1, k: K, blockMs: 200, dir: join(dir, "bad"), relayers: false, gateway: { maxLifetime: 500n, claimPeriod: 600n } }),
         (error: unknown) => error instanceof DevnetError && /claimPeriod \(600\) must be longer than maxLifetime \+ compensationWindow \(500 \+ 100\)/.test(error.message),
       );
+    });
+
+    it("keeps each chain's log (its start and the deployment) and logs no JSON-RPC call after the setup", async () => {
+      for (const chain of file.chains) {
+        assert.ok(chain.log !== undefined && existsSync(chain.log), `chain ${chain.chainId}'s log ${chain.log} exists`);
+        const before = readFileSync(chain.log, "utf8");
+        assert.match(before, /Started HTTP and WebSocket JSON-RPC server/);
+        assert.match(before, /eth_sendRawTransaction|eth_sendTransaction/, "the deployment is in the log");
+        await clientOf(chain).getBlockNumber({ cacheTime: 0 });
+        await clientOf(chain).getBlock({ blockTag: "latest" });
+        await sleep(300);
+        const added = readFileSync(chain.log, "utf8").slice(before.length);
+        assert.doesNotMatch(added, /eth_blockNumber|eth_getBlockByNumber/, "calls after the setup are not logged");
+      }
     });
 
     it("writes one relayer configuration per validator that parseNodeConfig accepts", () => {
