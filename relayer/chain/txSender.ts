@@ -47,9 +47,10 @@ export type SendParameters<abi extends Abi, name extends ContractFunctionName<ab
  * next goes out: a node runs the steps of several counterparties at once, and a step whose transaction queued behind
  * the others' receipts carried an answer that aged meanwhile (another node's post overtook it, or the next member took
  * over). The nonce is read from the chain (`pending`) for every transaction, so transactions sent from the same account
- * elsewhere, or before a restart, never wedge it. Every step is simulated first, by its gas estimate (a separate
- * simulation cost a busy chain node another round trip of about half a second per transaction at n = 10); a step that
- * another node already landed is success, not an error.
+ * elsewhere, or before a restart, never wedge it. Every step is simulated first, by its gas estimate; a step that
+ * another node already landed is success, not an error. A submission is two round trips of the chain node (the nonce,
+ * the estimate and the fees asked together, then the transaction): at n = 10 on this machine a busy node took about
+ * half a second per round trip, and the submissions of a node wait for each other.
  */
 export class TxSender {
   readonly #publicClient: PublicClient;
@@ -84,10 +85,29 @@ export class TxSender {
       this.#store.forget(p.key); // reverted, dropped or never mined: decide again from the chain's state
     }
     const account = this.#walletClient.account;
-    const nonce = await this.#publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
+    const call = callOf(account, p);
+    // Asked together: one round trip of a busy chain node instead of four (writeContract asks for the block, then the
+    // priority fee, then the estimate, one after another).
+    let nonce: number, gas: bigint, block: { baseFeePerGas: bigint | null }, tip: bigint;
+    try {
+      [nonce, gas, block, tip] = await Promise.all([
+        this.#publicClient.getTransactionCount({ address: account.address, blockTag: "pending" }),
+        // prepare: false: for a local account viem would otherwise read the nonce and the fees a second time first.
+        this.#publicClient.estimateContractGas({ ...(call as object), prepare: false } as never),
+        this.#publicClient.getBlock({ blockTag: "latest" }),
+        this.#publicClient.estimateMaxPriorityFeePerGas(),
+      ]);
+    } catch (error) {
+      return { outcome: refused(p, error) };
+    }
+    // Twice the base fee: the transaction stays includable through five full blocks in a row (the base fee rises by at
+    // most an eighth a block).
+    const maxFeePerGas = 2n * (block.baseFeePerGas ?? 0n) + tip;
     let hash: Hex;
     try {
-      hash = await this.#walletClient.writeContract({ ...(callOf(account, p) as object), nonce } as never);
+      // Every field given, so that viem asks the node nothing before it sends (not even eth_fillTransaction).
+      const chain = this.#walletClient.chain;
+      hash = await this.#walletClient.writeContract({ ...(call as object), chain, chainId: chain.id, nonce, gas, maxFeePerGas, maxPriorityFeePerGas: tip } as never);
     } catch (error) {
       return { outcome: refused(p, error) };
     }

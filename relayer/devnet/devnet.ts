@@ -216,8 +216,9 @@ export class Devnet {
       // Deployment ran with automine (a block per transaction, fast); from here on a block comes every blockMs and only
       // then, as on a real chain, so that expiries in blocks mean the same time whatever the load. The raw call: viem's
       // setIntervalMining takes seconds on Hardhat, and blocks come faster than one a second here. The log of every
-      // JSON-RPC call stops there: printing and decoding each call doubled a node's CPU per call, and at n = 10 the chain
-      // nodes share the machine with the relayers they serve (the log keeps the node's start and the deployment).
+      // JSON-RPC call stops there (it keeps the node's start and the deployment): the relayers call each node several
+      // times a block, so it grew without end and said little; printing and decoding a call cost a node as much CPU as
+      // answering a cheap one.
       for (const p of processes) {
         const test = createTestClient({ mode: "hardhat", transport: http(p.url) });
         await test.request({ method: "evm_setIntervalMining", params: [blockMs] });
