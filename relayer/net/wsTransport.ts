@@ -45,8 +45,10 @@ export type WsTransportParameters = {
   /** Largest amount buffered for one peer; `send` drops beyond it. Default 4 MiB. */
   maxQueueBytes?: number;
   /**
-   * Ping interval; a peer silent for a whole interval is dropped. Default 15 s: with every member linked to every other,
-   * a ping and its pong per link and interval were a tenth of an idle relayer's CPU at 5 s (each one a socket write).
+   * Heartbeat interval. A link that brought nothing (no sealed frame that opened, no ping, no pong) for a whole interval
+   * is pinged, and dropped if the next interval brings nothing either; a link that carries messages is never pinged.
+   * Default 15 s: with every member linked to every other, a ping and its pong per link and interval were a tenth of an
+   * idle relayer's CPU at 5 s (each one a socket write).
    */
   heartbeatMs?: number;
   /** Redial backoff: starts at `initialMs`, doubles to `maxMs`. Default 250 ms to 10 s. */
@@ -75,8 +77,10 @@ type Session = {
   /** Frames are handled in order; a handshake step that signs is awaited, so frames that arrive meanwhile wait behind it. */
   chain: Promise<void>;
   backlog: number;
-  /** Answered the last ping (authenticated sessions). */
-  alive: boolean;
+  /** Heard from since the last heartbeat: a sealed frame that opened, a ping or a pong (authenticated sessions). */
+  heard: boolean;
+  /** Pinged at the last heartbeat, having been silent through the interval before it. */
+  pinged: boolean;
   /** Already seen unauthenticated by a heartbeat (unauthenticated sessions). */
   stale: boolean;
   closing: boolean;
@@ -305,7 +309,8 @@ export class WsTransport implements Transport {
       opener: undefined,
       chain: Promise.resolve(),
       backlog: 0,
-      alive: true,
+      heard: true,
+      pinged: false,
       stale: false,
       closing: false,
       cancelKill: undefined,
@@ -318,7 +323,8 @@ export class WsTransport implements Transport {
         this.#write(session, hello);
       });
     }
-    ws.on("pong", () => (session.alive = true));
+    ws.on("pong", () => (session.heard = true));
+    ws.on("ping", () => (session.heard = true));
     ws.on("error", (error: Error & { code?: string }) => {
       // ws has already sent the close frame (1009) without reading the payload; forget the peer now.
       if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.#kill(session, "oversized", false);
@@ -419,6 +425,7 @@ export class WsTransport implements Transport {
   #deliver(session: Session, frame: Buffer): void {
     const plaintext = session.opener!.open(frame);
     if (!plaintext) return this.#refuse(session, "bad-frame");
+    session.heard = true;
     const text = plaintext.toString("utf8");
     const decoded = decodeMessage(parseJson(text));
     if (!decoded.ok) return this.#count("malformed");
@@ -464,7 +471,11 @@ export class WsTransport implements Transport {
     }, this.#heartbeatMs);
   }
 
-  /** Drops a peer that has not answered the previous ping, or has not authenticated within an interval. */
+  /**
+   * Pings a peer silent through the last interval and drops one that stayed silent after its ping, or that has not
+   * authenticated within an interval. A link that carried sealed frames (or the peer's own ping) is left alone: most links
+   * of a busy network are never pinged, and of an idle one, the ping of one end answers for both.
+   */
   #heartbeat(): void {
     for (const session of this.#sessions) {
       const { ws } = session;
@@ -474,12 +485,15 @@ export class WsTransport implements Transport {
         else session.stale = true;
         continue;
       }
-      if (!session.alive) {
+      if (session.heard) {
+        session.heard = false;
+        session.pinged = false;
+      } else if (session.pinged) {
         this.#kill(session, "unresponsive");
-        continue;
+      } else {
+        session.pinged = true;
+        ws.ping();
       }
-      session.alive = false;
-      ws.ping();
     }
   }
 

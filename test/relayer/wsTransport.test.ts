@@ -564,6 +564,29 @@ describe("WsTransport", function () {
       assert.equal(b.t.send(member.address, cosign), 0);
     });
 
+    it("pings only a silent link: a peer whose sealed frames arrive every interval is never pinged, a silent one every second interval", async () => {
+      const heartbeatMs = 40;
+      const b = await node({ account: high, heartbeatMs });
+      // Never answers a ping: only its messages can keep it connected.
+      const talker = await authenticated(b.t, { signer: member, autoPong: false });
+      const quiet = await authenticated(b.t, { signer: member2 });
+      const pings = { talker: 0, quiet: 0 };
+      talker.ws.on("ping", () => pings.talker++);
+      quiet.ws.on("ping", () => pings.quiet++);
+      const talking = setInterval(() => talker.seal(JSON.stringify(cosign)), heartbeatMs / 2);
+      await sleep(20 * heartbeatMs);
+      clearInterval(talking);
+      assert.equal(pings.talker, 0);
+      assert.ok(pings.quiet >= 5 && pings.quiet <= 11, `${pings.quiet} pings in 20 intervals`);
+      assert.deepEqual(b.t.connected().sort(), [member.address, member2.address].sort());
+      assert.equal(b.t.rejected.unresponsive, 0);
+      assert.ok(b.inbox.filter((d) => d.from === member.address).length >= 20);
+      // Silent now and deaf to pings: dropped within three intervals.
+      await talker.closed;
+      assert.equal(b.t.rejected.unresponsive, 1);
+      assert.equal(quiet.isClosed(), false);
+    });
+
     it("drops a connection that never completes its handshake (half-open handshake)", async () => {
       const b = await node({ account: high, heartbeatMs: 40 });
       const r = raw(urlOf(b.t));
