@@ -19,6 +19,7 @@ export type MetricsSnapshot = {
   headHeights: Record<string, number>;
   transactionsSent: Record<string, number>;
   rpcErrors: Record<string, number>;
+  taskPasses: number;
 };
 
 type MetricType = "counter" | "gauge";
@@ -90,6 +91,12 @@ export class Metrics {
   private readonly headHeights = new Family("fibc_chain_head_height", "gauge", "Head block height of each followed chain.", ["chain_id"]);
   private readonly transactionsSent = new Family("fibc_transactions_sent_total", "counter", "Transactions sent by the node, by step.", ["step"]);
   private readonly rpcErrors = new Family("fibc_rpc_errors_total", "counter", "Failed JSON-RPC calls, by method.", ["method"]);
+  private readonly taskPasses = new Family(
+    "fibc_task_passes_total",
+    "counter",
+    "Passes of the node's task loop (logs scanned, due steps run): one per block of its chain while nothing is in flight, one per poll otherwise.",
+    [],
+  );
   private readonly reorgAlarms = new Family("fibc_reorg_alarm", "gauge", "1 when the chain reorganized below a block the node delivered, and it stopped signing.", ["chain_id"]);
   private readonly families: readonly Family[] = [
     this.messages,
@@ -100,6 +107,7 @@ export class Metrics {
     this.headHeights,
     this.transactionsSent,
     this.rpcErrors,
+    this.taskPasses,
     this.reorgAlarms,
   ];
 
@@ -113,6 +121,7 @@ export class Metrics {
     }
     for (const reason of REFUSAL_REASONS) this.rejected.add([reason], 0);
     for (const state of TASK_STATES) this.tasks.set([state], 0);
+    this.taskPasses.add([], 0);
   }
 
   countMessage({ kind, direction, bytes }: CountMessageParameters): void {
@@ -145,6 +154,10 @@ export class Metrics {
     this.rpcErrors.add([method], 1);
   }
 
+  countTaskPass(): void {
+    this.taskPasses.add([], 1);
+  }
+
   setReorgAlarm(chainId: bigint, raised: boolean): void {
     this.reorgAlarms.set([chainId.toString()], raised ? 1 : 0);
   }
@@ -168,6 +181,7 @@ export class Metrics {
       headHeights: byFirstLabel(this.headHeights),
       transactionsSent: byFirstLabel(this.transactionsSent),
       rpcErrors: byFirstLabel(this.rpcErrors),
+      taskPasses: this.taskPasses.value([]),
     };
   }
 }

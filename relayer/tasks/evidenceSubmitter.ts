@@ -38,6 +38,11 @@ export class EvidenceSubmitter {
     return first;
   }
 
+  /** Whether anything waits for `submit`. */
+  get pending(): boolean {
+    return this.#evidence.size + this.#conflicts.size > 0;
+  }
+
   /** Submits what is waiting. Evidence stays until it lands or its chain is found frozen; a conflicting view gets one attempt. */
   async submit(): Promise<void> {
     const { sender, registry } = this.#o;

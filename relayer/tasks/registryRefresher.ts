@@ -47,6 +47,11 @@ export class RegistryRefresher {
     return this.#refreshBlocks;
   }
 
+  /** Whether a refresh is due and waits for its turn (which comes with time, not with blocks). */
+  get due(): boolean {
+    return this.#due.size > 0;
+  }
+
   /** Refreshes, if due and this node's turn, the registry's view of every other chain once. */
   async tick(): Promise<void> {
     const threshold = await this.#threshold();

@@ -375,7 +375,9 @@ describe("RelayerNode", function () {
       nodesA.every((n) => (n.store.getCursor("scanned") ?? -1n) >= from && (n.store.getCursor("registry-scanned") ?? -1n) >= from),
     );
     rpc.calls.clear();
+    const passesBefore = nodesA.map((n) => n.metrics.snapshot().taskPasses);
     await network.until("20 more blocks of A", async () => (await a.publicClient.getBlockNumber({ cacheTime: 0 })) >= from + 20n);
+    const passes = nodesA.map((n, i) => n.metrics.snapshot().taskPasses - passesBefore[i]!);
     const getLogs = rpc.calls.get("eth_getLogs") ?? 0;
     const to = await a.publicClient.getBlockNumber({ cacheTime: 0 }); // read after the count: every scan counted ended at or below it
     const logs = await a.publicClient.getLogs({ address: [a.gateway.address, a.registry.address], fromBlock: from + 1n, toBlock: to });
@@ -384,6 +386,9 @@ describe("RelayerNode", function () {
     // Each node reads a loud block's logs at most twice (its task scanner and its registry watcher), and a quiet one never;
     // before the logs bloom was read, each node asked twice a block.
     assert.ok(getLogs <= 2 * nodesOfA * loud, `${getLogs} eth_getLogs for ${loud} loud blocks of ${to - from}`);
+    // With nothing in flight a node's task pass runs when a block comes (here every 500 ms), not at its poll (250 ms).
+    console.log(`      task passes of A's nodes over those blocks: ${passes.join(", ")}`);
+    for (const p of passes) assert.ok(p >= 15 && p <= Number(to - from) + 2, `${p} task passes over ${to - from} blocks`);
   });
 
   it("a settled swap costs close to the paper's minimum of check() requests: 4 (two per side, section VII), each to (1 − r)·q + 1 nodes", async () => {
