@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
 import { getAddress, keccak256, stringToHex, zeroAddress, type Hex } from "viem";
 import type { Registration } from "../../relayer/chain/registration.js";
@@ -10,6 +12,7 @@ import {
   STORE_SCHEMA_VERSION,
   Store,
   StoreConflictingViewError,
+  StoreInUseError,
   StoreSchemaVersionError,
   StoreUnknownTaskError,
   StoreViewMismatchError,
@@ -17,6 +20,7 @@ import {
   type Task,
 } from "../../relayer/store/store.js";
 
+const STORE_MODULE = fileURLToPath(new URL("../../relayer/store/store.ts", import.meta.url));
 const id = (label: string): Hex => keccak256(stringToHex(label));
 const termsOf = (label: string, changes: Partial<Registration> = {}): Registration => ({
   asset: zeroAddress,
@@ -89,22 +93,49 @@ describe("Store", () => {
       }
     });
 
-    it("commits every write at once: a second connection sees it while the first is still open", () => {
+    it("commits every write at once: a node killed (SIGKILL) right after a write finds it when it starts again", () => {
       const path = join(dir, "node.sqlite");
+      const script = [
+        `import { Store } from ${JSON.stringify(STORE_MODULE)};`,
+        `const store = new Store({ path: ${JSON.stringify(path)} });`,
+        `store.setCursor("scanned", 5n);`,
+        `store.recordSent({ key: "k:precommit", hash: "${id("tx")}", nonce: 3, at: 1 });`,
+        `process.kill(process.pid, "SIGKILL");`,
+      ].join(" ");
+      const killed = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+      assert.equal(killed.signal, "SIGKILL", killed.stderr);
       const store = new Store({ path, now });
       try {
-        store.upsertTask(task("a", "registered"));
-        store.setCursor("scanned", 5n);
-        const reader = new DatabaseSync(path, { readOnly: true });
+        assert.equal(store.getCursor("scanned"), 5n);
+        assert.deepEqual(store.sent("k:precommit"), { key: "k:precommit", hash: id("tx"), nonce: 3, at: 1 });
+      } finally {
+        store.close();
+      }
+    });
+
+    it("refuses a store another node holds, and leaves that node's store working (two nodes on one store file)", function () {
+      this.timeout(20_000);
+      const path = join(dir, "node.sqlite");
+      const first = new Store({ path, now });
+      try {
+        first.setCursor("scanned", 5n);
+        assert.throws(() => new Store({ path, now }), (error: unknown) => error instanceof StoreInUseError && /held by another process/.test(error.message));
+        const reader = new DatabaseSync(path, { readOnly: true, timeout: 100 });
         try {
-          assert.deepEqual(reader.prepare("SELECT contract_id, state FROM tasks").all().map((row) => ({ ...row })), [{ contract_id: id("a"), state: "registered" }]);
-          assert.equal(reader.prepare("SELECT value FROM cursors WHERE name = 'scanned'").get()?.value, "5");
-          assert.equal(reader.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+          assert.throws(() => reader.prepare("SELECT value FROM cursors").get(), /database is locked/);
         } finally {
           reader.close();
         }
+        first.setCursor("scanned", 6n);
+        assert.equal(first.getCursor("scanned"), 6n);
       } finally {
-        store.close();
+        first.close();
+      }
+      const reopened = new Store({ path, now });
+      try {
+        assert.equal(reopened.getCursor("scanned"), 6n);
+      } finally {
+        reopened.close();
       }
     });
 
