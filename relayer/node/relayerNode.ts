@@ -37,7 +37,7 @@ import { relayerAccount } from "../util/relayerAccount.js";
 const MAX_STORED_HEIGHT = BigInt(Number.MAX_SAFE_INTEGER);
 /**
  * How long the task loop waits for its chain's next block while nothing is in flight: a stalled chain still gets a pass
- * this often (evidence to submit again, a refresh that fell due).
+ * this often (a registry refresh that the gossip's newer views made due; evidence wakes the loop itself).
  */
 const IDLE_PASS_MS = 10_000;
 
